@@ -1,0 +1,75 @@
+"""Shared CLI conventions: the ``--json`` switch, consoles, and errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import click
+import numpy as np
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+from tenken.core.errors import TenkenError
+
+console = Console()
+err_console = Console(stderr=True)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout instead of a summary.")]
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return None if math.isnan(float(obj)) else float(obj)
+    if hasattr(obj, "model_dump"):
+        return obj.model_dump(mode="json")
+    if hasattr(obj, "__fspath__"):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def to_json_text(obj: Any, indent: int | None = 2) -> str:
+    """JSON text for CLI output: numpy values converted, NaN written as null, non-ASCII kept readable."""
+    return json.dumps(_nan_to_none(obj), default=_default, ensure_ascii=False, indent=indent)
+
+
+def _nan_to_none(obj: Any) -> Any:
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _nan_to_none(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_nan_to_none(v) for v in obj]
+    return obj
+
+
+def emit(obj: Any, as_json: bool, human: Callable[[], None]) -> None:
+    """Print ``obj`` as JSON when ``as_json``, else call ``human()`` to print a summary."""
+    if as_json:
+        sys.stdout.write(to_json_text(obj) + "\n")
+    else:
+        human()
+
+
+class TenkenGroup(TyperGroup):
+    """Root command group: a :class:`TenkenError` becomes a one-line red message and exit code 2.
+
+    ``tenken --debug ...`` shows the full traceback instead.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TenkenError as exc:
+            if ctx.params.get("debug"):
+                raise
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            raise click.exceptions.Exit(2) from None

@@ -1,0 +1,1 @@
+"""Core types shared by every stage: detections, box geometry, images and errors."""

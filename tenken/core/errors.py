@@ -1,0 +1,36 @@
+"""Typed errors raised by tenken.
+
+Every error a user can cause (a bad file, a malformed model answer, an alignment that cannot be trusted)
+is a :class:`TenkenError`. The CLI prints these without a traceback (``--debug`` shows it); batch runners
+record them for the failing item and go on with the next one.
+"""
+
+from __future__ import annotations
+
+
+class TenkenError(Exception):
+    """Base class of every error tenken raises on purpose."""
+
+
+class ImageLoadError(TenkenError):
+    """An image could not be read: missing, unreadable, corrupt, truncated, too large or unsupported."""
+
+
+class AlignmentError(TenkenError):
+    """A pair of images could not be aligned and the caller asked for an exception instead of ``ok=False``."""
+
+
+class ModelOutputError(TenkenError):
+    """A model's answer could not be turned into the structure that was asked for."""
+
+
+class ModelLoadError(TenkenError):
+    """A model or its processor could not be loaded from the given path, hub id or server spec."""
+
+
+class ConfigError(TenkenError):
+    """A configuration file (classes, task sets, manifests) is missing, malformed or inconsistent."""
+
+
+class InputError(TenkenError):
+    """A user-supplied input other than an image (a path, a manifest line, an option) is invalid."""
