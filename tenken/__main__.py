@@ -1,0 +1,5 @@
+"""``python -m tenken`` runs the command line."""
+
+from tenken.cli import main
+
+main()
