@@ -15,7 +15,16 @@ from typing import Any
 
 import numpy as np
 
-from tenken.core.boxes import ImageSize, as_boxes, box_area, box_iou, clip_boxes, nms_indices, xywh_to_xyxy, xyxy_to_xywh
+from tenken.core.boxes import (
+    ImageSize,
+    as_boxes,
+    box_area,
+    box_iou,
+    clip_boxes,
+    nms_indices,
+    xywh_to_xyxy,
+    xyxy_to_xywh,
+)
 
 
 @dataclass(frozen=True, eq=False)
