@@ -128,7 +128,8 @@ class Detections:
             yield self[i]
 
     def __repr__(self) -> str:
-        return f"Detections(n={len(self)}, image_size={self.image_size}, labels={self.labels[:5]}{'...' if len(self) > 5 else ''})"
+        more = "..." if len(self) > 5 else ""
+        return f"Detections(n={len(self)}, image_size={self.image_size}, labels={self.labels[:5]}{more})"
 
     # -- geometry -----------------------------------------------------------------------------------
     @property
