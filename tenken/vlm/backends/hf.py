@@ -83,7 +83,7 @@ class TransformersBackend:
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
         if not (getattr(self.processor, "chat_template", None) or getattr(tokenizer, "chat_template", None)):
-            raise ModelLoadError(f"{self.path}: no chat template in the processor or tokenizer (not an instruct model?)")
+            raise ModelLoadError(f"{self.path}: no chat template in the processor or tokenizer (not a chat model?)")
 
     def _load_model(self, transformers: Any, trust_remote_code: bool) -> Any:
         errors = []
