@@ -1,8 +1,8 @@
 """``load_vlm(spec)``: a local checkpoint, a hub id, or ``openai:MODEL@BASE_URL``.
 
-    >>> vlm = tenken.load_vlm("Qwen/Qwen2.5-VL-7B-Instruct")                                  # in process
-    >>> vlm = tenken.load_vlm("openai:Qwen/Qwen2.5-VL-7B-Instruct@http://localhost:8000/v1",
-    ...                       family="qwen2.5-vl")                                           # a vLLM server
+>>> vlm = tenken.load_vlm("Qwen/Qwen2.5-VL-7B-Instruct")                                  # in process
+>>> vlm = tenken.load_vlm("openai:Qwen/Qwen2.5-VL-7B-Instruct@http://localhost:8000/v1",
+...                       family="qwen2.5-vl")                                           # a vLLM server
 """
 
 from __future__ import annotations

@@ -89,8 +89,13 @@ def get_family(
         if box_format not in BOX_FORMATS:
             raise InputError(f"box_format must be one of {', '.join(BOX_FORMATS)}, got {box_format!r}")
         if box_format == "processed" and not isinstance(fam, Qwen25VL):
-            fam = Qwen25VL(name=fam.name, box_key=fam.box_key, factor=factor or 28,
-                           min_pixels=min_pixels or QWEN25_MIN_PIXELS, max_pixels=max_pixels or QWEN25_MAX_PIXELS)
+            fam = Qwen25VL(
+                name=fam.name,
+                box_key=fam.box_key,
+                factor=factor or 28,
+                min_pixels=min_pixels or QWEN25_MIN_PIXELS,
+                max_pixels=max_pixels or QWEN25_MAX_PIXELS,
+            )
         else:
             fam = Family(name=fam.name, box_format=box_format, box_key=fam.box_key, state_scale=True)  # type: ignore[arg-type]
     return fam
