@@ -3,8 +3,8 @@
 Models wrap JSON in code fences and prose, stop mid-list when they run out of tokens, swap corners, answer
 with one object instead of a list, use ``bbox_2d``/``bbox``/``box`` keys, Qwen2-VL box tokens or bare
 coordinate lists. :func:`parse_detections` accepts all of these and never raises on model text: an
-unparsable answer gives empty :class:`~tenken.core.detections.Detections` and a warning (a
-:class:`ModelOutputWarning`, also appended to ``warnings_out`` when given).
+unparsable answer gives empty :class:`~tenken.core.detections.Detections` and a warning: appended to
+``warnings_out`` when the caller passes a list (to put in a report), else issued as a :class:`ModelOutputWarning`.
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ class ModelOutputWarning(UserWarning):
 def _warn(message: str, warnings_out: list[str] | None) -> None:
     if warnings_out is not None:
         warnings_out.append(message)
-    warnings.warn(message, ModelOutputWarning, stacklevel=3)
+    else:
+        warnings.warn(message, ModelOutputWarning, stacklevel=3)
 
 
 def _json_values(text: str) -> Iterator[Any]:
@@ -179,8 +180,8 @@ def parse_detections(
         image_size: ``(width, height)`` of the original image shown to the model.
         processed_size: ``(width, height)`` the processor resized to (Qwen2.5-VL); computed when None.
         source: the ``sources`` value of every box.
-        warnings_out: problems found (unparsable answer, dropped boxes) are appended here as strings, and
-            also issued as :class:`ModelOutputWarning`.
+        warnings_out: problems found (unparsable answer, dropped boxes) are appended here as strings; when
+            None they are issued as :class:`ModelOutputWarning` instead.
 
     Returns:
         ``Detections`` with ``image_size`` set, corners reordered (``x1 <= x2``, ``y1 <= y2``), clipped to the

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-from tokenizers import decoders as tk_decoders
+import pytest
 
 _CORPUS = [
     "Locate every traffic cone in the image, output bbox coordinates in JSON format.",
@@ -48,6 +46,8 @@ LLAVA_TEMPLATE = (
 
 def _tokenizer(specials: list[str], vocab_size: int = 400, **special_map: str):
     """A byte-level BPE tokenizer trained on a few sentences (incl. Japanese), with ``specials`` added."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from tokenizers import decoders as tk_decoders
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE())
@@ -62,6 +62,7 @@ def _tokenizer(specials: list[str], vocab_size: int = 400, **special_map: str):
 
 def build_qwen25_vl(out: Path, max_pixels: int = 28 * 28 * 16) -> Path:
     """A Qwen2.5-VL checkpoint: 2 text layers of width 32, a 2-block vision tower of width 32."""
+    import torch
     from transformers import (
         Qwen2_5_VLConfig,
         Qwen2_5_VLForConditionalGeneration,
@@ -119,6 +120,7 @@ LLAVA_SPECIALS = ["<pad>", "<s>", "</s>", "<image>"]
 
 def build_llava(out: Path, image_side: int = 32) -> Path:
     """A LLaVA checkpoint: SigLIP vision tower (2 layers, width 32, 8-px patches) + 2-layer Qwen2 text model."""
+    import torch
     from transformers import (
         LlavaConfig,
         LlavaForConditionalGeneration,
@@ -172,3 +174,24 @@ def build_llava(out: Path, image_side: int = 32) -> Path:
     model.save_pretrained(out)
     processor.save_pretrained(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_llava_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny LLaVA (SigLIP + Qwen2) checkpoint directory, built once per test session."""
+    return build_llava(tmp_path_factory.mktemp("tiny_llava"))
+
+
+@pytest.fixture(scope="session")
+def tiny_llava(tiny_llava_path: Path):
+    """The tiny LLaVA loaded through :func:`tenken.load_vlm` (greedy, 8 new tokens by default)."""
+    from tenken.vlm.loader import load_vlm
+
+    return load_vlm(str(tiny_llava_path), max_new_tokens=8)
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen25_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny Qwen2.5-VL checkpoint (its processor needs torchvision: skipped without it)."""
+    pytest.importorskip("torchvision", reason="Qwen-VL processors in transformers 5 need torchvision")
+    return build_qwen25_vl(tmp_path_factory.mktemp("tiny_qwen25"))
