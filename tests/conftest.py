@@ -28,5 +28,6 @@ def repo_root() -> Path:
     """The repository root."""
     return REPO
 
+
 # Tiny random-weight VLM checkpoints (tiny_llava, tiny_llava_path, tiny_qwen25_path), built once per session.
 pytest_plugins = ["tests.vlm.tiny_models"]

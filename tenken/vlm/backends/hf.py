@@ -126,7 +126,8 @@ class TransformersBackend:
     def generate(self, requests: Sequence[VLMRequest]) -> list[str]:
         """Answers in request order, ``batch_size`` requests per ``model.generate`` call (greedy by default).
 
-        Requests in one chunk share ``max_new_tokens`` (the largest asked); each answer is still its own.
+        A chunk generates up to the largest ``max_new_tokens`` asked; each answer is cut to its own cap, so
+        batching never changes an answer.
         """
         out: list[str] = []
         for start in range(0, len(requests), self.batch_size):
@@ -154,7 +155,10 @@ class TransformersBackend:
             generated = self.model.generate(**inputs, max_new_tokens=max_new, do_sample=self.do_sample)
         t2 = time.perf_counter()
         new_tokens = generated[:, inputs["input_ids"].shape[1] :]
-        answers = [s.strip() for s in self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+        answers = [  # each request keeps only the tokens it asked for (the chunk ran to the largest cap)
+            self.tokenizer.decode(row[: r.max_new_tokens or self.max_new_tokens], skip_special_tokens=True).strip()
+            for row, r in zip(new_tokens, chunk, strict=True)
+        ]
         t3 = time.perf_counter()
         s = self.stats
         s.requests += len(chunk)
