@@ -49,10 +49,6 @@ def test_ground_over_a_server_maps_boxes(image_path):
             ["ground", str(image_path), "cone", "--model", f"openai:scripted@{url}", "--family", "qwen3-vl", "--json"]
         )
     assert g["detections"][0]["box"] == [0.0, 0.0, 32.0, 24.0] and g["detections"][0]["label"] == "cone"
-    r = runner.invoke(
-        app, ["ground", str(image_path), "cone", "--model", f"openai:scripted@{url}", "--family", "qwen3-vl"]
-    )
-    assert r.exit_code == 2 and "failed" in r.output  # the server is gone: a clear error, no traceback
 
 
 def test_errors_are_clear(image_path):
