@@ -68,7 +68,8 @@ TASKS = load_task_set()
 @pytest.mark.parametrize(
     ("answer", "task"),
     [("tightening_bolts", "tightening_bolts"), ("ボルト締め", "tightening_bolts"),
-     ("The answer is: soldering.", "soldering"), ('{"task": "measuring"}', "measuring"), ("The worker holds a soldering iron", "soldering"),
+     ("The answer is: soldering.", "soldering"), ('{"task": "measuring"}', "measuring"),
+     ("The worker holds a soldering iron", "soldering"),
      ("I don't know", "unknown"), ("", "unknown")],
 )  # fmt: skip
 def test_task_answers_normalised(answer, task):
