@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from tenken.core.errors import InputError, ModelLoadError
 from tenken.vlm.backends.base import VLMRequest
@@ -96,4 +97,18 @@ def test_tiny_qwen25_reads_resize_from_its_processor(tiny_qwen25_path):
     vlm = load_vlm(str(tiny_qwen25_path), max_new_tokens=4)
     assert vlm.family.name == "qwen2.5-vl"
     assert (vlm.family.factor, vlm.family.max_pixels) == (28, 28 * 28 * 16)
-    assert len(vlm.generate([VLMRequest("cone?", [_img(100, 150, 1)]), VLMRequest("コーン", [_img(60, 60, 2)])])) == 2
+    answers = vlm.generate([VLMRequest("cone?", [_img(100, 150, 1)]), VLMRequest("コーン", [_img(60, 60, 2)])])
+    assert len(answers) == 2 and all(isinstance(a, str) for a in answers)
+    # the family's resize rule is the processor's: compare with the grid the processor actually produced
+    proc = vlm.backend.image_processor
+    for h, w in [(100, 150), (1080, 1920), (37, 500), (3000, 20)]:
+        grid = proc(images=[Image.fromarray(_img(h, w, 0))], return_tensors="np")["image_grid_thw"][0]
+        assert vlm.processed_size((w, h)) == (int(grid[2]) * 14, int(grid[1]) * 14)
+
+
+def test_tiny_qwen25_grounding_end_to_end(tiny_qwen25_path):
+    from tenken.tasks.grounding import ground
+
+    vlm = load_vlm(str(tiny_qwen25_path), max_new_tokens=6)
+    dets = ground(vlm, _img(90, 120, 3), "カラーコーン", warnings_out=[])
+    assert dets.image_size == (120, 90)

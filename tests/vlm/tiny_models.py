@@ -70,6 +70,8 @@ def build_qwen25_vl(out: Path, max_pixels: int = 28 * 28 * 16) -> Path:
         Qwen2VLImageProcessorPil,
     )
 
+    from tenken.vlm.backends.hf import image_only_processor_class
+
     tokenizer = _tokenizer(QWEN_SPECIALS, eos_token="<|im_end|>", pad_token="<|endoftext|>")
     tokenizer.chat_template = QWEN_TEMPLATE
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in QWEN_SPECIALS}
@@ -109,7 +111,8 @@ def build_qwen25_vl(out: Path, max_pixels: int = 28 * 28 * 16) -> Path:
     model.generation_config.eos_token_id = ids["<|im_end|>"]
     model.generation_config.pad_token_id = ids["<|endoftext|>"]
     image_processor = Qwen2VLImageProcessorPil(min_pixels=28 * 28 * 4, max_pixels=max_pixels)
-    processor = Qwen2_5_VLProcessor(image_processor=image_processor, tokenizer=tokenizer, chat_template=QWEN_TEMPLATE)
+    processor_cls = image_only_processor_class(Qwen2_5_VLProcessor)  # no video processor: no torchvision needed
+    processor = processor_cls(image_processor=image_processor, tokenizer=tokenizer, chat_template=QWEN_TEMPLATE)
     model.save_pretrained(out)
     processor.save_pretrained(out)
     return out
@@ -192,6 +195,5 @@ def tiny_llava(tiny_llava_path: Path):
 
 @pytest.fixture(scope="session")
 def tiny_qwen25_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny Qwen2.5-VL checkpoint (its processor needs torchvision: skipped without it)."""
-    pytest.importorskip("torchvision", reason="Qwen-VL processors in transformers 5 need torchvision")
+    """A tiny Qwen2.5-VL checkpoint directory, built once per test session."""
     return build_qwen25_vl(tmp_path_factory.mktemp("tiny_qwen25"))

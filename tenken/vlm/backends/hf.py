@@ -8,6 +8,7 @@ greedy unless ``do_sample=True``. Remote code runs only when the user passes ``t
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 from collections.abc import Sequence
@@ -71,7 +72,7 @@ class TransformersBackend:
         self.device, self.dtype = _pick_device_dtype(device, dtype)
         try:
             self.config = transformers.AutoConfig.from_pretrained(self.path, trust_remote_code=trust_remote_code)
-            self.processor = transformers.AutoProcessor.from_pretrained(self.path, trust_remote_code=trust_remote_code)
+            self.processor = _load_processor(transformers, self.path, self.config, trust_remote_code)
         except Exception as exc:  # transformers raises many types (OSError, ValueError, ImportError...)
             raise ModelLoadError(_load_message(self.path, "processor", exc, trust_remote_code)) from exc
         self.model = self._load_model(transformers, trust_remote_code)
@@ -167,6 +168,39 @@ class TransformersBackend:
         s.generate_ms += (t2 - t1) * 1000
         s.postprocess_ms += (t3 - t2) * 1000
         return answers
+
+
+def image_only_processor_class(processor_cls: type) -> type:
+    """``processor_cls`` without its video processor (same name, same behaviour on images and text).
+
+    transformers 5 builds the video processor of Qwen-VL models with torchvision; images alone do not need
+    it. This subclass lets tenken load such checkpoints for images where torchvision is not installed.
+    """
+
+    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
+        processor_cls.__init__(
+            self, image_processor=image_processor, tokenizer=tokenizer, video_processor=None,
+            chat_template=chat_template, **kwargs,
+        )  # fmt: skip
+
+    return type(processor_cls.__name__, (processor_cls,), {"__init__": __init__, "__module__": __name__})
+
+
+def _load_processor(transformers: Any, path: str, config: Any, trust_remote_code: bool) -> Any:
+    """``AutoProcessor``; for an image+video processor whose video half cannot load (torchvision missing, or
+    not saved), the image half (:func:`image_only_processor_class`)."""
+    try:
+        return transformers.AutoProcessor.from_pretrained(path, trust_remote_code=trust_remote_code)
+    except (ImportError, OSError) as exc:  # torchvision missing, or a checkpoint saved without a video processor
+        if not any(word in str(exc).lower() for word in ("torchvision", "video processor")):
+            raise
+        from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
+
+        name = PROCESSOR_MAPPING_NAMES.get(getattr(config, "model_type", ""), None)
+        cls = getattr(transformers, name, None) if isinstance(name, str) else None
+        if cls is None or "video_processor" not in inspect.signature(cls.__init__).parameters:
+            raise
+        return image_only_processor_class(cls).from_pretrained(path)
 
 
 def _load_message(path: str, what: str, exc: Exception, trust_remote_code: bool) -> str:
