@@ -112,3 +112,21 @@ def test_tiny_qwen25_grounding_end_to_end(tiny_qwen25_path):
     vlm = load_vlm(str(tiny_qwen25_path), max_new_tokens=6)
     dets = ground(vlm, _img(90, 120, 3), "カラーコーン", warnings_out=[])
     assert dets.image_size == (120, 90)
+
+
+def test_public_api_exports():
+    import tenken
+    from tenken.tasks import anomaly, counting, factory, grounding, vqa
+
+    assert tenken.load_vlm is load_vlm
+    assert (tenken.ask, tenken.ground, tenken.count, tenken.classify_task) == (
+        vqa.ask, grounding.ground, counting.count, factory.classify_task,
+    )  # fmt: skip
+    assert tenken.VLMCandidateDetector is anomaly.VLMCandidateDetector and tenken.VLMLabeller is anomaly.VLMLabeller
+
+
+def test_ollama_style_model_names_with_colons():
+    assert parse_openai_spec("openai:qwen2.5vl:7b@http://127.0.0.1:11434/v1") == (
+        "qwen2.5vl:7b",
+        "http://127.0.0.1:11434/v1",
+    )
