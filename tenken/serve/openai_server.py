@@ -64,6 +64,8 @@ def request_from_body(body: dict[str, Any]) -> VLMRequest:
         if not isinstance(m, dict):
             raise RequestError("each message must be an object")
         role, content = m.get("role"), m.get("content")
+        if role not in ("system", "user"):
+            raise RequestError(f"message role {role!r} is not supported (one request = system + user turns)")
         parts = [{"type": "text", "text": content}] if isinstance(content, str) else content
         if not isinstance(parts, list):
             raise RequestError(f"message content must be a string or a list of parts, got {type(content).__name__}")

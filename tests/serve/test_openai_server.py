@@ -36,6 +36,7 @@ def test_request_from_body_reads_text_images_and_system():
         (_body([{"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]), "image_url"),
         (_body([{"type": "audio"}]), "unsupported"),
         (_body("q", max_tokens=-1), "max_tokens"),
+        ({"messages": [{"role": "assistant", "content": "earlier answer"}]}, "not supported"),
     ],
 )
 def test_bad_requests(body, message):

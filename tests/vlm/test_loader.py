@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from tenken.core.errors import InputError, ModelLoadError
-from tenken.vlm.backends.base import VLMRequest
+from tenken.vlm.backends.base import BackendError, VLMRequest
 from tenken.vlm.loader import load_vlm, parse_openai_spec
 
 
@@ -79,6 +79,22 @@ def test_max_new_tokens_caps_the_answer(tiny_llava, monkeypatch):
     monkeypatch.setattr(model, "generate", spy)
     tiny_llava.generate([VLMRequest("describe", [_img(32, 32, 5)], max_new_tokens=3)])
     assert seen["max_new_tokens"] == 3 and seen["new"] <= 3
+
+
+def test_a_failing_chunk_keeps_the_other_answers(tiny_llava_path, monkeypatch):
+    vlm = load_vlm(str(tiny_llava_path), batch_size=1, max_new_tokens=2)
+    real = vlm.backend._generate_chunk
+
+    def flaky(chunk):
+        if chunk[0].prompt == "bad":
+            raise RuntimeError("out of memory")
+        return real(chunk)
+
+    monkeypatch.setattr(vlm.backend, "_generate_chunk", flaky)
+    with pytest.raises(BackendError, match="1 of 3") as info:
+        vlm.generate([VLMRequest("a", [_img(16, 16, 0)]), VLMRequest("bad"), VLMRequest("c", [_img(16, 16, 1)])])
+    assert [r is None for r in info.value.results] == [False, True, False]
+    assert "out of memory" in info.value.errors[1] and vlm.stats.failures == 1
 
 
 def test_batch_size_chunks(tiny_llava_path):

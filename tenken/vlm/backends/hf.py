@@ -17,7 +17,7 @@ from typing import Any
 from PIL import Image
 
 from tenken.core.errors import ModelLoadError
-from tenken.vlm.backends.base import BackendStats, VLMRequest
+from tenken.vlm.backends.base import BackendError, BackendStats, VLMRequest
 
 
 def _pick_device_dtype(device: str | None, dtype: str | None) -> tuple[str, Any]:
@@ -128,12 +128,26 @@ class TransformersBackend:
         """Answers in request order, ``batch_size`` requests per ``model.generate`` call (greedy by default).
 
         A chunk generates up to the largest ``max_new_tokens`` asked; each answer is cut to its own cap, so
-        batching never changes an answer.
+        batching never changes an answer. A chunk that fails does not stop the others: :class:`BackendError`
+        is raised at the end with every finished answer in ``results``.
         """
-        out: list[str] = []
+        out: list[str | None] = []
+        errors: dict[int, str] = {}
         for start in range(0, len(requests), self.batch_size):
-            out.extend(self._generate_chunk(list(requests[start : start + self.batch_size])))
-        return out
+            chunk = list(requests[start : start + self.batch_size])
+            try:
+                out.extend(self._generate_chunk(chunk))
+            except Exception as exc:  # a failed chunk (bad input, out of memory) must not lose the others
+                self.stats.requests += len(chunk)
+                self.stats.failures += len(chunk)
+                out.extend([None] * len(chunk))
+                errors.update({start + i: f"{type(exc).__name__}: {exc}" for i in range(len(chunk))})
+        if errors:
+            first = min(errors)
+            raise BackendError(
+                f"{len(errors)} of {len(requests)} requests failed; first: #{first} {errors[first]}", out, errors
+            )
+        return out  # type: ignore[return-value]
 
     def _generate_chunk(self, chunk: list[VLMRequest]) -> list[str]:
         import torch
