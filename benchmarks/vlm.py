@@ -118,7 +118,8 @@ class _DelayBackend:
 
 def openai_throughput(n: int = 64, concurrency: int = 8, delay: float = 0.2, fail_every: int = 0) -> dict:
     img = np.zeros((64, 64, 3), dtype=np.uint8)
-    with running_server(create_app(_DelayBackend(delay, fail_every), "delay")) as url:
+    # max_batch=1: every request is its own 200 ms call, so the figure measures the client, not server batching
+    with running_server(create_app(_DelayBackend(delay, fail_every), "delay", max_batch=1)) as url:
         client = OpenAIBackend("delay", url, concurrency=concurrency, backoff=0.05, max_retries=4)
         t0 = time.perf_counter()
         try:
