@@ -146,3 +146,9 @@ def test_ollama_style_model_names_with_colons():
         "qwen2.5vl:7b",
         "http://127.0.0.1:11434/v1",
     )
+
+
+def test_remote_code_needs_an_explicit_opt_in(tmp_path):
+    (tmp_path / "config.json").write_text('{"model_type": "plamo2_vl", "auto_map": {"AutoConfig": "cfg.PlamoConfig"}}')
+    with pytest.raises(ModelLoadError, match="trust_remote_code=True"):
+        load_vlm(str(tmp_path))

@@ -74,7 +74,7 @@ class TransformersBackend:
             self.config = transformers.AutoConfig.from_pretrained(self.path, trust_remote_code=trust_remote_code)
             self.processor = _load_processor(transformers, self.path, self.config, trust_remote_code)
         except Exception as exc:  # transformers raises many types (OSError, ValueError, ImportError...)
-            raise ModelLoadError(_load_message(self.path, "processor", exc, trust_remote_code)) from exc
+            raise ModelLoadError(_load_message(self.path, "config or processor", exc, trust_remote_code)) from exc
         self.model = self._load_model(transformers, trust_remote_code)
         self.model.eval()
         tokenizer = self.tokenizer
