@@ -152,3 +152,14 @@ def test_remote_code_needs_an_explicit_opt_in(tmp_path):
     (tmp_path / "config.json").write_text('{"model_type": "plamo2_vl", "auto_map": {"AutoConfig": "cfg.PlamoConfig"}}')
     with pytest.raises(ModelLoadError, match="trust_remote_code=True"):
         load_vlm(str(tmp_path))
+
+
+def test_tiny_qwen3_detected_and_grounds(tiny_qwen3_path):
+    from tenken.tasks.grounding import ground
+    from tenken.vlm.loader import _processor_resize_options
+
+    vlm = load_vlm(str(tiny_qwen3_path), max_new_tokens=6)
+    assert vlm.family.name == "qwen3-vl" and vlm.family.box_format == "rel1000"
+    assert _processor_resize_options(vlm.backend.image_processor)["factor"] == 32  # patch 16 x merge 2
+    dets = ground(vlm, _img(70, 130, 5), "cone", lang="en", warnings_out=[])
+    assert dets.image_size == (130, 70)
