@@ -14,8 +14,8 @@ class Alignment:
     Attributes:
         ok: True when the homography passed every sanity check; False means ``reason`` says why and the
             detector must not be run on ``warped_reference``.
-        homography: ``(3, 3)`` float64 mapping **reference** pixel coordinates ``(x, y, 1)`` to **target** pixel
-            coordinates, normalised so ``H[2, 2] == 1``; None when no estimate exists.
+        homography: ``(3, 3)`` float64 mapping **reference** pixel coordinates ``(x, y, 1)`` to **target**
+            pixel coordinates, normalised so ``H[2, 2] == 1``; None when no estimate exists.
         inliers: number of inlier correspondences.
         inlier_ratio: inliers / tentative matches, in ``[0, 1]``.
         mean_reprojection_px: mean reprojection error of the inliers, target pixels.
