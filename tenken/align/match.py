@@ -30,7 +30,7 @@ DEFAULT_NFEATURES = 4000
 DEFAULT_RATIO = 0.8
 """Lowe's ratio test threshold: a match is kept when best / second-best descriptor distance < ratio."""
 
-DEFAULT_TILTS: tuple[float, ...] = (2**0.5, 2.0, 2 * 2**0.5)
+DEFAULT_TILTS: tuple[float, ...] = (2**0.5, 2.0)
 """Tilts simulated by affine view synthesis (1/cos of the simulated latitude angle)."""
 
 

@@ -13,7 +13,6 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import cv2
@@ -53,6 +52,11 @@ MIN_SIDE = 32
 
 STRONG_INLIERS = 60
 """With fewer inliers than this from plain SIFT, affine view synthesis is tried as well (``views="auto"``)."""
+
+
+VIEW_SYNTHESIS_CANDIDATES = 2
+"""In :func:`align_best`, when no candidate aligns with plain SIFT, view synthesis is tried on this many
+candidates (those with the most inliers)."""
 
 
 class Matcher(Protocol):
@@ -169,12 +173,46 @@ def _match_and_estimate(
     matches = (
         opts.matcher.match(ref, tgt) if opts.matcher is not None else match_descriptors(ref, tgt, opts.ratio)
     )
-    thr = max(2.0, 2.0 * tgt.work_scale)
+    return _match_from(matches, opts, ref_size, tgt_size, tgt.work_scale, views)
+
+
+def _match_from(
+    matches: Matches,
+    opts: AlignOptions,
+    ref_size: tuple[int, int],
+    tgt_size: tuple[int, int],
+    scale: float,
+    views: str,
+) -> _Result:
+    """Robust homography and sanity check over correspondences (``scale``: target full px per work px)."""
+    thr = max(2.0, 2.0 * scale)
     est = estimate_homography(matches.reference_points, matches.target_points, tgt_size, ref_size, thr)
     reason = sanity_check(
         est, len(matches), ref_size, tgt_size, opts.min_inliers, opts.min_inlier_ratio, opts.min_overlap
     )
     return _Result(est, matches, reason, views)
+
+
+def _guided(
+    first: _Result, ref: _Image, tfeat: Features, opts: AlignOptions, tgt_size: tuple[int, int]
+) -> _Result:
+    """Re-match after warping the reference with ``first``'s homography into the target frame.
+
+    Under a strong viewpoint change the first estimate rests on few synthetic-view matches; once the
+    reference is warped into the target's frame the remaining difference is small and plain SIFT matches it
+    densely. Correspondences are mapped back to reference pixels, so the result is again reference -> target.
+    """
+    h = first.estimate.homography
+    if first.reason is not None or h is None:
+        return first
+    warped = cv2.warpPerspective(ref.gray, h, tgt_size, flags=cv2.INTER_LINEAR)
+    wfeat = extract_features(warped, opts.max_side, opts.nfeatures)
+    m = match_descriptors(wfeat, tfeat, opts.ratio)
+    if len(m) < 4:
+        return first
+    back = Matches(project(np.linalg.inv(h), m.reference_points), m.target_points, m.distances)
+    second = _match_from(back, opts, ref.size, tgt_size, tfeat.work_scale, first.views + "+guided")
+    return second if _better(second, first) else first
 
 
 def _better(a: _Result, b: _Result) -> bool:
@@ -184,8 +222,11 @@ def _better(a: _Result, b: _Result) -> bool:
     return a.estimate.inliers > b.estimate.inliers
 
 
-def _estimate(tgt: _Image, ref: _Image, opts: AlignOptions, timings: dict[str, float]) -> Alignment:
-    """Homography and figures for one pair (no warp)."""
+def _estimate(
+    tgt: _Image, ref: _Image, opts: AlignOptions, timings: dict[str, float], views: bool | str | None = None
+) -> Alignment:
+    """Homography and figures for one pair (no warp); ``views`` overrides ``opts.views``."""
+    views = opts.views if views is None else views
     warnings: list[str] = []
     for img, role in ((tgt, "target"), (ref, "reference")):
         w, h = img.size
@@ -230,13 +271,13 @@ def _estimate(tgt: _Image, ref: _Image, opts: AlignOptions, timings: dict[str, f
             )
     best = _match_and_estimate(rfeat, tfeat, opts, ref.size, tgt.size, "plain")
     t3 = time.perf_counter()
-    if opts.views is True or (
-        opts.views == "auto" and (best.reason is not None or best.estimate.inliers < STRONG_INLIERS)
+    if views is True or (
+        views == "auto" and (best.reason is not None or best.estimate.inliers < STRONG_INLIERS)
     ):
         afeat, _ = _features(ref, opts, "asift", opts.cache)
         synth = _match_and_estimate(afeat, tfeat, opts, ref.size, tgt.size, f"asift({afeat.views} views)")
         if _better(synth, best):
-            best = synth
+            best = _guided(synth, ref, tfeat, opts, tgt.size)
     t4 = time.perf_counter()
     timings["match"] = timings.get("match", 0.0) + 1e3 * (t3 - t2)
     timings["view_synthesis"] = timings.get("view_synthesis", 0.0) + 1e3 * (t4 - t3)
@@ -254,9 +295,7 @@ def _estimate(tgt: _Image, ref: _Image, opts: AlignOptions, timings: dict[str, f
         )
     h = est.homography
     if opts.refine:
-        search = max(4, math.ceil(2.5 * max(tfeat.work_scale, rfeat.work_scale)))
-        if best.views != "plain":
-            search = max(search, 8)
+        search = max(8, math.ceil(3 * max(tfeat.work_scale, rfeat.work_scale)))
         ref_result = refine_homography(ref.gray, tgt.gray, h, search_px=search)
         if ref_result.agreeing:
             h = ref_result.homography
@@ -373,15 +412,31 @@ def align_best(
     best: tuple[Alignment, _Image] | None = None
     failures: list[Alignment] = []
     names: list[str] = []
+    failed_sources: list[ImageInput] = []
     with _threads():
+        # pass 1: plain SIFT for every candidate (view synthesis is slow; a different place would pay it)
+        first_views = False if opts.views == "auto" else opts.views
         for source in chosen:
             ref = _load(source)
             names.append(ref.name)
-            result = _estimate(tgt, ref, opts, timings)
+            result = _estimate(tgt, ref, opts, timings, first_views)
             if not result.ok:
                 failures.append(result)
+                failed_sources.append(source)
             elif best is None or result.selection_score < best[0].selection_score:
                 best = (result, ref)
+        # pass 2: nothing aligned -> affine view synthesis for the most promising candidates
+        if best is None and opts.views == "auto":
+            order = sorted(range(len(failures)), key=lambda i: -failures[i].inliers)[
+                :VIEW_SYNTHESIS_CANDIDATES
+            ]
+            for i in order:
+                ref = _load(failed_sources[i])
+                result = _estimate(tgt, ref, opts, timings, True)
+                if result.ok and (best is None or result.selection_score < best[0].selection_score):
+                    best = (result, ref)
+                elif not result.ok:
+                    failures[i] = result
         if best is None:
             top = max(failures, key=lambda a: a.inliers)
             reason = "no candidate reference could be aligned: " + "; ".join(
@@ -438,7 +493,7 @@ def _choose_candidates(
     if not hits:
         warnings.append(f"no reference within {radius_m} m of the target: every reference is a candidate")
         return list(references)
-    by_name = {str(Path(r)): r for r in references if isinstance(r, (str, os.PathLike))}
+    by_name = {str(r): r for r in references if isinstance(r, (str, os.PathLike))}
     return [by_name.get(h.name, h.name) for h in hits]
 
 
