@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-DEFAULT_MAX_SIDE = 1280
+DEFAULT_MAX_SIDE = 1024
 """Longest side, in pixels, of the copy SIFT runs on; larger images are downscaled (INTER_AREA)."""
 
 DEFAULT_NFEATURES = 4000
@@ -208,32 +208,50 @@ def extract_features_asift(
 
 
 def match_descriptors(
-    reference: Features, target: Features, ratio: float = DEFAULT_RATIO, mutual: bool = True
+    reference: Features,
+    target: Features,
+    ratio: float = DEFAULT_RATIO,
+    mutual: bool = True,
+    chunk: int = 2048,
 ) -> Matches:
-    """Nearest-neighbour matching with Lowe's ratio test and (optionally) a mutual nearest-neighbour check."""
-    if len(reference) < 2 or len(target) < 2:
+    """Nearest-neighbour matching with Lowe's ratio test and (optionally) a mutual nearest-neighbour check.
+
+    Exact L2 nearest neighbours of the unit-norm RootSIFT descriptors through matrix products
+    (``|a - b|^2 = 2 - 2 a.b``), ``chunk`` target descriptors at a time to bound memory.
+    """
+    nr, nt = len(reference), len(target)
+    if nr < 2 or nt < 2:
         return Matches(np.zeros((0, 2)), np.zeros((0, 2)))
-    bf = cv2.BFMatcher(cv2.NORM_L2)
-    knn = bf.knnMatch(target.descriptors, reference.descriptors, k=2)
-    t_idx, r_idx, dist = [], [], []
-    for pair in knn:
-        if len(pair) < 2:
-            continue
-        m, n = pair
-        if m.distance < ratio * n.distance:
-            t_idx.append(m.queryIdx)
-            r_idx.append(m.trainIdx)
-            dist.append(m.distance)
-    t_idx = np.asarray(t_idx, int)
-    r_idx = np.asarray(r_idx, int)
-    dist = np.asarray(dist, np.float32)
-    if mutual and len(r_idx):
-        back = bf.match(reference.descriptors[np.unique(r_idx)], target.descriptors)
-        best_t = {int(np.unique(r_idx)[b.queryIdx]): b.trainIdx for b in back}
-        keep = np.array([best_t.get(r) == t for r, t in zip(r_idx, t_idx, strict=True)], bool)
-        t_idx, r_idx, dist = t_idx[keep], r_idx[keep], dist[keep]
+    ref_desc = np.ascontiguousarray(reference.descriptors, np.float32)
+    tgt_desc = np.ascontiguousarray(target.descriptors, np.float32)
+    best = np.empty(nt, np.int64)
+    sim1 = np.empty(nt, np.float32)
+    sim2 = np.empty(nt, np.float32)
+    col_sim = np.full(nr, -np.inf, np.float32)
+    col_arg = np.zeros(nr, np.int64)
+    for s in range(0, nt, chunk):
+        sim = tgt_desc[s : s + chunk] @ ref_desc.T  # (c, nr) cosine similarities
+        rows = np.arange(sim.shape[0])
+        arg = sim.argmax(axis=1)
+        best[s : s + len(rows)] = arg
+        sim1[s : s + len(rows)] = sim[rows, arg]
+        cmax = sim.max(axis=0)
+        upd = cmax > col_sim
+        col_sim[upd] = cmax[upd]
+        col_arg[upd] = sim.argmax(axis=0)[upd] + s
+        sim[rows, arg] = -np.inf
+        sim2[s : s + len(rows)] = sim.max(axis=1)
+    d1 = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * sim1))
+    d2 = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * sim2))
+    keep = d1 < ratio * d2
+    if mutual:
+        keep &= col_arg[best] == np.arange(nt)
+    t_idx = np.nonzero(keep)[0]
+    r_idx = best[t_idx]
     return Matches(
-        reference.keypoints[r_idx].astype(np.float64), target.keypoints[t_idx].astype(np.float64), dist
+        reference.keypoints[r_idx].astype(np.float64),
+        target.keypoints[t_idx].astype(np.float64),
+        d1[t_idx].astype(np.float32),
     )
 
 

@@ -92,7 +92,7 @@ def _antialias(reference: np.ndarray, target: np.ndarray, h: np.ndarray) -> tupl
     return reference, target
 
 
-def corner_points(gray: np.ndarray, max_points: int = 1500, max_side: int = 1280) -> np.ndarray:
+def corner_points(gray: np.ndarray, max_points: int = 1500, max_side: int = 800) -> np.ndarray:
     """Strong corners (Shi-Tomasi) of ``gray``, found on a copy at most ``max_side`` px, in full-res pixels.
 
     Corners make the best patch-matching centres: well textured in both directions. Returns ``(N, 2)``.

@@ -44,7 +44,7 @@ def register(app: typer.Typer) -> None:
         ] = "auto",
         max_side: Annotated[
             int, typer.Option("--max-side", help="Longest side (px) of the copies SIFT runs on.")
-        ] = 1280,
+        ] = 1024,
         cache_dir: Annotated[
             Path | None, typer.Option("--cache-dir", help="Keep reference features here between runs.")
         ] = None,
@@ -73,9 +73,7 @@ def register(app: typer.Typer) -> None:
 
             matcher = LightGlueMatcher(lightglue)
         cache = FeatureCache(cache_dir) if cache_dir is not None else None
-        with console.status(
-            f"aligning {len(references)} reference(s) to {target.name}...", spinner="dots"
-        ):
+        with console.status(f"aligning {len(references)} reference(s) to {target.name}...", spinner="dots"):
             result = align_best(
                 target,
                 [str(r) for r in references],
