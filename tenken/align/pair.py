@@ -124,11 +124,16 @@ class _Image:
         return int(self.rgb.shape[1]), int(self.rgb.shape[0])
 
 
-def _load(source: ImageInput | _Image) -> _Image:
+def _load(source: ImageInput | _Image, name: str | None = None) -> _Image:
     if isinstance(source, _Image):
         return source
     rgb = load_image(source)
-    return _Image(describe(source), rgb, to_gray(rgb))
+    return _Image(name or describe(source), rgb, to_gray(rgb))
+
+
+def _name(source: ImageInput, i: int) -> str:
+    """A reference's name: its path, or ``references[i]`` for in-memory images."""
+    return str(source) if isinstance(source, (str, os.PathLike)) else f"references[{i}]"
 
 
 def _features(
@@ -416,8 +421,8 @@ def align_best(
     with _threads():
         # pass 1: plain SIFT for every candidate (view synthesis is slow; a different place would pay it)
         first_views = False if opts.views == "auto" else opts.views
-        for source in chosen:
-            ref = _load(source)
+        for i, source in enumerate(chosen):
+            ref = _load(source, _name(source, i))
             names.append(ref.name)
             result = _estimate(tgt, ref, opts, timings, first_views)
             if not result.ok:
@@ -431,7 +436,7 @@ def align_best(
                 :VIEW_SYNTHESIS_CANDIDATES
             ]
             for i in order:
-                ref = _load(failed_sources[i])
+                ref = _load(failed_sources[i], failures[i].reference)
                 result = _estimate(tgt, ref, opts, timings, True)
                 if result.ok and (best is None or result.selection_score < best[0].selection_score):
                     best = (result, ref)
