@@ -76,22 +76,23 @@ class LightGlueMatcher:
             raise ModelLoadError(f"{path}: expected a state dict, got {type(state).__name__}")
         state = _renamed(state)
         layers = {int(m.group(1)) for k in state if (m := re.match(r"transformers\.(\d+)\.", k))}
+        qkv = state.get("transformers.0.self_attn.Wqkv.weight")
+        if not layers or qkv is None:
+            raise ModelLoadError(f"{path}: not a LightGlue state dict (no transformer layers)")
+        dim = int(qkv.shape[1])
         proj = state.get("input_proj.weight")
-        if not layers or proj is None:
+        input_dim = int(proj.shape[1]) if proj is not None else dim
+        if input_dim != 128:
             raise ModelLoadError(
-                f"{path}: not a LightGlue state dict (no transformer layers or input projection)"
-            )
-        if int(proj.shape[1]) != 128:
-            raise ModelLoadError(
-                f"{path}: these LightGlue weights take {int(proj.shape[1])}-d descriptors; tenken "
+                f"{path}: these LightGlue weights take {input_dim}-d descriptors; tenken "
                 "matches SIFT (128-d): use sift_lightglue.pth"
             )
-        heads_dim = state.get("posenc.Wr.weight")
-        n_heads = 4 if heads_dim is None else max(1, int(proj.shape[0]) // (2 * int(heads_dim.shape[0])))
+        wr = state.get("posenc.Wr.weight")
+        n_heads = 4 if wr is None else max(1, dim // (2 * int(wr.shape[0])))
         model = LightGlue(
             features=None,
             input_dim=128,
-            descriptor_dim=int(proj.shape[0]),
+            descriptor_dim=dim,
             n_layers=max(layers) + 1,
             num_heads=n_heads,
             add_scale_ori=True,

@@ -72,4 +72,4 @@ class TenkenGroup(TyperGroup):
             if ctx.params.get("debug"):
                 raise
             err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
-            raise click.exceptions.Exit(2) from None
+            raise typer.Exit(2) from None

@@ -194,3 +194,32 @@ def test_align_best_reports_every_failure(graf: Path, photo: np.ndarray) -> None
 def test_align_best_needs_references(photo: np.ndarray) -> None:
     with pytest.raises(InputError):
         align_best(photo, [])
+
+
+def test_align_best_with_telemetry_matches_only_the_nearest(
+    tmp_path: Path, photo: np.ndarray, moderate_h: np.ndarray, synthetic_pair
+) -> None:
+    from PIL import Image
+    from PIL.ExifTags import IFD
+
+    def save(img: np.ndarray, name: str, north_m: float) -> Path:
+        exif = Image.Exif()
+        lat = 35.0 + north_m / 111_000
+        d = int(lat)
+        m = (lat - d) * 60
+        exif.get_ifd(IFD.GPSInfo).update(
+            {1: "N", 2: (d, int(m), (m - int(m)) * 60), 3: "E", 4: (139, 0, 0.0)}
+        )
+        path = tmp_path / name
+        Image.fromarray(img).save(path, quality=95, exif=exif)
+        return path
+
+    target_img, ref_img, _ = synthetic_pair(photo, moderate_h)
+    target = save(target_img, "target.jpg", 0.0)
+    near = save(ref_img, "near.jpg", 3.0)
+    far = [save(ref_img, f"far{i}.jpg", 500.0 + i) for i in range(3)]
+    a = align_best(target, [*far, near], k=1, views=False)
+    assert a.ok and a.reference == str(near)
+    assert a.candidates == [str(near)]  # the far frames were never matched
+    b = align_best(target, [*far, near], k=1, telemetry=None, views=False)
+    assert len(b.candidates) == 4
