@@ -217,7 +217,7 @@ def match_descriptors(
     """Nearest-neighbour matching with Lowe's ratio test and (optionally) a mutual nearest-neighbour check.
 
     Exact L2 nearest neighbours of the unit-norm RootSIFT descriptors through matrix products
-    (``|a - b|^2 = 2 - 2 a.b``), ``chunk`` target descriptors at a time to bound memory.
+    (``|a - b|^2 = 2 - 2 a.b``), ``chunk`` target descriptors at a time (small blocks stay in the CPU cache).
     """
     nr, nt = len(reference), len(target)
     if nr < 2 or nt < 2:
@@ -235,10 +235,11 @@ def match_descriptors(
         arg = sim.argmax(axis=1)
         best[s : s + len(rows)] = arg
         sim1[s : s + len(rows)] = sim[rows, arg]
-        cmax = sim.max(axis=0)
+        carg = sim.argmax(axis=0)
+        cmax = sim[carg, np.arange(nr)]
         upd = cmax > col_sim
         col_sim[upd] = cmax[upd]
-        col_arg[upd] = sim.argmax(axis=0)[upd] + s
+        col_arg[upd] = carg[upd] + s
         sim[rows, arg] = -np.inf
         sim2[s : s + len(rows)] = sim.max(axis=1)
     d1 = np.sqrt(np.maximum(0.0, 2.0 - 2.0 * sim1))

@@ -120,7 +120,7 @@ def refine_homography(
     max_patches: int = 120,
     min_ncc: float = 0.6,
     min_agreeing: int = 12,
-    iterations: int = 3,
+    iterations: int = 2,
     smooth: float = 1.0,
 ) -> Refinement:
     """Refine ``homography`` (reference -> target) by matching target patches in the locally warped reference.
