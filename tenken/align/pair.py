@@ -43,6 +43,8 @@ from tenken.align.match import (
     to_gray,
 )
 from tenken.align.refine import refine_homography
+from tenken.align.retrieve import ReferenceIndex
+from tenken.align.telemetry import Telemetry, read_telemetry
 from tenken.align.types import Alignment
 from tenken.align.warp import warp_reference
 from tenken.core.images import ImageInput, describe, load_image
@@ -387,7 +389,8 @@ def align_best(
     k: int = 5,
     telemetry: Literal["auto"] | None = "auto",
     radius_m: float | None = None,
-    index: Any = None,
+    index: ReferenceIndex | None = None,
+    target_telemetry: Telemetry | None = None,
     **options: Any,
 ) -> Alignment:
     """Align ``target`` with the best of ``references``: the aligned candidate of smallest selection score.
@@ -395,9 +398,10 @@ def align_best(
     Candidates: with ``telemetry="auto"`` and GPS telemetry readable from the target and the references
     (paths), the ``k`` spatially nearest references within ``radius_m`` metres (a
     :class:`~tenken.align.retrieve.ReferenceIndex`; pass a prebuilt one as ``index`` to skip reading the
-    references' telemetry); otherwise every reference. Each candidate is matched (features cached, see
-    ``cache=``); the one whose inlier correspondences have the smallest mean image-plane distance wins
-    and is warped.
+    references' telemetry; pass ``target_telemetry`` when the target's position comes from a flight log);
+    otherwise every reference. With telemetry but no reference within ``radius_m``, the result is
+    ``ok=False``. Each candidate is matched (features cached, see ``cache=``); the one whose inlier
+    correspondences have the smallest mean image-plane distance wins and is warped.
 
     Returns:
         The chosen :class:`~tenken.align.types.Alignment`, ``candidates`` listing every candidate
@@ -412,8 +416,15 @@ def align_best(
     tgt = _load(target)
     timings: dict[str, float] = {}
     warnings: list[str] = []
-    chosen = _choose_candidates(target, references, k, telemetry, radius_m, index, warnings)
+    chosen = _choose_candidates(target, references, k, telemetry, radius_m, index, target_telemetry, warnings)
     timings["load"] = 1e3 * (time.perf_counter() - t0)
+    if not chosen:
+        return Alignment(
+            ok=False,
+            reason=f"no reference frame within {radius_m} m of the target's GPS position",
+            warnings=warnings,
+            timings_ms={**timings, "total": 1e3 * (time.perf_counter() - t0)},
+        )
     best: tuple[Alignment, _Image] | None = None
     failures: list[Alignment] = []
     names: list[str] = []
@@ -472,17 +483,16 @@ def _choose_candidates(
     k: int,
     telemetry: Literal["auto"] | None,
     radius_m: float | None,
-    index: Any,
+    index: ReferenceIndex | None,
+    target_telemetry: Telemetry | None,
     warnings: list[str],
 ) -> list[ImageInput]:
+    """The references to match: the k nearest by telemetry when it is available, else all of them."""
     if telemetry is None and index is None:
         return list(references)
-    if not isinstance(target, (str, os.PathLike)):
-        return list(references)
-    from tenken.align.retrieve import ReferenceIndex
-    from tenken.align.telemetry import read_telemetry
-
-    tel = read_telemetry(target, warnings)
+    tel = target_telemetry
+    if tel is None and isinstance(target, (str, os.PathLike)):
+        tel = read_telemetry(target, warnings)
     if tel is None:
         warnings.append("target has no GPS telemetry: every reference is a candidate")
         return list(references)
@@ -495,9 +505,6 @@ def _choose_candidates(
             warnings.append("no reference has GPS telemetry: every reference is a candidate")
             return list(references)
     hits = index.candidates(tel, k=k, radius_m=radius_m)
-    if not hits:
-        warnings.append(f"no reference within {radius_m} m of the target: every reference is a candidate")
-        return list(references)
     by_name = {str(r): r for r in references if isinstance(r, (str, os.PathLike))}
     return [by_name.get(h.name, h.name) for h in hits]
 

@@ -223,3 +223,13 @@ def test_align_best_with_telemetry_matches_only_the_nearest(
     assert a.candidates == [str(near)]  # the far frames were never matched
     b = align_best(target, [*far, near], k=1, telemetry=None, views=False)
     assert len(b.candidates) == 4
+    # nothing within the radius: refused with a reason, nothing matched
+    c = align_best(target, [*far, near], k=3, radius_m=1.0, views=False)
+    assert not c.ok and "within 1.0 m" in c.reason and c.candidates == []
+    # the target's position may come from a flight log instead of its file
+    from tenken.align.telemetry import Telemetry
+
+    d = align_best(
+        target_img, [*far, near], k=1, target_telemetry=Telemetry(35.0 + 600 / 111_000, 139.0), views=False
+    )
+    assert d.candidates == [str(far[2])]
