@@ -490,11 +490,14 @@ def _choose_candidates(
     """The references to match: the k nearest by telemetry when it is available, else all of them."""
     if telemetry is None and index is None:
         return list(references)
+    if index is None and radius_m is None and len(references) <= k:
+        return list(references)  # retrieval could not narrow the list: skip reading telemetry
     tel = target_telemetry
     if tel is None and isinstance(target, (str, os.PathLike)):
         tel = read_telemetry(target, warnings)
     if tel is None:
-        warnings.append("target has no GPS telemetry: every reference is a candidate")
+        if len(references) > k:
+            warnings.append("target has no GPS telemetry: every reference is a candidate")
         return list(references)
     if index is None:
         paths = [r for r in references if isinstance(r, (str, os.PathLike))]
