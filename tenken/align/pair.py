@@ -84,6 +84,8 @@ class AlignOptions:
         warp: produce ``warped_reference`` and ``valid_mask`` (False saves time when only figures are needed).
         min_inliers, min_inlier_ratio, min_overlap: sanity-check limits (see :mod:`tenken.align.homography`).
         allow_identical: accept a reference whose pixels are identical to the target's.
+        registered: the pair is already registered (a fixed camera, orthophoto tiles): no matching, the
+            homography only rescales the reference to the target's size; ``ok=True`` with a warning.
         matcher: a :class:`Matcher` used instead of nearest-neighbour matching (e.g. LightGlue).
         cache: reference feature cache shared between calls (see :class:`FeatureCache`).
     """
@@ -98,6 +100,7 @@ class AlignOptions:
     min_inlier_ratio: float = MIN_INLIER_RATIO
     min_overlap: float = MIN_OVERLAP
     allow_identical: bool = False
+    registered: bool = False
     matcher: Matcher | None = None
     cache: FeatureCache | None = None
 
@@ -247,6 +250,11 @@ def _estimate(
             )
     if tgt.size != ref.size:
         warnings.append(f"reference is {ref.size[0]}x{ref.size[1]} px, target {tgt.size[0]}x{tgt.size[1]} px")
+    if opts.registered:
+        sx, sy = tgt.size[0] / ref.size[0], tgt.size[1] / ref.size[1]
+        h = np.array([[sx, 0, 0.5 * sx - 0.5], [0, sy, 0.5 * sy - 0.5], [0, 0, 1.0]])
+        warnings.append("assumed already registered (registered=True): no matching was done")
+        return Alignment(ok=True, homography=h, selection_score=0.0, reference=ref.name, warnings=warnings)
     if not opts.allow_identical and tgt.rgb.shape == ref.rgb.shape and np.array_equal(tgt.rgb, ref.rgb):
         return Alignment(
             ok=False,

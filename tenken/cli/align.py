@@ -52,6 +52,10 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option("--lightglue", help="sift_lightglue.pth weights: match with LightGlue (kornia)."),
         ] = None,
+        registered: Annotated[
+            bool,
+            typer.Option("--registered", help="Already registered (fixed camera): skip matching, just warp."),
+        ] = False,
         json_out: JsonFlag = False,
     ) -> None:
         """Align REFERENCE(s) to TARGET: print the chosen reference, homography (reference -> target pixels)
@@ -84,6 +88,7 @@ def register(app: typer.Typer) -> None:
                 max_side=max_side,
                 cache=cache,
                 matcher=matcher,
+                registered=registered,
             )
         data = {"target": str(target), **result.to_dict()}
         if out is not None and result.ok:

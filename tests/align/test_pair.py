@@ -233,3 +233,16 @@ def test_align_best_with_telemetry_matches_only_the_nearest(
         target_img, [*far, near], k=1, target_telemetry=Telemetry(35.0 + 600 / 111_000, 139.0), views=False
     )
     assert d.candidates == [str(far[2])]
+
+
+def test_registered_pair_skips_matching(dev_data: Path) -> None:
+    levir = dev_data / "change_detection" / "changeformer_LEVIR"
+    name = sorted((levir / "A").iterdir())[0].name
+    # years apart: too few features survive for matching...
+    assert not align_pair(levir / "B" / name, levir / "A" / name, views=False).ok
+    # ...but the tiles are orthorectified: declare them registered
+    a = align_pair(levir / "B" / name, levir / "A" / name, registered=True)
+    assert a.ok and np.allclose(a.homography, np.eye(3))
+    assert a.valid_mask.all() is np.False_ or a.valid_mask[1:-1, 1:-1].all()
+    assert any("registered" in w for w in a.warnings)
+    np.testing.assert_array_equal(a.warped_reference, load_image(levir / "A" / name))
