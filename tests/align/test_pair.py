@@ -243,6 +243,6 @@ def test_registered_pair_skips_matching(dev_data: Path) -> None:
     # ...but the tiles are orthorectified: declare them registered
     a = align_pair(levir / "B" / name, levir / "A" / name, registered=True)
     assert a.ok and np.allclose(a.homography, np.eye(3))
-    assert a.valid_mask.all() is np.False_ or a.valid_mask[1:-1, 1:-1].all()
+    assert a.valid_mask[1:-1, 1:-1].all()  # the conservative mask may drop the outermost pixel ring
     assert any("registered" in w for w in a.warnings)
     np.testing.assert_array_equal(a.warped_reference, load_image(levir / "A" / name))
