@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from tenken.cli.output import JsonFlag, console, emit
+from tenken.cli.output import JsonFlag, console, emit, err_console
 
 
 def register(app: typer.Typer) -> None:
@@ -77,7 +77,7 @@ def register(app: typer.Typer) -> None:
 
             matcher = LightGlueMatcher(lightglue)
         cache = FeatureCache(cache_dir) if cache_dir is not None else None
-        with console.status(f"aligning {len(references)} reference(s) to {target.name}...", spinner="dots"):
+        with err_console.status(f"aligning {len(references)} reference(s) to {target.name}..."):
             result = align_best(
                 target,
                 [str(r) for r in references],
