@@ -11,6 +11,7 @@ source has it, else relative to the take-off point (consistent within one site's
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
@@ -271,7 +272,7 @@ def read_flight_log(
         raise InputError(f"{p}: cannot read flight log ({exc})") from None
     try:
         if p.suffix.lower() == ".csv":
-            rows = list(csv.DictReader(text.splitlines()))
+            rows = list(csv.DictReader(io.StringIO(text, newline="")))
         elif p.suffix.lower() == ".jsonl":
             rows = [json.loads(line) for line in text.splitlines() if line.strip()]
         else:

@@ -246,3 +246,15 @@ def test_registered_pair_skips_matching(dev_data: Path) -> None:
     assert a.valid_mask[1:-1, 1:-1].all()  # the conservative mask may drop the outermost pixel ring
     assert any("registered" in w for w in a.warnings)
     np.testing.assert_array_equal(a.warped_reference, load_image(levir / "A" / name))
+
+
+def test_to_dict_is_the_json_report_section(graf: Path) -> None:
+    import json
+
+    a = align_pair(graf / "img2.png", graf / "img1.png")
+    d = json.loads(json.dumps(a.to_dict()))  # plain JSON types only
+    assert d["ok"] is True and len(d["homography"]) == 3 and d["homography"][2][2] == 1.0
+    assert {"inliers", "inlier_ratio", "mean_reprojection_px", "valid_fraction", "warnings"} <= set(d)
+    assert "warped_reference" not in d and "valid_mask" not in d
+    failed = align_pair(graf / "img2.png", np.full((100, 100, 3), 7, np.uint8)).to_dict()
+    assert failed["homography"] is None and failed["selection_score"] is None and failed["reason"]

@@ -168,3 +168,35 @@ def test_flight_log_errors(tmp_path: Path) -> None:
     (tmp_path / "ok.csv").write_text("file,lat,lon\n", encoding="utf-8")
     with pytest.raises(InputError, match="unknown flight-log field"):
         read_flight_log(tmp_path / "ok.csv", columns={"speed": "v"})
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=12),
+            st.one_of(
+                st.floats(allow_nan=True),
+                st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=6),
+            ),
+        ),
+        max_size=8,
+    )
+)
+def test_flight_log_parser_never_crashes_on_odd_rows(
+    tmp_path_factory: pytest.TempPathFactory, rows: list[tuple[str, object]]
+) -> None:
+    import csv
+
+    p = tmp_path_factory.mktemp("log") / "log.csv"
+    with p.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["file", "lat", "lon"])
+        for name, value in rows:
+            w.writerow([name, value, value])
+    warnings: list[str] = []
+    out = read_flight_log(p, warnings=warnings)
+    for tel in out.values():
+        assert -90 <= tel.latitude <= 90 and -180 <= tel.longitude <= 180
+    # every row gives a telemetry entry (keyed by base name) or a warning
+    assert sum(1 for n, _ in rows if Path(n).name in out) + len(warnings) >= len(rows)
