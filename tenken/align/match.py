@@ -212,7 +212,7 @@ def match_descriptors(
     target: Features,
     ratio: float = DEFAULT_RATIO,
     mutual: bool = True,
-    chunk: int = 2048,
+    chunk: int = 256,
 ) -> Matches:
     """Nearest-neighbour matching with Lowe's ratio test and (optionally) a mutual nearest-neighbour check.
 
