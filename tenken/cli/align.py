@@ -58,9 +58,11 @@ def register(app: typer.Typer) -> None:
         ] = False,
         json_out: JsonFlag = False,
     ) -> None:
-        """Align REFERENCE(s) to TARGET: print the chosen reference, homography (reference -> target pixels)
-        and quality figures; with --out write the warped reference, its valid-pixel mask and a side-by-side
-        composite (target left). Exit code 1 when no reference could be aligned with confidence.
+        """Warp the best of REFERENCE(s) onto TARGET (homography, mask, composite).
+
+        Prints the chosen reference, the homography (reference -> target pixels) and quality figures; with
+        --out writes the warped reference, its valid-pixel mask and a side-by-side composite (target left).
+        Exit code 1 when no reference could be aligned with confidence.
 
         Example: tenken align site/2026-05/IMG_0042.JPG site/2025-11/*.JPG --out aligned/ --json
         """
