@@ -30,6 +30,11 @@ __version__ = "0.1.0"
 # name -> module that defines it; imported lazily so `import tenken` stays light.
 _LAZY: dict[str, str] = {
     "Alignment": "tenken.align.types",
+    "FeatureCache": "tenken.align.match",
+    "ReferenceIndex": "tenken.align.retrieve",
+    "align_best": "tenken.align.pair",
+    "align_pair": "tenken.align.pair",
+    "read_telemetry": "tenken.align.telemetry",
     "draw_detections": "tenken.viz.draw",
     "side_by_side": "tenken.viz.draw",
     "load_vlm": "tenken.vlm.loader",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -14,8 +16,8 @@ class Alignment:
     Attributes:
         ok: True when the homography passed every sanity check; False means ``reason`` says why and the
             detector must not be run on ``warped_reference``.
-        homography: ``(3, 3)`` float64 mapping **reference** pixel coordinates ``(x, y, 1)`` to **target** pixel
-            coordinates, normalised so ``H[2, 2] == 1``; None when no estimate exists.
+        homography: ``(3, 3)`` float64 mapping **reference** pixel coordinates ``(x, y, 1)`` to **target**
+            pixel coordinates, normalised so ``H[2, 2] == 1``; None when no estimate exists.
         inliers: number of inlier correspondences.
         inlier_ratio: inliers / tentative matches, in ``[0, 1]``.
         mean_reprojection_px: mean reprojection error of the inliers, target pixels.
@@ -45,3 +47,25 @@ class Alignment:
     reason: str | None = None
     warnings: list[str] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The figures as a JSON-ready dict (the report's ``alignment`` section): no image arrays, the
+        homography as a nested list (None when absent), non-finite numbers as None."""
+
+        def num(v: float) -> float | None:
+            return float(v) if math.isfinite(v) else None
+
+        return {
+            "ok": self.ok,
+            "reference": self.reference,
+            "candidates": list(self.candidates),
+            "homography": None if self.homography is None else np.asarray(self.homography, float).tolist(),
+            "inliers": int(self.inliers),
+            "inlier_ratio": num(self.inlier_ratio),
+            "mean_reprojection_px": num(self.mean_reprojection_px),
+            "selection_score": num(self.selection_score),
+            "valid_fraction": num(self.valid_fraction),
+            "reason": self.reason,
+            "warnings": list(self.warnings),
+            "timings_ms": {k: round(float(v), 2) for k, v in self.timings_ms.items()},
+        }

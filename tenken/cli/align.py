@@ -1,0 +1,151 @@
+"""``tenken align``: put a reference photo on top of a target photo (homography, warp, mask, composite)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tenken.cli.output import JsonFlag, console, emit, err_console
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``align`` command to the root app."""
+
+    @app.command("align", rich_help_panel="Alignment")
+    def align_cmd(
+        target: Annotated[Path, typer.Argument(help="The new photo (its pixel frame is the output frame).")],
+        references: Annotated[
+            list[Path],
+            typer.Argument(help="One or more earlier photos of the same place; the best is chosen."),
+        ],
+        out: Annotated[
+            Path | None,
+            typer.Option(
+                "--out",
+                "-o",
+                help="Write warped_reference.png, valid_mask.png, composite.jpg, alignment.json.",
+            ),
+        ] = None,
+        k: Annotated[
+            int, typer.Option("--k", help="With GPS telemetry: match only the k nearest references.")
+        ] = 5,
+        radius_m: Annotated[
+            float | None,
+            typer.Option("--radius-m", help="With GPS telemetry: ignore references farther than this."),
+        ] = None,
+        no_telemetry: Annotated[
+            bool, typer.Option("--no-telemetry", help="Ignore GPS telemetry: every reference is a candidate.")
+        ] = False,
+        views: Annotated[
+            str,
+            typer.Option("--views", help="Affine view synthesis for strong viewpoint change: auto, on, off."),
+        ] = "auto",
+        max_side: Annotated[
+            int, typer.Option("--max-side", help="Longest side (px) of the copies SIFT runs on.")
+        ] = 1024,
+        cache_dir: Annotated[
+            Path | None, typer.Option("--cache-dir", help="Keep reference features here between runs.")
+        ] = None,
+        lightglue: Annotated[
+            Path | None,
+            typer.Option("--lightglue", help="sift_lightglue.pth weights: match with LightGlue (kornia)."),
+        ] = None,
+        registered: Annotated[
+            bool,
+            typer.Option("--registered", help="Already registered (fixed camera): skip matching, just warp."),
+        ] = False,
+        json_out: JsonFlag = False,
+    ) -> None:
+        """Warp the best of REFERENCE(s) onto TARGET (homography, mask, composite).
+
+        Prints the chosen reference, the homography (reference -> target pixels) and quality figures; with
+        --out writes the warped reference, its valid-pixel mask and a side-by-side composite (target left).
+        Exit code 1 when no reference could be aligned with confidence.
+
+        Example: tenken align site/2026-05/IMG_0042.JPG site/2025-11/*.JPG --out aligned/ --json
+        """
+        from tenken.align.match import FeatureCache
+        from tenken.align.pair import align_best
+        from tenken.core.errors import InputError
+
+        view_mode = {"auto": "auto", "on": True, "off": False}.get(views.lower())
+        if view_mode is None:
+            raise InputError(f"--views must be auto, on or off, got {views!r}")
+        matcher = None
+        if lightglue is not None:
+            from tenken.align.lightglue import LightGlueMatcher
+
+            matcher = LightGlueMatcher(lightglue)
+        cache = FeatureCache(cache_dir) if cache_dir is not None else None
+        with err_console.status(f"aligning {len(references)} reference(s) to {target.name}..."):
+            result = align_best(
+                target,
+                [str(r) for r in references],
+                k=k,
+                telemetry=None if no_telemetry else "auto",
+                radius_m=radius_m,
+                views=view_mode,
+                max_side=max_side,
+                cache=cache,
+                matcher=matcher,
+                registered=registered,
+            )
+        data = {"target": str(target), **result.to_dict()}
+        if out is not None and result.ok:
+            data["outputs"] = _write_outputs(out, target, result)
+        elif out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+        if out is not None:
+            from tenken.cli.output import to_json_text
+
+            (out / "alignment.json").write_text(to_json_text(data) + "\n", encoding="utf-8")
+
+        def human() -> None:
+            if result.ok:
+                console.print(f"[bold green]aligned[/] {result.reference} -> {target}")
+            else:
+                console.print(f"[bold red]not aligned[/]: {result.reason}")
+            if result.homography is not None:
+                rows = ["  [" + "  ".join(f"{v: .6g}" for v in row) + "]" for row in result.homography]
+                console.print("homography (reference -> target px):\n" + "\n".join(rows), highlight=False)
+            console.print(
+                f"inliers {result.inliers}  inlier ratio {result.inlier_ratio:.2f}  "
+                f"reprojection {result.mean_reprojection_px:.2f} px  "
+                f"selection score {result.selection_score:.1f} px  "
+                f"valid {result.valid_fraction:.1%}  time {result.timings_ms.get('total', 0):.0f} ms",
+                highlight=False,
+            )
+            if len(result.candidates) > 1:
+                console.print(f"candidates: {', '.join(result.candidates)}", highlight=False)
+            for w in result.warnings:
+                console.print(f"[yellow]warning:[/] {w}", highlight=False)
+            for name, path in data.get("outputs", {}).items():
+                console.print(f"wrote {name}: {path}", highlight=False)
+
+        emit(data, json_out, human)
+        if not result.ok:
+            raise typer.Exit(1)
+
+
+def _write_outputs(out: Path, target: Path, result: object) -> dict[str, str]:
+    import numpy as np
+
+    from tenken.align.warp import composite
+    from tenken.core.images import load_image, save_image
+
+    out.mkdir(parents=True, exist_ok=True)
+    warped = result.warped_reference  # type: ignore[attr-defined]
+    mask = result.valid_mask  # type: ignore[attr-defined]
+    paths = {
+        "warped_reference": save_image(warped, out / "warped_reference.png"),
+        "valid_mask": save_image(
+            np.repeat((mask.astype(np.uint8) * 255)[:, :, None], 3, axis=2), out / "valid_mask.png"
+        ),
+        "composite": save_image(
+            composite(load_image(target), warped, titles=("target / 対象", "reference / 参照")),
+            out / "composite.jpg",
+        ),
+    }
+    return {k: str(v) for k, v in paths.items()}

@@ -1,0 +1,60 @@
+"""``tenken align``: JSON figures, output files, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from typer.testing import CliRunner
+
+from tenken.cli import app
+
+
+def test_align_json_and_outputs(dev_data: Path, tmp_path: Path) -> None:
+    graf = dev_data / "homography" / "oxford_graf"
+    out = tmp_path / "out"
+    res = CliRunner().invoke(
+        app, ["align", str(graf / "img2.png"), str(graf / "img1.png"), "--out", str(out), "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert data["ok"] is True and data["reference"] == str(graf / "img1.png")
+    assert np.asarray(data["homography"]).shape == (3, 3) and data["homography"][2][2] == 1.0
+    assert data["inliers"] > 100 and data["reason"] is None
+    for name in ("warped_reference.png", "valid_mask.png", "composite.jpg", "alignment.json"):
+        assert (out / name).is_file(), name
+    comp = Image.open(out / "composite.jpg")
+    assert comp.height == 640 and comp.width > 1600  # target left, aligned reference right
+    assert json.loads((out / "alignment.json").read_text(encoding="utf-8"))["ok"] is True
+
+
+def test_align_human_output_names_the_reference(dev_data: Path) -> None:
+    graf = dev_data / "homography" / "oxford_graf"
+    res = CliRunner().invoke(
+        app, ["align", str(graf / "img2.png"), str(graf / "img1.png")], terminal_width=200
+    )
+    assert res.exit_code == 0, res.output
+    assert "aligned" in res.output and "img1.png" in res.output and "homography" in res.output
+
+
+def test_align_failure_exits_1_with_reason(tmp_path: Path, dev_data: Path) -> None:
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.full((200, 300, 3), 128, np.uint8)).save(blank)
+    target = dev_data / "homography" / "oxford_graf" / "img2.png"
+    res = CliRunner().invoke(app, ["align", str(target), str(blank), "--json", "--views", "off"])
+    assert res.exit_code == 1
+    data = json.loads(res.stdout)
+    assert data["ok"] is False and "too few features" in data["reason"]
+
+
+def test_align_bad_file_is_a_clean_error(tmp_path: Path) -> None:
+    res = CliRunner().invoke(app, ["align", str(tmp_path / "missing.jpg"), str(tmp_path / "also.jpg")])
+    assert res.exit_code == 2
+    assert "missing.jpg" in res.output and "Traceback" not in res.output
+
+
+def test_align_rejects_bad_views_value(tmp_path: Path) -> None:
+    res = CliRunner().invoke(app, ["align", "a.jpg", "b.jpg", "--views", "sometimes"])
+    assert res.exit_code == 2 and "--views" in res.output
