@@ -37,6 +37,7 @@ class SyntheticPair:
         boxes: ground-truth boxes of the pasted objects in target pixels (label ``change``, source ``gt``).
         homography: ``(3, 3)`` float64, reference pixels -> target pixels.
         kinds: what each pasted object is (``cutout:<name>`` or ``piece``), one per box.
+        name: where the pair comes from (``photo:<file>`` or ``sequence:<scene>/img<k>``).
     """
 
     reference: np.ndarray
@@ -44,6 +45,7 @@ class SyntheticPair:
     boxes: Detections
     homography: np.ndarray
     kinds: list[str] = field(default_factory=list)
+    name: str = ""
 
 
 @dataclass
@@ -61,6 +63,8 @@ class PairSettings:
         noise_sigma: additive Gaussian noise sigma range, 8-bit grey levels.
         jpeg_quality: JPEG quality range for both images.
         cutout_fraction: probability that an object is an alpha-matted cut-out rather than a piece of a photo.
+        long_side: (min, max) longest side, pixels, photos are resized to before the re-shoot (log-uniform).
+        sequence_fraction: in :func:`generate_pairs`, fraction of pairs taken from the homography sequences.
     """
 
     max_objects: int = 4
@@ -74,6 +78,8 @@ class PairSettings:
     noise_sigma: tuple[float, float] = (0.5, 4.0)
     jpeg_quality: tuple[int, int] = (70, 95)
     cutout_fraction: float = 0.5
+    long_side: tuple[float, float] = (1000.0, 2400.0)
+    sequence_fraction: float = 0.25
 
 
 class ObjectBank:
@@ -183,7 +189,7 @@ def pair_from_sequence(
     hom = np.asarray(homography, dtype=np.float64)
     hom = hom / hom[2, 2]
     ref = jpeg_roundtrip(reference, int(rng.integers(s.jpeg_quality[0], s.jpeg_quality[1] + 1)))
-    return _finish(ref, target.copy(), hom, bank, rng, s, n_objects, blur=False)
+    return _finish(ref, photometric(target, rng, s), hom, bank, rng, s, n_objects, blur=False)
 
 
 def _finish(
@@ -206,7 +212,9 @@ def _finish(
     kinds: list[str] = []
     occupied = np.zeros((th, tw), dtype=bool)
     lo, hi = np.log(s.object_size[0]), np.log(s.object_size[1])
-    for _ in range(n_objects):
+    for _ in range(4 * n_objects):
+        if len(boxes) == n_objects:
+            break
         size = float(np.exp(rng.uniform(lo, hi)))
         size = min(size, 0.4 * min(tw, th))
         kind, rgba = bank.sample(rng, size, s.cutout_fraction)
@@ -300,6 +308,75 @@ def _irregular_piece(photo: np.ndarray, size: float, rng: np.random.Generator) -
     return _crop_to_alpha(rgba) if (mask > 127).any() else np.dstack([rgb, np.full((h, w), 255, np.uint8)])
 
 
-def load_rgb(path: str | os.PathLike) -> np.ndarray:
-    """Load a photo as uint8 RGB (grey sequences become 3-channel)."""
-    return load_image(path)
+SEQUENCE_STEPS: dict[str, tuple[int, ...]] = {"oxford_graf": (2, 3), "kaze_boat": (2, 3), "kaze_iguazu": (2, 3, 4)}
+"""Which images ``k`` of each dev homography sequence serve as targets (image 1 is the reference); the later
+images of graf and boat are viewpoint changes no alignment should be expected to survive in a benchmark of the
+change detector."""
+
+
+@dataclass
+class DevSources:
+    """What :func:`generate_pairs` draws from, loaded from the dev data layout (``backgrounds/``, ``pairs/``,
+    ``homography/<scene>/img<k>.png`` + ``H1to<k>p``, ``cutouts/*.out.png``)."""
+
+    photos: list[tuple[str, np.ndarray]]
+    sequences: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]
+    bank: ObjectBank
+
+    @classmethod
+    def load(cls, data_dir: str | os.PathLike) -> DevSources:
+        """Read every photo, sequence step and cut-out under ``data_dir`` (raises when none is found)."""
+        root = Path(data_dir)
+        photos = [
+            (p.name, load_image(p))
+            for sub in ("backgrounds", "pairs")
+            for p in sorted((root / sub).glob("*"))
+            if p.suffix.lower() in (".jpg", ".jpeg", ".png")
+        ]
+        sequences = []
+        for scene, steps in SEQUENCE_STEPS.items():
+            folder = root / "homography" / scene
+            if not (folder / "img1.png").is_file():
+                continue
+            first = load_image(folder / "img1.png")
+            for k in steps:
+                hom = np.loadtxt(folder / f"H1to{k}p").reshape(3, 3)
+                sequences.append((f"{scene}/img{k}", first, load_image(folder / f"img{k}.png"), hom / hom[2, 2]))
+        if not photos:
+            raise FileNotFoundError(f"no photos under {root}/backgrounds or {root}/pairs")
+        bank = ObjectBank.from_folder(root / "cutouts", photos=[img for _, img in photos])
+        return cls(photos, sequences, bank)
+
+
+def generate_pairs(sources: DevSources, n: int, seed: int, settings: PairSettings | None = None) -> list[SyntheticPair]:
+    """``n`` synthetic pairs, deterministic in ``seed`` (pair ``i`` depends only on ``seed`` and ``i``).
+
+    Exactly ``round(n * clean_fraction)`` targets are clean (which ones is drawn from ``seed``); the others get
+    1..``max_objects`` objects. About ``sequence_fraction`` of the pairs are real homography-sequence steps,
+    the rest photos re-shot under a random perspective change after resizing to ``long_side``.
+    """
+    s = settings or PairSettings()
+    order = np.random.default_rng([seed, 1 << 20]).permutation(n)
+    clean = set(order[: round(n * s.clean_fraction)].tolist())
+    pairs = []
+    for i in range(n):
+        rng = np.random.default_rng([seed, i])
+        n_obj = 0 if i in clean else int(rng.integers(1, s.max_objects + 1))
+        if sources.sequences and rng.random() < s.sequence_fraction:
+            name, ref, tgt, hom = sources.sequences[int(rng.integers(len(sources.sequences)))]
+            pair = pair_from_sequence(ref, tgt, hom, sources.bank, rng, s, n_objects=n_obj)
+            pair.name = f"sequence:{name}"
+        else:
+            name, photo = sources.photos[int(rng.integers(len(sources.photos)))]
+            side = float(np.exp(rng.uniform(np.log(s.long_side[0]), np.log(s.long_side[1]))))
+            pair = make_pair(_resize_photo(photo, side), sources.bank, rng, s, n_objects=n_obj)
+            pair.name = f"photo:{name}"
+        pairs.append(pair)
+    return pairs
+
+
+def _resize_photo(photo: np.ndarray, long_side: float) -> np.ndarray:
+    h, w = photo.shape[:2]
+    scale = long_side / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return cv2.resize(photo, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
