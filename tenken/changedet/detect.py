@@ -64,15 +64,21 @@ def difference_map(target: np.ndarray, reference: np.ndarray, valid: np.ndarray,
 
 
 def threshold(diff: np.ndarray, valid: np.ndarray, params: ChangeParams) -> float:
-    """Seed threshold, Lab units: ``max(min_delta_e, median + sensitivity * 1.4826 * MAD)`` over ``valid``."""
+    """Seed threshold, Lab units: ``max(min_delta_e, sensitivity * q)`` where ``q`` is the
+    ``noise_quantile`` percentile of ``diff`` over ``valid``.
+
+    Most of a pair is unchanged and most of the shift-tolerant difference there is 0, so a median/MAD
+    collapses to 0; a high percentile instead measures how much unchanged pixels still differ (noise,
+    blur, resampling) while a compact change covering less than ``100 - noise_quantile`` percent of the
+    image does not move it.
+    """
     values = diff[valid]
     if values.size == 0:
         return float("inf")
-    if values.size > 200_000:
-        values = values[:: values.size // 200_000]
-    med = float(np.median(values))
-    mad = float(np.median(np.abs(values - med))) * 1.4826
-    return max(params.min_delta_e, med + params.sensitivity * max(mad, 1e-3))
+    if values.size > 400_000:
+        values = values[:: values.size // 400_000]
+    q = float(np.percentile(values, params.noise_quantile))
+    return max(params.min_delta_e, params.sensitivity * q)
 
 
 def detect_changes(
