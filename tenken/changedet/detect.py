@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from tenken.changedet.cues import colour_cue, structure_cue
-from tenken.changedet.normalize import local_light_offset, match_tones, shrink, to_lab, working_scale
+from tenken.changedet.normalize import local_light_offset, match_tones, median3, shrink, to_lab, working_scale
 from tenken.changedet.params import ChangeParams
 from tenken.changedet.regions import find_regions
 from tenken.core.detections import Detections
@@ -64,22 +64,35 @@ def difference_map(target: np.ndarray, reference: np.ndarray, valid: np.ndarray,
     return diff
 
 
-def threshold(diff: np.ndarray, valid: np.ndarray, params: ChangeParams) -> float:
-    """Seed threshold, Lab units: ``max(min_delta_e, sensitivity * q)`` where ``q`` is the
-    ``noise_quantile`` percentile of ``diff`` over ``valid``.
+def threshold_map(diff: np.ndarray, valid: np.ndarray, params: ChangeParams) -> np.ndarray:
+    """Seed threshold per pixel, ``(h, w)`` float32 Lab units: ``max(min_delta_e, sensitivity * noise)``.
 
-    Most of a pair is unchanged and most of the shift-tolerant difference there is 0, so a median/MAD
-    collapses to 0; a high percentile instead measures how much unchanged pixels still differ (noise,
-    blur, resampling) while a compact change covering less than ``100 - noise_quantile`` percent of the
-    image does not move it.
+    ``noise`` is the ``noise_quantile`` percentile of ``diff``, over the whole valid area and, when
+    ``noise_cell > 0``, over cells of ``noise_cell`` working pixels (3x3-cell median, so one compact change
+    does not raise its own threshold), whichever is larger. Most of a pair is unchanged and most of the
+    shift-tolerant difference there is 0, so a median/MAD would collapse to 0; a high percentile instead
+    measures how much unchanged pixels still differ (noise, blur, resampling, texture under parallax).
     """
-    values = diff[valid]
-    if values.size == 0:
-        return float("inf")
-    if values.size > 400_000:
-        values = values[:: values.size // 400_000]
-    q = float(np.percentile(values, params.noise_quantile))
-    return max(params.min_delta_e, params.sensitivity * q)
+    h, w = diff.shape
+    step = 2 if diff.size > 400_000 else 1
+    d, v = diff[::step, ::step], valid[::step, ::step]
+    if not v.any():
+        return np.full((h, w), np.inf, np.float32)
+    noise = float(np.percentile(d[v], params.noise_quantile))
+    base = max(params.min_delta_e, params.sensitivity * noise)
+    cell = params.noise_cell // step
+    if params.noise_cell <= 0 or min(d.shape) < 3 * cell:
+        return np.full((h, w), base, np.float32)
+    gh, gw = d.shape[0] // cell, d.shape[1] // cell
+    blocks = np.where(v, d, np.nan)[: gh * cell, : gw * cell]
+    blocks = blocks.reshape(gh, cell, gw, cell).transpose(0, 2, 1, 3).reshape(gh, gw, cell * cell)
+    filled = np.isfinite(blocks).mean(axis=2) > 0.25
+    grid = np.full((gh, gw), noise, np.float32)
+    if filled.any():
+        grid[filled] = np.nanpercentile(blocks[filled], params.noise_quantile, axis=1)
+    grid = np.maximum(median3(grid), noise)
+    local = cv2.resize(grid, (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.maximum(params.sensitivity * local, params.min_delta_e).astype(np.float32)
 
 
 def detect_changes(
@@ -120,7 +133,7 @@ def detect_changes(
         return Detections.empty(size)
 
     diff = difference_map(tgt, ref, valid, p)
-    regions = find_regions(diff, valid, threshold(diff, valid, p), p)
+    regions = find_regions(diff / threshold_map(diff, valid, p), valid, p)
     if not len(regions):
         return Detections.empty(size)
     boxes = regions.boxes * np.array([w0 / w, h0 / h, w0 / w, h0 / h])

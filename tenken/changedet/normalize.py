@@ -93,11 +93,12 @@ def local_light_offset(target_lab: np.ndarray, reference_lab: np.ndarray, valid:
     if enough.any():
         grid[enough] = np.nanmedian(blocks[enough], axis=1)
     if gh >= 3 and gw >= 3:
-        grid = np.stack([_median3(grid[:, :, k]) for k in range(3)], axis=2)
+        grid = np.stack([median3(grid[:, :, k]) for k in range(3)], axis=2)
     return cv2.resize(grid, full, interpolation=cv2.INTER_LINEAR)
 
 
-def _median3(a: np.ndarray) -> np.ndarray:
+def median3(a: np.ndarray) -> np.ndarray:
+    """3x3 median of a small ``(h, w)`` grid (edges replicated), float32."""
     p = np.pad(a, 1, mode="edge")
     stack = np.stack([p[i : i + a.shape[0], j : j + a.shape[1]] for i in range(3) for j in range(3)])
     return np.median(stack, axis=0).astype(np.float32)

@@ -31,6 +31,8 @@ class ChangeParams:
             difference over the valid area); larger gives fewer, surer detections.
         noise_quantile: percentile (0-100) of the difference map taken as its noise level; changes covering
             less than ``100 - noise_quantile`` percent of the valid area do not raise it.
+        noise_cell: side, working pixels, of the cells the noise level is also measured in (the larger of the
+            global and the local level counts, so busy texture or a noisy patch needs a larger change); 0 off.
         grow: region-growing threshold as a fraction of the seed threshold (hysteresis), in ``(0, 1]``.
         min_delta_e: absolute floor of the seed threshold, Lab units, so a clean, noise-free pair does not
             make tiny differences significant.
@@ -51,8 +53,9 @@ class ChangeParams:
     structure_weight: float = 0.5
     sensitivity: float = 5.0
     noise_quantile: float = 90.0
-    grow: float = 0.5
-    min_delta_e: float = 22.0
+    noise_cell: int = 128
+    grow: float = 0.35
+    min_delta_e: float = 18.0
     min_size_px: float = 8.0
     min_area: int = 12
     max_area_fraction: float = 0.35
@@ -76,6 +79,7 @@ class ChangeParams:
             "structure_weight": self.structure_weight >= 0,
             "sensitivity": self.sensitivity > 0,
             "noise_quantile": 50 <= self.noise_quantile < 100,
+            "noise_cell": self.noise_cell >= 0,
             "grow": 0 < self.grow <= 1,
             "min_delta_e": self.min_delta_e >= 0,
             "min_size_px": self.min_size_px >= 0,

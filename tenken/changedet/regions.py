@@ -20,16 +20,14 @@ class Regions:
     Attributes:
         boxes: ``(N, 4)`` float64 xyxy, working pixels (``x2``/``y2`` exclusive: one past the last pixel).
         area: ``(N,)`` int64, pixels in each region.
-        peak: ``(N,)`` float64, largest difference inside each region (Lab units).
-        mean: ``(N,)`` float64, mean difference inside each region (Lab units).
-        threshold: the seed threshold the regions were found with (Lab units).
+        peak: ``(N,)`` float64, largest difference inside each region, in units of the seed threshold.
+        mean: ``(N,)`` float64, mean difference inside each region, in units of the seed threshold.
     """
 
     boxes: np.ndarray
     area: np.ndarray
     peak: np.ndarray
     mean: np.ndarray
-    threshold: float
 
     def __len__(self) -> int:
         return len(self.boxes)
@@ -37,20 +35,20 @@ class Regions:
     def scores(self) -> np.ndarray:
         """``(N,)`` float64 confidence in ``(0, 1)``: 0.5 at the threshold, towards 1 as the region's peak
         and mean difference exceed it."""
-        strength = np.sqrt(self.peak * np.maximum(self.mean, 1e-6)) / max(self.threshold, 1e-6)
+        strength = np.sqrt(self.peak * np.maximum(self.mean, 1e-6))
         return strength / (strength + 1.0)
 
 
-def find_regions(diff: np.ndarray, valid: np.ndarray, thr: float, params: ChangeParams) -> Regions:
-    """Regions of ``diff`` holding a seed above ``thr``, grown over pixels above ``params.grow * thr``.
+def find_regions(ratio: np.ndarray, valid: np.ndarray, params: ChangeParams) -> Regions:
+    """Regions of ``ratio`` holding a seed above 1, grown over pixels above ``params.grow`` (hysteresis).
 
     Args:
-        diff: ``(h, w)`` float32 difference map (0 outside ``valid``).
+        ratio: ``(h, w)`` float32 difference divided by the seed threshold (0 outside ``valid``).
         valid: ``(h, w)`` bool, the pixels that may belong to a region.
-        thr: seed threshold, same units as ``diff``.
         params: ``grow``, ``merge_gap``, ``min_area``, ``max_area_fraction`` are used.
     """
-    empty = Regions(np.zeros((0, 4)), np.zeros(0, np.int64), np.zeros(0), np.zeros(0), thr)
+    diff, thr = ratio, 1.0
+    empty = Regions(np.zeros((0, 4)), np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
     grown = ((diff > params.grow * thr) & valid).astype(np.uint8)
     if params.merge_gap > 0:
         k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * params.merge_gap + 1, 2 * params.merge_gap + 1))
@@ -69,4 +67,4 @@ def find_regions(diff: np.ndarray, valid: np.ndarray, thr: float, params: Change
         return empty
     s = stats[1:][keep]
     x, y, w, h = (s[:, i].astype(np.float64) for i in (0, 1, 2, 3))
-    return Regions(np.stack([x, y, x + w, y + h], 1), area[keep], peak[keep], total[keep] / area[keep], thr)
+    return Regions(np.stack([x, y, x + w, y + h], 1), area[keep], peak[keep], total[keep] / area[keep])
