@@ -1,7 +1,7 @@
 # ruff: noqa: E402  (the import path is fixed before the imports; see below)
 """Benchmark of the classical change detector on synthetic anomaly pairs (issue 4 targets).
 
-    python benchmarks/inspect.py                       # dev seed 0 and held-out seed 1, 90 pairs each
+    python benchmarks/inspect.py                       # dev seed 0 and held-out seed 7, 90 pairs each
     python benchmarks/inspect.py --n 30 --seeds 0      # quicker
     python benchmarks/inspect.py --param sensitivity=6 # try a detector setting
 
@@ -13,7 +13,7 @@
    >= 0.5, F = 2TP / (2TP + FP + FN), 1 for a sample with neither truth nor prediction), macro-averaged; also the
    fraction of clean targets with no detection and the recall per ground-truth size quartile (size = sqrt(area),
    quartile edges over all truth boxes of the seed). Seed 0 is the development seed the defaults were tuned on;
-   seed 1 is held out (never used for tuning).
+   seed 7 is held out (never looked at while tuning).
    Two anchors are computed on the same pairs: plain grey-level difference without alignment, and the same
    alignment + Lab difference + fixed threshold + connected components.
 2. Speed: a 3840x2160 pair (a dev photo upscaled, re-shot, relit, with objects) end to end as the Inspector will
@@ -216,7 +216,7 @@ def run_speed(sources: DevSources, detector: ChangeDetector, repeats: int) -> di
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=90, help="synthetic pairs per seed")
-    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="first = development, rest = held out")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 7], help="first = development, rest = held out")
     ap.add_argument("--param", action="append", default=[], help="detector setting KEY=VALUE (repeatable)")
     ap.add_argument("--repeats", type=int, default=5, help="4K end-to-end runs")
     ap.add_argument("--skip-speed", action="store_true")

@@ -8,6 +8,7 @@ import pytest
 
 from tenken.align.types import Alignment
 from tenken.changedet import ChangeDetector, ChangeParams, detect_changes
+from tenken.core.errors import InputError
 from tenken.core.images import load_image
 from tenken.inspect.interfaces import AlignedPair, CandidateDetector
 
@@ -64,3 +65,36 @@ def test_change_detector_is_a_candidate_detector(photo):
     assert isinstance(det, CandidateDetector) and det.name == "classical"
     dets = det.detect(pair)
     assert len(dets) == 1 and dets.iou(type(dets)(np.array([[700.0, 500, 760, 560]])))[0, 0] > 0.7
+
+
+def test_cutout_of_20_px_found_in_a_4k_pair(dev_data):
+    from tenken.synth.pairs import ObjectBank, _resize_longest
+
+    photo = load_image(dev_data / "backgrounds" / "sam_truck.jpg")
+    ref = cv2.resize(photo, (3840, 2160), interpolation=cv2.INTER_CUBIC)
+    bank = ObjectBank.from_folder(dev_data / "cutouts")
+    plant = dict(bank.cutouts)["plants-1"]
+    rgba = _resize_longest(plant, 30).astype(np.float32)  # about 30 x 20 px
+    target = relight(ref, 1.1, (0.95, 1.0, 1.08)).astype(np.float32)
+    y, x = 700, 900  # a dark part of the truck: the grey-green plant is visible there
+    h, w = rgba.shape[:2]
+    a = rgba[:, :, 3:] / 255
+    target[y : y + h, x : x + w] = rgba[:, :, :3] * a + target[y : y + h, x : x + w] * (1 - a)
+    target = jpeg(np.clip(target + 0.5, 0, 255).astype(np.uint8), 85)
+    dets = detect_changes(target, ref)
+    truth = type(dets)(np.array([[x, y, x + w, y + h]], float))
+    assert len(dets) >= 1 and dets.iou(truth).max() >= 0.5
+
+
+def test_bad_input_raises_input_error(photo):
+    with pytest.raises(InputError, match="reference"):
+        detect_changes(photo, photo[:100])
+    with pytest.raises(InputError, match="target"):
+        detect_changes(photo[:, :, 0], photo[:, :, 0])
+    with pytest.raises(InputError, match="valid_mask"):
+        detect_changes(photo, photo, np.ones((10, 10), bool))
+
+
+def test_identical_and_fully_invalid_pairs_give_nothing(photo):
+    assert len(detect_changes(photo, photo)) == 0
+    assert len(detect_changes(photo, photo[::-1].copy(), np.zeros(photo.shape[:2], bool))) == 0

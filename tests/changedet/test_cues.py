@@ -1,0 +1,56 @@
+"""Shift-tolerant colour and structure cues."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tenken.changedet.cues import colour_cue, interval_distance, structure_cue
+
+
+def textured(h: int = 64, w: int = 64, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    base = rng.uniform(20, 80, size=(h // 4, w // 4, 3)).astype(np.float32)
+    return np.kron(base, np.ones((4, 4, 1), np.float32))
+
+
+def test_interval_distance_ignores_shifts_within_the_radius():
+    a = textured()
+    shifted = np.roll(a, 2, axis=1)
+    inner = (slice(8, -8), slice(8, -8))
+    assert interval_distance(shifted, a, 0, np.ones(3))[inner].max() > 10  # a plain difference sees it
+    assert interval_distance(shifted, a, 2, np.ones(3))[inner].max() == 0  # tolerant of 2 px
+    assert interval_distance(np.roll(a, 4, axis=1), a, 2, np.ones(3))[inner].max() > 0  # not of 4
+
+
+def test_interval_distance_is_the_weighted_gap_to_the_range():
+    b = np.zeros((5, 5, 3), np.float32)
+    a = b.copy()
+    a[2, 2] = (3, 4, 0)
+    d = interval_distance(a, b, 1, np.array([1.0, 1.0, 1.0]))
+    assert np.isclose(d[2, 2], 5.0) and d[0, 0] == 0
+    d2 = interval_distance(a, b, 1, np.array([2.0, 1.0, 1.0]))
+    assert np.isclose(d2[2, 2], np.hypot(6, 4))
+
+
+def test_colour_cue_sees_a_new_patch_in_both_directions_and_weights_chroma():
+    ref = textured()
+    tgt = ref.copy()
+    tgt[24:36, 24:36, 1] += 40  # a colour (a*) change only
+    fwd, bwd = colour_cue(tgt, ref, 2, 1.0)
+    assert fwd[30, 30] > 20 and bwd[30, 30] > 20
+    fwd2, _ = colour_cue(tgt, ref, 2, 2.0)
+    assert fwd2[30, 30] > 1.5 * fwd[30, 30]
+    assert fwd[5, 5] == 0
+
+
+def test_structure_cue_finds_new_edges_not_moved_ones():
+    ref = np.zeros((64, 64), np.float32)
+    ref[:, 32:] = 50
+    moved = ref.copy()
+    moved[:, 1:] = ref[:, :-1]  # the edge moved by 1 px (no wrap-around)
+    new_edge = moved.copy()
+    new_edge[10:20, 10:20] = 60
+    sf, sb = structure_cue(moved, ref, 2)
+    assert sf.max() == 0 and sb.max() == 0
+    sf, _ = structure_cue(new_edge, ref, 2)
+    assert sf[10:20, 8:22].max() > 10 and sf[40:, :].max() == 0
