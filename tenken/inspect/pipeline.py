@@ -31,6 +31,7 @@ from tenken.tasks.report import Report
 
 DetectorSpec = Literal["classical", "vlm", "hybrid"] | CandidateDetector | Sequence[CandidateDetector]
 
+
 @dataclass
 class Inspection:
     """Everything one inspection produced: the report plus the images it was computed on (for rendering).
