@@ -13,7 +13,8 @@ _HELP = """Find what is new or changed in TARGET compared with earlier REFERENCE
 
 Aligns the best reference to the target, runs the pass-1 detector(s) and, with a VLM, labels each finding,
 then writes a tenken.report/1 JSON report and an annotated image (target with boxes left, aligned reference
-right). Boxes are xyxy pixels of the target.
+right). Boxes are xyxy pixels of the target. Exit code 1 when the pair could not be aligned (the report
+says why) or, in batch mode, when some items failed (their lines in results.jsonl carry the error).
 
 \b
 One pair (writes OUT/report.json and OUT/annotated.png):
@@ -180,6 +181,8 @@ def _single(inspector: Any, target: Path, references: list[Path], out: Path, jso
         )
 
     emit(report.to_json(), json_out, human)
+    if not report.alignment.ok:
+        raise typer.Exit(1)
 
 
 def _batch(
@@ -241,3 +244,5 @@ def _batch(
         )
 
     emit(data, json_out, human)
+    if summary.failed:
+        raise typer.Exit(1)

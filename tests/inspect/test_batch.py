@@ -198,3 +198,27 @@ def test_empty_or_missing_folders_are_input_errors(images: Path, tmp_path: Path)
         pair_folders(images, empty)
     with pytest.raises(InputError, match="targets folder not found"):
         pair_folders(tmp_path / "nope", images)
+
+
+def _gps_jpeg(path: Path, north_m: float) -> Path:
+    from PIL.ExifTags import IFD
+
+    exif = Image.Exif()
+    lat = 35.0 + north_m / 111_000
+    d, m = int(lat), (lat - int(lat)) * 60
+    exif.get_ifd(IFD.GPSInfo).update({1: "N", 2: (d, int(m), (m - int(m)) * 60), 3: "E", 4: (139, 0, 0.0)})
+    Image.fromarray(np.full((40, 40, 3), 100, np.uint8)).save(path, quality=95, exif=exif)
+    return path
+
+
+def test_folders_pair_by_telemetry_when_present(tmp_path: Path):
+    tdir, rdir = tmp_path / "t", tmp_path / "r"
+    tdir.mkdir()
+    rdir.mkdir()
+    _gps_jpeg(tdir / "IMG_0001.jpg", 0.0)
+    _gps_jpeg(tdir / "IMG_0002.jpg", 400.0)
+    near1 = _gps_jpeg(rdir / "DJI_0100.jpg", 2.0)
+    near2 = _gps_jpeg(rdir / "DJI_0101.jpg", 398.0)
+    _gps_jpeg(rdir / "DJI_0102.jpg", 900.0)
+    items = {i.id: i for i in pair_folders(tdir, rdir, k=1)}
+    assert items["IMG_0001"].references == [near1] and items["IMG_0002"].references == [near2]
