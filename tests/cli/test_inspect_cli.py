@@ -156,3 +156,16 @@ def test_help_teaches_with_examples():
     assert res.exit_code == 0
     for text in ("--pairs", "--resume", "--shard", "--targets", "examples/walkway/target.jpg", "--detector"):
         assert text in res.output
+
+
+@pytest.mark.slow  # loads the checkpoint again with the default answer length (~30 s on a shared CPU)
+def test_hybrid_with_a_tiny_model_checkpoint(pair, tiny_llava_path: Path, tmp_path: Path):
+    target, reference, _ = pair
+    out = tmp_path / "o"
+    res = _run("inspect", str(target), str(reference), "--out", str(out), "--detector", "hybrid",
+               "--model", str(tiny_llava_path), "--json")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.stdout)
+    jsonschema.validate(report, report_json_schema())
+    assert report["detectors"] == ["classical", "vlm"] and report["model"]["family"] == "llava"
+    assert all(d["label_pass2"] is not None for d in report["detections"])
