@@ -32,9 +32,13 @@ def interval_distance(a: np.ndarray, b: np.ndarray, radius: int, weights: np.nda
         hi = cv2.dilate(b, k)
     else:
         lo = hi = b
-    out = np.maximum(a - hi, 0) + np.maximum(lo - a, 0)
-    out *= weights.astype(np.float32)
-    return np.sqrt(np.einsum("hwc,hwc->hw", out, out))
+    # lo <= hi, so at most one of (a - hi), (lo - a) is positive: their maximum, floored at 0, is the gap
+    gap = np.maximum(np.subtract(a, hi), np.subtract(lo, a))
+    np.maximum(gap, 0, out=gap)
+    np.multiply(gap, gap, out=gap)
+    w2 = np.asarray(weights, np.float32) ** 2
+    summed = cv2.transform(gap, w2.reshape(1, -1))
+    return cv2.sqrt(summed)
 
 
 def colour_cue(

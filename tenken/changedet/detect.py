@@ -20,6 +20,7 @@ import numpy as np
 from tenken.changedet.cues import colour_cue, structure_cue
 from tenken.changedet.normalize import local_light_offset, match_tones, shrink, to_lab, working_scale
 from tenken.changedet.params import ChangeParams
+from tenken.changedet.regions import find_regions
 from tenken.core.detections import Detections
 from tenken.core.errors import InputError
 from tenken.inspect.interfaces import AlignedPair
@@ -64,15 +65,21 @@ def difference_map(target: np.ndarray, reference: np.ndarray, valid: np.ndarray,
 
 
 def threshold(diff: np.ndarray, valid: np.ndarray, params: ChangeParams) -> float:
-    """Seed threshold, Lab units: ``max(min_delta_e, median + sensitivity * 1.4826 * MAD)`` over ``valid``."""
+    """Seed threshold, Lab units: ``max(min_delta_e, sensitivity * q)`` where ``q`` is the
+    ``noise_quantile`` percentile of ``diff`` over ``valid``.
+
+    Most of a pair is unchanged and most of the shift-tolerant difference there is 0, so a median/MAD
+    collapses to 0; a high percentile instead measures how much unchanged pixels still differ (noise,
+    blur, resampling) while a compact change covering less than ``100 - noise_quantile`` percent of the
+    image does not move it.
+    """
     values = diff[valid]
     if values.size == 0:
         return float("inf")
-    if values.size > 200_000:
-        values = values[:: values.size // 200_000]
-    med = float(np.median(values))
-    mad = float(np.median(np.abs(values - med))) * 1.4826
-    return max(params.min_delta_e, med + params.sensitivity * max(mad, 1e-3))
+    if values.size > 400_000:
+        values = values[:: values.size // 400_000]
+    q = float(np.percentile(values, params.noise_quantile))
+    return max(params.min_delta_e, params.sensitivity * q)
 
 
 def detect_changes(
@@ -113,29 +120,11 @@ def detect_changes(
         return Detections.empty(size)
 
     diff = difference_map(tgt, ref, valid, p)
-    thr = threshold(diff, valid, p)
-    seeds = diff > thr
-    grown = (diff > p.grow * thr).astype(np.uint8)
-    if p.merge_gap > 0:
-        kk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * p.merge_gap + 1, 2 * p.merge_gap + 1))
-        grown = cv2.morphologyEx(grown, cv2.MORPH_CLOSE, kk)
-    grown &= valid.astype(np.uint8)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
-    if n <= 1:
+    regions = find_regions(diff, valid, threshold(diff, valid, p), p)
+    if not len(regions):
         return Detections.empty(size)
-    peak = np.zeros(n, np.float32)
-    np.maximum.at(peak, labels[seeds], diff[seeds])
-    areas = stats[:, cv2.CC_STAT_AREA]
-    keep = (peak > thr) & (areas >= p.min_area) & (areas <= p.max_area_fraction * n_valid)
-    keep[0] = False
-    idx = np.flatnonzero(keep)
-    if idx.size == 0:
-        return Detections.empty(size)
-    x, y = stats[idx, cv2.CC_STAT_LEFT], stats[idx, cv2.CC_STAT_TOP]
-    bw, bh = stats[idx, cv2.CC_STAT_WIDTH], stats[idx, cv2.CC_STAT_HEIGHT]
-    boxes = np.stack([x, y, x + bw, y + bh], axis=1).astype(np.float64)
-    boxes *= np.array([w0 / w, h0 / h, w0 / w, h0 / h])
-    scores = (peak[idx] / (peak[idx] + thr)).astype(np.float64)
+    boxes = regions.boxes * np.array([w0 / w, h0 / h, w0 / w, h0 / h])
+    scores = regions.scores()
     sides = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
     ok = (sides >= p.min_size_px) & (scores >= p.min_score)
     order = np.argsort(-scores[ok], kind="stable")

@@ -27,8 +27,10 @@ class ChangeParams:
         chroma_weight: weight of the Lab a/b (colour) difference relative to lightness L.
         structure_weight: weight of the structure cue (edges in one image with no edge near the same place
             in the other) relative to the colour cue; 0 turns it off.
-        sensitivity: seed threshold in robust noise units (median + sensitivity x MAD of the difference over
-            the valid area); larger gives fewer, surer detections.
+        sensitivity: seed threshold as a multiple of the noise level (the ``noise_quantile`` percentile of the
+            difference over the valid area); larger gives fewer, surer detections.
+        noise_quantile: percentile (0-100) of the difference map taken as its noise level; changes covering
+            less than ``100 - noise_quantile`` percent of the valid area do not raise it.
         grow: region-growing threshold as a fraction of the seed threshold (hysteresis), in ``(0, 1]``.
         min_delta_e: absolute floor of the seed threshold, Lab units, so a clean, noise-free pair does not
             make tiny differences significant.
@@ -47,9 +49,10 @@ class ChangeParams:
     local_light: bool = True
     chroma_weight: float = 1.5
     structure_weight: float = 0.5
-    sensitivity: float = 7.0
+    sensitivity: float = 5.0
+    noise_quantile: float = 90.0
     grow: float = 0.5
-    min_delta_e: float = 9.0
+    min_delta_e: float = 22.0
     min_size_px: float = 8.0
     min_area: int = 12
     max_area_fraction: float = 0.35
@@ -72,6 +75,7 @@ class ChangeParams:
             "chroma_weight": self.chroma_weight >= 0,
             "structure_weight": self.structure_weight >= 0,
             "sensitivity": self.sensitivity > 0,
+            "noise_quantile": 50 <= self.noise_quantile < 100,
             "grow": 0 < self.grow <= 1,
             "min_delta_e": self.min_delta_e >= 0,
             "min_size_px": self.min_size_px >= 0,
