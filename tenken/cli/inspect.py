@@ -147,17 +147,12 @@ def _inspector(
 
 
 def _single(inspector: Any, target: Path, references: list[Path], out: Path, json_out: bool) -> None:
-    from tenken.core.images import save_image
-    from tenken.inspect.batch import check_writable
-    from tenken.inspect.render import render_annotated
+    from tenken.inspect.batch import check_writable, inspect_to_folder
 
     check_writable(out)
     with err_console.status(f"inspecting {target.name} against {len(references)} reference(s)..."):
-        result = inspector.run(str(target), [str(r) for r in references])
-        picture = render_annotated(result, inspector.classes, inspector.lang)
+        result = inspect_to_folder(inspector, target, list(references), out)
     report = result.report
-    (out / "report.json").write_text(report.to_json_text() + "\n", encoding="utf-8")
-    save_image(picture, out / "annotated.png")
 
     def human() -> None:
         if report.alignment.ok:

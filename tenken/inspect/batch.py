@@ -27,7 +27,7 @@ from typing import Any
 
 from tenken.core.errors import InputError, TenkenError
 from tenken.core.images import save_image
-from tenken.inspect.pipeline import Inspector
+from tenken.inspect.pipeline import Inspection, Inspector
 from tenken.inspect.render import render_annotated
 
 RESULTS = "results.jsonl"
@@ -213,6 +213,23 @@ def load_results(path: Path, repair: bool = True) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             continue
     return rows
+
+
+def inspect_to_folder(
+    inspector: Inspector, target: str | os.PathLike, references: list[str | os.PathLike], out: str | os.PathLike
+) -> Inspection:
+    """One pair: ``out/report.json`` and ``out/annotated.png`` (what ``tenken inspect T R --out DIR`` writes).
+
+    Raises:
+        InputError: ``out`` is not writable (checked before the inspection).
+        ImageLoadError: an image cannot be read.
+    """
+    folder = check_writable(out)
+    result = inspector.run(str(target), [str(r) for r in references])
+    picture = render_annotated(result, inspector.classes, inspector.lang)
+    (folder / "report.json").write_text(result.report.to_json_text() + "\n", encoding="utf-8")
+    save_image(picture, folder / "annotated.png", png_compress_level=1)
+    return result
 
 
 @dataclass

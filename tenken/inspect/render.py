@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 
+import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
@@ -20,8 +21,9 @@ from tenken.tasks.report import display_label
 from tenken.viz.draw import draw_detections, side_by_side
 from tenken.viz.fonts import font
 
-DEFAULT_MAX_SIDE = 1920
-"""Longest side, pixels, of each half of the composite (a 4K pair is drawn at half size)."""
+DEFAULT_MAX_SIDE = 1600
+"""Longest side, pixels, of each half of the composite (a 4K pair is drawn at 42%; encoding a larger PNG
+costs more than the whole inspection)."""
 
 _TITLES = {"ja": ("対象", "参照"), "en": ("target", "reference")}
 _FAILED = {"ja": "位置合わせ失敗（未整列の参照）", "en": "ALIGNMENT FAILED (unaligned reference)"}
@@ -56,9 +58,10 @@ def render_annotated(
 
 
 def _resize(image: np.ndarray, scale: float) -> np.ndarray:
+    """Shrink by ``scale`` (< 1) with area averaging (OpenCV: ~10x faster than PIL on a 4K image)."""
     h, w = image.shape[:2]
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return np.asarray(Image.fromarray(image).resize(size, Image.BILINEAR))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 def _unaligned_reference(reference: str | None, shape: tuple[int, ...], lang: Lang) -> tuple[np.ndarray, str]:
