@@ -27,7 +27,7 @@ from tenken.core.detections import Detections
 from tenken.core.errors import InputError, TenkenError
 from tenken.core.images import ImageInput, image_size, load_image
 from tenken.inspect.interfaces import AlignedPair, CandidateDetector, Labeller
-from tenken.tasks.report import Report
+from tenken.tasks.report import Report, telemetry_section
 
 DetectorSpec = Literal["classical", "vlm", "hybrid"] | CandidateDetector | Sequence[CandidateDetector]
 
@@ -181,7 +181,7 @@ class Inspector:
             id=id,
             target_path=target_path,
             target_size=image_size(rgb),
-            telemetry=telemetry.to_dict() if telemetry is not None else None,
+            telemetry=telemetry_section(telemetry) if telemetry is not None else None,
             alignment=alignment,
             detections=detections,
             classes=self.classes,

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tenken.align.telemetry import Telemetry
 from tenken.align.types import Alignment
 from tenken.configs import UNKNOWN, AnomalyClasses, Lang
 from tenken.core.detections import Detections
@@ -37,6 +38,16 @@ def display_label(label: str, classes: AnomalyClasses, lang: Lang) -> str:
     if label in _BUILTIN_NAMES:
         return _BUILTIN_NAMES[label][lang]
     return classes.display(label, lang)
+
+
+def telemetry_section(telemetry: Telemetry) -> dict[str, Any]:
+    """The report's ``target.telemetry``: ``lat``/``lon`` (degrees), ``alt`` (metres, when known) as in
+    DESIGN.md, then the other known fields (``altitude_kind``, ``gimbal_yaw``, ``timestamp``, ``source``...)."""
+    rest = telemetry.to_dict()
+    out: dict[str, Any] = {"lat": rest.pop("latitude"), "lon": rest.pop("longitude")}
+    if "altitude_m" in rest:
+        out["alt"] = rest.pop("altitude_m")
+    return {**out, **rest}
 
 
 class _Model(BaseModel):

@@ -145,3 +145,23 @@ def test_feature_cache_is_shared_across_calls(pair):
     misses = ins.cache.misses
     ins.inspect(target, reference)
     assert ins.cache.hits >= 1 and ins.cache.misses == misses
+
+
+def test_target_telemetry_is_reported_and_public_api_is_lazy(pair, tmp_path):
+    from PIL import Image
+    from PIL.ExifTags import IFD
+
+    import tenken
+
+    target, reference, _ = pair
+    exif = Image.Exif()
+    exif.get_ifd(IFD.GPSInfo).update({1: "N", 2: (35, 6, 0.0), 3: "E", 4: (139, 12, 0.0), 6: 52.0})
+    gps_target = tmp_path / "gps.jpg"
+    Image.open(target).save(gps_target, quality=95, exif=exif)
+    report = tenken.Inspector(detector=BoxDetector("x", [], []), align_options={"registered": True}).inspect(
+        gps_target, reference
+    )
+    tel = report.target.telemetry
+    assert tel is not None and tel["lat"] == pytest.approx(35.1) and tel["lon"] == pytest.approx(139.2)
+    assert tel["alt"] == pytest.approx(52.0)
+    assert tenken.Report is type(report)

@@ -105,3 +105,14 @@ def test_display_label_names_builtin_and_class_labels():
     assert display_label("change", CLASSES, "en") == "change"
     assert display_label("helmet", CLASSES, "ja") == "ヘルメット"
     assert display_label("not_a_class", CLASSES, "ja") == "not_a_class"
+
+
+def test_telemetry_section_uses_the_design_keys():
+    from tenken.align.telemetry import Telemetry
+
+    tel = Telemetry(35.1, 139.2, 52.0, altitude_kind="absolute", gimbal_pitch=-90.0, source="xmp")
+    from tenken.tasks.report import telemetry_section
+
+    sec = telemetry_section(tel)
+    assert sec == {"lat": 35.1, "lon": 139.2, "alt": 52.0, "altitude_kind": "absolute", "gimbal_pitch": -90.0,
+                   "source": "xmp"}  # fmt: skip
