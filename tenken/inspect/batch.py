@@ -342,8 +342,9 @@ def write_index(folder: str | os.PathLike) -> Path:
             counts[d["label_ja"]] = counts.get(d["label_ja"], 0) + 1
         labels = ", ".join(f"{html.escape(k)} ×{v}" for k, v in counts.items())
         problems = [*r.get("warnings", [])]
-        if not r.get("alignment", {}).get("ok", True):
-            problems.insert(0, "alignment failed")
+        alignment = r.get("alignment", {})
+        if not alignment.get("ok", True):
+            problems.insert(0, f"not aligned: {alignment.get('reason')}")
         notes = "<br>".join(html.escape(w) for w in problems)
         body.append(
             f'<tr><td>{rid}</td><td><a href="{img}"><img src="{img}" loading="lazy"></a></td>'

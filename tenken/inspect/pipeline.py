@@ -162,7 +162,7 @@ class Inspector:
         ran: list[str] = []
         pass1_ms = pass2_ms = 0.0
         if not alignment.ok:
-            warnings.append(f"alignment failed, no detector was run: {alignment.reason}")
+            warnings.append("alignment failed, no detector was run (alignment.reason says why)")
         else:
             pair = AlignedPair(rgb, alignment.warped_reference, alignment.valid_mask, alignment)
             detections, ran = self._pass1(pair, warnings)
