@@ -22,12 +22,13 @@ from tenken.align.match import FeatureCache
 from tenken.align.pair import align_best
 from tenken.align.telemetry import read_telemetry
 from tenken.align.types import Alignment
-from tenken.configs import AnomalyClasses, Lang, load_anomaly_classes
+from tenken.configs import UNKNOWN, AnomalyClasses, Lang, load_anomaly_classes
+from tenken.core.boxes import box_iou, nms_indices
 from tenken.core.detections import Detections
 from tenken.core.errors import InputError, TenkenError
 from tenken.core.images import ImageInput, image_size, load_image
 from tenken.inspect.interfaces import AlignedPair, CandidateDetector, Labeller
-from tenken.tasks.report import Report, telemetry_section
+from tenken.tasks.report import CHANGE, Report, telemetry_section
 
 DetectorSpec = Literal["classical", "vlm", "hybrid"] | CandidateDetector | Sequence[CandidateDetector]
 
@@ -220,10 +221,9 @@ class Inspector:
             ran.append(det.name)
         if not parts:
             return Detections.empty(image_size(pair.target)), ran
-        merged = parts[0].merge(*parts[1:]) if len(parts) > 1 else parts[0]
-        if len(parts) > 1:
-            merged = merged.nms(self.nms_iou)
-        return merged, ran
+        if len(parts) == 1:
+            return parts[0], ran
+        return merge_candidates(parts, self.nms_iou), ran
 
     def _pass2(self, rgb: np.ndarray, detections: Detections, warnings: list[str]) -> Detections:
         assert self.labeller is not None
@@ -231,6 +231,26 @@ class Inspector:
         labelled = self.labeller.label(rgb, detections, self.classes, self.lang)
         warnings.extend(f"labeller: {w}" for w in getattr(self.labeller, "warnings", [])[before:])
         return labelled
+
+
+def merge_candidates(parts: Sequence[Detections], iou: float) -> Detections:
+    """Candidates of several detectors as one set: greedy NMS at ``iou`` (higher score wins, unknown scores
+    last), and a kept box labelled ``change`` takes the class label of the best-overlapping box it suppressed
+    (so a VLM's "traffic_cone" survives when the change detector found the same object with a higher score).
+    """
+    merged = parts[0].merge(*parts[1:])
+    keep = nms_indices(merged.xyxy, merged.scores, iou)
+    labels = list(merged.labels)
+    if len(keep):
+        overlaps = box_iou(merged.xyxy[keep], merged.xyxy)
+        dropped = np.setdiff1d(np.arange(len(merged)), keep)
+        for row, k in enumerate(keep):
+            if labels[k] != CHANGE:
+                continue
+            named = [j for j in dropped if overlaps[row, j] > iou and merged.labels[j] not in (CHANGE, UNKNOWN)]
+            if named:
+                labels[k] = merged.labels[max(named, key=lambda j: overlaps[row, j])]
+    return merged.with_labels(labels)[np.sort(keep)]
 
 
 def _reference_list(references: ImageInput | Sequence[ImageInput]) -> list[ImageInput]:

@@ -76,7 +76,7 @@ def test_hybrid_style_merge_runs_nms_across_detectors_and_pass2_labels(pair):
     report = ins.inspect(target, reference)
     assert [d.box for d in report.detections] == [[10, 10, 50, 50], [200, 200, 240, 240]]
     assert {d.label for d in report.detections} == {"glove"} and report.detections[0].label_ja == "手袋"
-    assert report.detections[0].label_pass1 == "change" and report.detections[0].label_pass2 == "glove"
+    assert report.detections[0].label_pass1 == "helmet" and report.detections[0].label_pass2 == "glove"
     assert report.detectors == ["a", "b"]
 
 
@@ -165,3 +165,14 @@ def test_target_telemetry_is_reported_and_public_api_is_lazy(pair, tmp_path):
     assert tel is not None and tel["lat"] == pytest.approx(35.1) and tel["lon"] == pytest.approx(139.2)
     assert tel["alt"] == pytest.approx(52.0)
     assert tenken.Report is type(report)
+
+
+def test_merge_keeps_the_best_box_and_a_suppressed_class_label():
+    from tenken.inspect.pipeline import merge_candidates
+
+    classical = Detections([[10, 10, 50, 50], [100, 100, 120, 120]], [0.9, 0.6], ["change"] * 2, ["classical"] * 2)
+    vlm = Detections([[12, 11, 50, 52], [300, 300, 340, 340]], None, ["traffic_cone", "helmet"], ["vlm"] * 2)
+    out = merge_candidates([classical, vlm], 0.5)
+    assert out.xyxy.tolist() == [[10, 10, 50, 50], [100, 100, 120, 120], [300, 300, 340, 340]]
+    assert out.labels == ["traffic_cone", "change", "helmet"]
+    assert out.sources == ["classical", "classical", "vlm"]
