@@ -50,6 +50,11 @@ _LAZY: dict[str, str] = {
     "classify_task": "tenken.tasks.factory",
     "VLMCandidateDetector": "tenken.tasks.anomaly",
     "VLMLabeller": "tenken.tasks.anomaly",
+    "Inspector": "tenken.inspect.pipeline",
+    "Report": "tenken.tasks.report",
+    "render_annotated": "tenken.inspect.render",
+    "run_batch": "tenken.inspect.batch",
+    "read_manifest": "tenken.inspect.batch",
 }
 
 
