@@ -38,9 +38,11 @@ def _check(target: np.ndarray, reference: np.ndarray, valid_mask: np.ndarray | N
         )
     if valid_mask is None:
         return np.ones(target.shape[:2], bool)
+    if valid_mask.dtype != bool:
+        valid_mask = valid_mask != 0
     if valid_mask.shape != target.shape[:2]:
         raise InputError(f"valid_mask must have shape {target.shape[:2]}, got {valid_mask.shape}")
-    return valid_mask.astype(bool, copy=False)
+    return np.ascontiguousarray(valid_mask)
 
 
 def difference_map(target: np.ndarray, reference: np.ndarray, valid: np.ndarray, params: ChangeParams) -> np.ndarray:
@@ -124,7 +126,8 @@ def detect_changes(
     tgt = shrink(target, scale)
     ref = shrink(reference, scale)
     h, w = tgt.shape[:2]
-    valid = cv2.resize(valid_full.astype(np.uint8) * 255, (w, h), interpolation=cv2.INTER_AREA) >= 250
+    # nearest is enough: the mask's edge band is eroded by ``border`` pixels just below
+    valid = cv2.resize(valid_full.view(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
     if p.border > 0:
         k = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * p.border + 1, 2 * p.border + 1))
         valid = cv2.erode(valid.astype(np.uint8), k, borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0
