@@ -19,8 +19,11 @@ def pairs(sources):
     return generate_pairs(sources, 12, seed=3, settings=PairSettings(long_side=(900.0, 1100.0)))
 
 
-def test_sources_hold_photos_sequences_and_cutouts(sources):
-    assert len(sources.photos) >= 10 and len(sources.sequences) >= 5
+def test_sources_hold_photos_sequences_and_cutouts(sources, dev_data):
+    assert len(sources.photos) >= 10 and len(sources.sequences) >= 3
+    assert not any(name.startswith(("oxford_graf", "kaze_boat")) for name, *_ in sources.sequences)
+    everything = DevSources.load(dev_data, unmarked_changes=True)
+    assert len(everything.sequences) > len(sources.sequences)
     assert len(sources.bank.cutouts) >= 3 and all(rgba.shape[2] == 4 for _, rgba in sources.bank.cutouts)
 
 
