@@ -55,12 +55,10 @@ def classification_scores(
         order.append(OTHER)
     index = {lab: i for i, lab in enumerate(order)}
     cm = np.zeros((len(order), len(order)), dtype=np.int64)
-    for t, p in zip(y_true, y_pred):
+    for t, p in zip(y_true, y_pred, strict=True):
         cm[index[t], index.get(p, index.get(OTHER, 0))] += 1
     n = int(cm.sum())
-    recall = {
-        lab: float(cm[i, i] / cm[i].sum()) for i, lab in enumerate(order) if cm[i].sum() > 0
-    }
+    recall = {lab: float(cm[i, i] / cm[i].sum()) for i, lab in enumerate(order) if cm[i].sum() > 0}
     return ClassificationScores(
         accuracy=float(np.trace(cm) / n) if n else float("nan"),
         labels=order,

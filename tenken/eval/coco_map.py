@@ -39,7 +39,7 @@ def coco_dicts(
     names = sorted({lab for d in (*gts, *preds) for lab in d.labels})
     cat_ids = {name: i + 1 for i, name in enumerate(names)}
     images, anns, results = [], [], []
-    for k, (g, p) in enumerate(zip(gts, preds)):
+    for k, (g, p) in enumerate(zip(gts, preds, strict=True)):
         w, h = g.image_size or p.image_size or (1, 1)
         images.append({"id": k + 1, "width": int(w), "height": int(h)})
         anns.extend(g.to_coco(k + 1, cat_ids, start_id=len(anns) + 1))

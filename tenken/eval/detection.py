@@ -51,9 +51,7 @@ class FlatBoxes:
     sample: np.ndarray
 
 
-def flatten(
-    gts: Sequence[Detections], preds: Sequence[Detections]
-) -> tuple[FlatBoxes, FlatBoxes, list[str]]:
+def flatten(gts: Sequence[Detections], preds: Sequence[Detections]) -> tuple[FlatBoxes, FlatBoxes, list[str]]:
     """Flatten per-sample ground truth and predictions (same length, same order) with shared label codes.
 
     Returns ``(gt, pred, vocabulary)`` where ``vocabulary[code]`` is the label string.
@@ -68,7 +66,9 @@ def flatten(
         labels = np.array(
             [vocab.setdefault(lab, len(vocab)) for d in items for lab in d.labels], dtype=np.int64
         )
-        return FlatBoxes(xyxy.reshape(-1, 4), labels, np.repeat(np.arange(len(items), dtype=np.int64), counts))
+        return FlatBoxes(
+            xyxy.reshape(-1, 4), labels, np.repeat(np.arange(len(items), dtype=np.int64), counts)
+        )
 
     g = flat(gts)
     p = flat(preds)
@@ -198,8 +198,14 @@ def _f1(tp: np.ndarray, n_pred: np.ndarray, n_gt: np.ndarray) -> np.ndarray:
 
 
 def _row(
-    name: str, lower: float, upper: float | None, sel: np.ndarray, gt: FlatBoxes, found: np.ndarray,
-    agree: np.ndarray, found_label: np.ndarray,
+    name: str,
+    lower: float,
+    upper: float | None,
+    sel: np.ndarray,
+    gt: FlatBoxes,
+    found: np.ndarray,
+    agree: np.ndarray,
+    found_label: np.ndarray,
 ) -> SizeRow:
     n = int(sel.sum())
     n_found = int(found[sel].sum())
@@ -256,7 +262,8 @@ def score_flat(
                 _row(f"Q{q + 1}", bounds[q], bounds[q + 1], bucket == q, gt, found, agree, found_label)
             )
     rows = [
-        _row(f"{lb:g} px or larger", lb, None, size >= lb, gt, found, agree, found_label) for lb in lower_bounds
+        _row(f"{lb:g} px or larger", lb, None, size >= lb, gt, found, agree, found_label)
+        for lb in lower_bounds
     ]
     return DetectionScores(
         f1_bbox=float(f1_b.mean()) if n_samples else float("nan"),

@@ -52,7 +52,9 @@ class Skipped:
 
     def __str__(self) -> str:
         where = f"{self.source}:{self.line}" if self.line is not None else self.source
-        return f"{where} (id {self.id!r}): {self.reason}" if self.id is not None else f"{where}: {self.reason}"
+        return (
+            f"{where} (id {self.id!r}): {self.reason}" if self.id is not None else f"{where}: {self.reason}"
+        )
 
 
 @dataclass
@@ -313,7 +315,9 @@ def read_anomaly(path: str | Path) -> tuple[list[AnomalySample], LoadReport]:
         except ValueError as exc:
             report.skip(path, n, sid, str(exc))
             continue
-        out.append(AnomalySample(sid, _resolve(base, obj["target"]), [_resolve(base, r) for r in refs], truth))
+        out.append(
+            AnomalySample(sid, _resolve(base, obj["target"]), [_resolve(base, r) for r in refs], truth)
+        )
     return out, report
 
 
@@ -369,7 +373,9 @@ def prediction_detections(
         boxes.append(box)
         labels.append(str(rec.get("label", "")))
         scores.append(s if math.isfinite(s) else float("nan"))
-    return Detections(np.array(boxes).reshape(-1, 4), np.array(scores, dtype=np.float64), labels, ["pred"] * len(boxes))
+    return Detections(
+        np.array(boxes).reshape(-1, 4), np.array(scores, dtype=np.float64), labels, ["pred"] * len(boxes)
+    )
 
 
 # -- published datasets ---------------------------------------------------------------------------------
@@ -421,7 +427,9 @@ def read_ja_vg_vqa_500(
     Sample ids are ``"{image_id}-{qa_id}"``.
     """
     root = Path(path)
-    table = _find(root, (f"data/{split}-*.parquet", f"{split}-*.parquet", f"{split}*.jsonl"), f"{split} split")
+    table = _find(
+        root, (f"data/{split}-*.parquet", f"{split}-*.parquet", f"{split}*.jsonl"), f"{split} split"
+    )
     img_dir = Path(images_dir) if images_dir else (root if root.is_dir() else root.parent) / "images"
     report = LoadReport()
     out: list[VQASample] = []
@@ -471,7 +479,9 @@ def read_ref_l4(
     Boxes are converted from ``[x, y, w, h]`` to ``xyxy``; sample ids are the rows' ``id``.
     """
     root = Path(path)
-    table = _find(root, (f"ref-l4-{split}.parquet", f"ref-l4-{split}.json", f"*{split}*.parquet"), f"{split} split")
+    table = _find(
+        root, (f"ref-l4-{split}.parquet", f"ref-l4-{split}.json", f"*{split}*.parquet"), f"{split} split"
+    )
     img_dir = Path(images_dir) if images_dir else (root if root.is_dir() else root.parent) / "images"
     report = LoadReport()
     out: list[RECSample] = []

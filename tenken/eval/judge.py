@@ -150,7 +150,9 @@ class LLMJudge:
                     break
                 time.sleep(0.5 * (attempt + 1))
             except (KeyError, IndexError, TypeError, ValueError) as exc:
-                raise ModelOutputError(f"judge at {url} gave a reply without choices[0].message: {exc}") from exc
+                raise ModelOutputError(
+                    f"judge at {url} gave a reply without choices[0].message: {exc}"
+                ) from exc
         raise ModelOutputError(f"judge request to {url} failed: {last}")
 
     def judge(self, question: str, answer: str, prediction: str) -> JudgeResult:
@@ -184,7 +186,7 @@ class LLMJudge:
         """Score aligned lists, one request per uncached non-empty prediction."""
         if not len(questions) == len(answers) == len(predictions):
             raise ValueError("questions, answers and predictions must have the same length")
-        return [self.judge(q, a, p) for q, a, p in zip(questions, answers, predictions)]
+        return [self.judge(q, a, p) for q, a, p in zip(questions, answers, predictions, strict=True)]
 
 
 def summarize(results: Sequence[JudgeResult], model: str) -> dict[str, Any]:

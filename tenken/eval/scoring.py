@@ -28,7 +28,11 @@ TASKS = ("detection", "rec", "vqa", "classify")
 
 
 def score_detection_truth(
-    ids: list[str], truth: list[Detections], pred_path: str | Path, report: LoadReport, per_label: bool = False
+    ids: list[str],
+    truth: list[Detections],
+    pred_path: str | Path,
+    report: LoadReport,
+    per_label: bool = False,
 ) -> dict[str, Any]:
     """Detection scores of ground truth ``truth[k]`` (image ``ids[k]``) against a tenken-report JSONL.
 
@@ -75,10 +79,14 @@ def _per_label(truth: list[Detections], preds: list[Detections]) -> list[dict[st
     return out
 
 
-def score_detection_files(gt_path: str | Path, pred_path: str | Path, per_label: bool = False) -> dict[str, Any]:
+def score_detection_files(
+    gt_path: str | Path, pred_path: str | Path, per_label: bool = False
+) -> dict[str, Any]:
     """``tenken eval detection``: GT lines ``{"id","boxes","labels"}``, PRED lines tenken reports."""
     items, report = read_detection_truth(gt_path)
-    return score_detection_truth([t.id for t in items], [t.truth for t in items], pred_path, report, per_label)
+    return score_detection_truth(
+        [t.id for t in items], [t.truth for t in items], pred_path, report, per_label
+    )
 
 
 def score_rec_files(gt_path: str | Path, pred_path: str | Path) -> dict[str, Any]:
@@ -150,7 +158,7 @@ def score_vqa_files(
         summary = summarize(results, judge.model)
         out["llm_judge"] = summary.pop("llm_judge")
         out["llm_judge_detail"] = summary
-        for sid, r in zip(ids, results):
+        for sid, r in zip(ids, results, strict=True):
             if r.error:
                 report.skip(pred_path, None, sid, f"judge request failed: {r.error}")
     out["input"] = report.to_dict()

@@ -67,12 +67,17 @@ def _scorer(use_neologdn: bool):
     return rouge_scorer.RougeScorer(["rougeL"], tokenizer=MecabTokenizer(use_neologdn))
 
 
-def rouge_l(references: Sequence[str], predictions: Sequence[str], use_neologdn: bool | None = None) -> list[float]:
+def rouge_l(
+    references: Sequence[str], predictions: Sequence[str], use_neologdn: bool | None = None
+) -> list[float]:
     """Per-sample Japanese ROUGE-L F-measure x100 (0..100), ``references[i]`` against ``predictions[i]``."""
     if len(references) != len(predictions):
         raise ValueError(f"{len(references)} references but {len(predictions)} predictions")
     scorer = _scorer(neologdn_available() if use_neologdn is None else bool(use_neologdn))
-    return [100.0 * scorer.score(str(r), str(p))["rougeL"].fmeasure for r, p in zip(references, predictions)]
+    return [
+        100.0 * scorer.score(str(r), str(p))["rougeL"].fmeasure
+        for r, p in zip(references, predictions, strict=True)
+    ]
 
 
 def rouge_l_config(use_neologdn: bool | None = None) -> dict[str, Any]:
@@ -94,7 +99,7 @@ def exact_match(references: Sequence[str], predictions: Sequence[str]) -> list[f
     """1.0 where the prediction equals the reference after stripping surrounding whitespace, else 0.0."""
     if len(references) != len(predictions):
         raise ValueError(f"{len(references)} references but {len(predictions)} predictions")
-    return [float(str(r).strip() == str(p).strip()) for r, p in zip(references, predictions)]
+    return [float(str(r).strip() == str(p).strip()) for r, p in zip(references, predictions, strict=True)]
 
 
 def normalized_match(references: Sequence[str], predictions: Sequence[str]) -> list[float]:
@@ -102,7 +107,7 @@ def normalized_match(references: Sequence[str], predictions: Sequence[str]) -> l
     if len(references) != len(predictions):
         raise ValueError(f"{len(references)} references but {len(predictions)} predictions")
     out = []
-    for r, p in zip(references, predictions):
+    for r, p in zip(references, predictions, strict=True):
         key = normalize_answer(r)
         out.append(float(bool(key) and key == normalize_answer(p)))
     return out
