@@ -1,0 +1,301 @@
+"""``tenken eval``: score predictions against ground truth, run benchmarks, compare runs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from tenken.cli.output import JsonFlag, console, emit, err_console
+from tenken.core.errors import InputError
+
+GtOpt = Annotated[Path, typer.Option("--gt", help="Ground-truth JSONL file.")]
+PredOpt = Annotated[Path, typer.Option("--pred", help="Predictions JSONL file.")]
+StrictOpt = Annotated[
+    bool,
+    typer.Option("--strict", help="Exit with code 3 when any line was skipped or any id had no prediction."),
+]
+
+
+def _input_warnings(scores: dict[str, Any], strict: bool) -> None:
+    """Print what was skipped (to stderr) and honour ``--strict``."""
+    info = scores.get("input", {})
+    n_skip, n_miss = info.get("n_skipped", 0), info.get("n_missing", 0)
+    if n_skip:
+        err_console.print(f"[yellow]warning:[/] {n_skip} line(s)/box(es) skipped:", highlight=False)
+        for s in info["skipped"][:10]:
+            where = f"{s['source']}:{s['line']}" if s["line"] is not None else s["source"]
+            err_console.print(f"  {where} id={s['id']}: {s['reason']}", highlight=False, markup=False)
+        if n_skip > 10:
+            err_console.print(f"  ... and {n_skip - 10} more (see --json output)", highlight=False)
+    if n_miss:
+        shown = ", ".join(info["missing"][:10]) + (" ..." if n_miss > 10 else "")
+        err_console.print(
+            f"[yellow]warning:[/] {n_miss} id(s) have no prediction and were scored as empty: {shown}",
+            highlight=False,
+        )
+    if strict and (n_skip or n_miss):
+        raise typer.Exit(3)
+
+
+def _print_markdown(text: str) -> None:
+    console.print(text, markup=False, highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``eval`` command group to the root app."""
+    ev = typer.Typer(
+        name="eval",
+        help=(
+            "Evaluate: score predictions against ground truth (detection F1 + mAP@50, grounding accuracy, "
+            "Japanese ROUGE-L, LLM judge), run benchmarks with a model, and compare runs.\n\n"
+            "Example: tenken eval detection --gt gt.jsonl --pred results.jsonl --json"
+        ),
+        no_args_is_help=True,
+    )
+    app.add_typer(ev, name="eval", rich_help_panel="Evaluation")
+
+    @ev.command("detection")
+    def detection_cmd(
+        gt: GtOpt,
+        pred: PredOpt,
+        labels: Annotated[
+            bool, typer.Option("--labels", help="Also report recall and agreement per ground-truth label.")
+        ] = False,
+        strict: StrictOpt = False,
+        json_out: JsonFlag = False,
+    ) -> None:
+        """Per-sample F1 (bbox only, bbox + label), recall by box size, and COCO mAP@50.
+
+        GT lines: {"id", "boxes": [[x1,y1,x2,y2], ...], "labels": [...]}. PRED lines: tenken reports
+        {"id", "detections": [{"box": [...], "label": ...}]} (e.g. results.jsonl of `tenken inspect`).
+
+        Example: tenken eval detection --gt gt.jsonl --pred results.jsonl --labels --json
+        """
+        from tenken.eval.scoring import score_detection_files
+        from tenken.eval.tables import markdown_table, size_table
+
+        scores = score_detection_files(gt, pred, per_label=labels)
+
+        def human() -> None:
+            head = [[k, scores[k]] for k in ("f1_bbox", "f1_bbox_label", "map50", "map50_bbox")]
+            head += [[k, scores[k]] for k in ("n_samples", "n_gt", "n_pred")]
+            _print_markdown(markdown_table(["metric", "value"], head) + "\n\n" + size_table(scores))
+            if labels:
+                rows = [[r["name"], r["n_boxes"], r["recall"], r["agreement"]] for r in scores["per_label"]]
+                _print_markdown("\n" + markdown_table(["label", "boxes", "recall", "agreement"], rows))
+
+        emit(scores, json_out, human)
+        _input_warnings(scores, strict)
+
+    @ev.command("rec")
+    def rec_cmd(gt: GtOpt, pred: PredOpt, strict: StrictOpt = False, json_out: JsonFlag = False) -> None:
+        """Grounding accuracy, Ref-L4 protocol: IoU > 0.5 / 0.75 / 0.9 and mAcc over 0.5:0.05:0.95.
+
+        GT lines: {"id", "image", "expression", "box": [x1,y1,x2,y2]}. PRED lines: {"id", "box": [...]}
+        (a missing line or a null box is a miss).
+
+        Example: tenken eval rec --gt refs.jsonl --pred boxes.jsonl
+        """
+        from tenken.eval.scoring import score_rec_files
+        from tenken.eval.tables import markdown_table
+
+        scores = score_rec_files(gt, pred)
+
+        def human() -> None:
+            rows = [[k, scores[k]] for k in ("acc@0.5", "acc@0.75", "acc@0.9", "macc", "n")]
+            _print_markdown(markdown_table(["metric", "value"], rows))
+            size_rows = [[k, v["n"], v["acc@0.5"], v["macc"]] for k, v in scores["by_size"].items()]
+            _print_markdown("\n" + markdown_table(["size", "n", "acc@0.5", "macc"], size_rows))
+
+        emit(scores, json_out, human)
+        _input_warnings(scores, strict)
+
+    @ev.command("vqa")
+    def vqa_cmd(
+        gt: GtOpt,
+        pred: PredOpt,
+        judge: Annotated[
+            str | None,
+            typer.Option("--judge", help="LLM judge: openai:MODEL@BASE_URL (an OpenAI-compatible server)."),
+        ] = None,
+        judge_cache: Annotated[
+            Path | None,
+            typer.Option("--judge-cache", help="Judge reply cache folder (default ~/.cache/tenken/judge)."),
+        ] = None,
+        neologdn: Annotated[
+            bool, typer.Option("--neologdn/--no-neologdn", help="Normalise with neologdn before ROUGE-L.")
+        ] = True,
+        strict: StrictOpt = False,
+        json_out: JsonFlag = False,
+    ) -> None:
+        """Japanese ROUGE-L (x100), exact / normalised match, and an optional LLM judge (1–5).
+
+        GT lines: {"id", "image", "question", "answer"}. PRED lines: {"id", "prediction"}.
+
+        Example: tenken eval vqa --gt vqa.jsonl --pred answers.jsonl --judge openai:qwen2.5-72b@http://127.0.0.1:8000/v1
+        """
+        from tenken.eval.scoring import score_vqa_files
+        from tenken.eval.tables import markdown_table
+
+        judge_obj = None
+        if judge:
+            from tenken.eval.judge import LLMJudge
+
+            judge_obj = LLMJudge.from_spec(judge, cache_dir=judge_cache)
+        scores = score_vqa_files(gt, pred, judge=judge_obj, use_neologdn=None if neologdn else False)
+
+        def human() -> None:
+            keys = ("rouge_l", "exact_match", "normalized_match", "llm_judge", "n")
+            _print_markdown(
+                markdown_table(["metric", "value"], [[k, scores[k]] for k in keys if k in scores])
+            )
+
+        emit(scores, json_out, human)
+        _input_warnings(scores, strict)
+
+    @ev.command("classify")
+    def classify_cmd(gt: GtOpt, pred: PredOpt, strict: StrictOpt = False, json_out: JsonFlag = False) -> None:
+        """Classification accuracy and confusion matrix (factory task recognition).
+
+        GT lines: {"id", "image", "label"}. PRED lines: {"id", "prediction"}.
+
+        Example: tenken eval classify --gt tasks.jsonl --pred answers.jsonl --json
+        """
+        from tenken.eval.scoring import score_classification_files
+        from tenken.eval.tables import markdown_table
+
+        scores = score_classification_files(gt, pred)
+
+        def human() -> None:
+            _print_markdown(
+                markdown_table(["metric", "value"], [["accuracy", scores["accuracy"]], ["n", scores["n"]]])
+            )
+            cm = [[lab, *row] for lab, row in zip(scores["labels"], scores["confusion"], strict=True)]
+            _print_markdown("\n" + markdown_table(["true \\ predicted", *scores["labels"]], cm))
+
+        emit(scores, json_out, human)
+        _input_warnings(scores, strict)
+
+    @ev.command("run")
+    def run_cmd(
+        benchmark: Annotated[
+            str, typer.Argument(help="vqa, ja-vg-vqa-500, rec, ref-l4, classify or anomaly.")
+        ],
+        model: Annotated[
+            str,
+            typer.Option("--model", "-m", help="Model spec for tenken.load_vlm ('classical' for anomaly)."),
+        ],
+        data: Annotated[Path, typer.Option("--data", "-d", help="Benchmark JSONL file or dataset folder.")],
+        out: Annotated[Path, typer.Option("--out", "-o", help="Run folder (created; rerun to resume).")],
+        split: Annotated[
+            str | None,
+            typer.Option("--split", help="Split of a published dataset (ja-vg-vqa-500: test; ref-l4: val)."),
+        ] = None,
+        limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N samples.")] = None,
+        lang: Annotated[
+            str | None, typer.Option("--lang", help="Prompt language ja/en (default per benchmark).")
+        ] = None,
+        tasks: Annotated[
+            Path | None,
+            typer.Option("--tasks", help="Task-set file for 'classify' (default: shipped example)."),
+        ] = None,
+        judge: Annotated[
+            str | None, typer.Option("--judge", help="LLM judge for VQA: openai:MODEL@BASE_URL.")
+        ] = None,
+        json_out: JsonFlag = False,
+    ) -> None:
+        """Run a benchmark with a model: predictions.jsonl, scores.json and a table in OUT.
+
+        Interrupted runs resume where they stopped (finished predictions are kept; failed samples are retried).
+
+        Example: tenken eval run vqa --model qwen2.5-vl:/models/Qwen2.5-VL-3B-Instruct --data vqa.jsonl --out runs/qwen3b
+        """
+        from tenken.eval.runners import get_benchmark, model_predictor, run_benchmark
+        from tenken.eval.tables import run_table
+
+        spec = get_benchmark(benchmark)
+        samples, data_report = spec.read(data, split)
+        if limit is not None:
+            samples = samples[:limit]
+        if not samples:
+            raise InputError(f"{data}: no usable samples for benchmark {benchmark!r}")
+        judge_obj = None
+        if judge:
+            from tenken.eval.judge import LLMJudge
+
+            judge_obj = LLMJudge.from_spec(judge)
+        predict = model_predictor(spec, model, lang=lang, tasks=str(tasks) if tasks else None)
+        result = run_benchmark(
+            spec, samples, predict, out, model, data, data_report, judge=judge_obj, progress=True
+        )
+        emit(result, json_out, lambda: _print_markdown(run_table(result)))
+        _input_warnings(result["scores"], strict=False)
+
+    @ev.command("compare")
+    def compare_cmd(
+        runs: Annotated[
+            list[Path], typer.Argument(help="Run folders (each with scores.json) or scores.json files.")
+        ],
+        plots: Annotated[
+            Path | None, typer.Option("--plots", help="Folder for PNG plots (default: none).")
+        ] = None,
+        json_out: JsonFlag = False,
+    ) -> None:
+        """Several runs side by side: a markdown table and, with --plots, PNG charts.
+
+        Plots: headline metrics (bars), recall by box size (detection), accuracy vs IoU threshold (grounding).
+
+        Example: tenken eval compare runs/qwen3b runs/qwen7b --plots runs/compare
+        """
+        from tenken.eval.tables import compare_table, headline
+
+        results = []
+        for r in runs:
+            path = r / "scores.json" if r.is_dir() else r
+            if not path.is_file():
+                raise InputError(f"{r}: no scores.json (run `tenken eval run ...` first)")
+            results.append(json.loads(path.read_text(encoding="utf-8")))
+        names = _unique_names([r.name if r.is_dir() else r.parent.name for r in runs])
+        table = compare_table(results, names)
+        written: list[str] = []
+        if plots is not None:
+            from tenken.eval.plots import plot_metric_bars, plot_size_recall, plot_threshold_curves
+
+            values = {
+                n: headline(r.get("task", ""), r.get("scores", {}))
+                for n, r in zip(names, results, strict=True)
+            }
+            written.append(str(plot_metric_bars(values, plots / "metrics.png", "指標の比較 metrics")))
+            det = [
+                (n, r["scores"]) for n, r in zip(names, results, strict=True) if r.get("task") == "detection"
+            ]
+            if det:
+                dn, ds = zip(*det, strict=True)
+                written.append(str(plot_size_recall(ds, dn, plots / "size_recall.png")))
+                written.append(
+                    str(plot_size_recall(ds, dn, plots / "size_agreement.png", metric="agreement"))
+                )
+            rec = [(n, r["scores"]) for n, r in zip(names, results, strict=True) if r.get("task") == "rec"]
+            if rec:
+                rn, rs = zip(*rec, strict=True)
+                written.append(str(plot_threshold_curves(rs, rn, plots / "rec_thresholds.png")))
+        payload = {"runs": names, "table": table, "plots": written, "results": results}
+
+        def human() -> None:
+            _print_markdown(table)
+            for p in written:
+                console.print(f"wrote {p}", highlight=False)
+
+        emit(payload, json_out, human)
+
+
+def _unique_names(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        out.append(n if seen[n] == 1 else f"{n}#{seen[n]}")
+    return out
