@@ -18,7 +18,8 @@ def register(app: typer.Typer) -> None:
     @app.command("classes", rich_help_panel="Configuration")
     def classes_cmd(
         file: Annotated[
-            Path | None, typer.Option("--classes", "-c", help="A YAML/JSON class file (default: the built-in 14 classes).")
+            Path | None,
+            typer.Option("--classes", "-c", help="A YAML/JSON class file (default: the built-in 14 classes)."),
         ] = None,
         json_out: JsonFlag = False,
     ) -> None:

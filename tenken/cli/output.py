@@ -8,7 +8,6 @@ import sys
 from collections.abc import Callable
 from typing import Annotated, Any
 
-import click
 import numpy as np
 import typer
 from rich.console import Console
@@ -65,11 +64,11 @@ class TenkenGroup(TyperGroup):
     ``tenken --debug ...`` shows the full traceback instead.
     """
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
         except TenkenError as exc:
             if ctx.params.get("debug"):
                 raise
             err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
-            raise click.exceptions.Exit(2) from None
+            raise typer.Exit(2) from None

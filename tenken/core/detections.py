@@ -15,7 +15,16 @@ from typing import Any
 
 import numpy as np
 
-from tenken.core.boxes import ImageSize, as_boxes, box_area, box_iou, clip_boxes, nms_indices, xywh_to_xyxy, xyxy_to_xywh
+from tenken.core.boxes import (
+    ImageSize,
+    as_boxes,
+    box_area,
+    box_iou,
+    clip_boxes,
+    nms_indices,
+    xywh_to_xyxy,
+    xyxy_to_xywh,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -119,7 +128,8 @@ class Detections:
             yield self[i]
 
     def __repr__(self) -> str:
-        return f"Detections(n={len(self)}, image_size={self.image_size}, labels={self.labels[:5]}{'...' if len(self) > 5 else ''})"
+        more = "..." if len(self) > 5 else ""
+        return f"Detections(n={len(self)}, image_size={self.image_size}, labels={self.labels[:5]}{more})"
 
     # -- geometry -----------------------------------------------------------------------------------
     @property

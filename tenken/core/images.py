@@ -12,14 +12,13 @@ import io
 import os
 import warnings
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from tenken.core.errors import ImageLoadError
 
-ImageInput = Union[str, os.PathLike, bytes, np.ndarray]
+ImageInput = str | os.PathLike | bytes | np.ndarray
 """A path, the encoded bytes of a file, or an already decoded ``(H, W, 3)``/``(H, W)`` array."""
 
 DEFAULT_MAX_PIXELS = 250_000_000

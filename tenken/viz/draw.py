@@ -69,7 +69,8 @@ def draw_detections(
         tx = min(max(0.0, x1), max(0.0, pil.width - tw - 2 * pad))
         draw.rectangle([tx, ty, tx + tw + 2 * pad, ty + th + 2 * pad], fill=color)
         luminance = 0.299 * color[0] + 0.587 * color[1] + 0.114 * color[2]
-        draw.text((tx + pad - tb[0], ty + pad - tb[1]), text, font=fnt, fill=(0, 0, 0) if luminance > 140 else (255, 255, 255))
+        ink = (0, 0, 0) if luminance > 140 else (255, 255, 255)
+        draw.text((tx + pad - tb[0], ty + pad - tb[1]), text, font=fnt, fill=ink)
     return np.asarray(pil)
 
 
@@ -92,7 +93,7 @@ def side_by_side(
         pil = Image.fromarray(canvas)
         draw = ImageDraw.Draw(pil)
         fnt = font(max(14, round(math.hypot(lw, lh) * 0.02)))
-        for x0, title in zip((0, lw + gap), titles):
+        for x0, title in zip((0, lw + gap), titles[:2], strict=False):
             tb = draw.textbbox((0, 0), title, font=fnt)
             draw.rectangle([x0, 0, x0 + tb[2] - tb[0] + 12, tb[3] - tb[1] + 12], fill=(0, 0, 0))
             draw.text((x0 + 6 - tb[0], 6 - tb[1]), title, font=fnt, fill=(255, 255, 255))

@@ -1,0 +1,48 @@
+import json
+import shutil
+import subprocess
+
+import pytest
+from typer.testing import CliRunner
+
+from tenken import __version__
+from tenken.cli import app
+
+runner = CliRunner()
+
+
+def test_version_and_help():
+    r = runner.invoke(app, ["--version"])
+    assert r.exit_code == 0 and __version__ in r.stdout
+    r = runner.invoke(app, ["--help"])
+    assert r.exit_code == 0 and "classes" in r.stdout
+
+
+def test_classes_json_lists_japanese_names():
+    r = runner.invoke(app, ["classes", "--json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert {"id": "water_leakage", "en": "water leakage", "ja": "水漏れ"}.items() <= data["classes"][
+        -1
+    ].items()
+
+
+def test_tenken_error_is_one_line_without_traceback(tmp_path):
+    r = runner.invoke(app, ["tasks", "--tasks", str(tmp_path / "missing.yaml")])
+    assert r.exit_code == 2
+    assert "error:" in r.output and "missing.yaml" in r.output and "Traceback" not in r.output
+
+
+def test_debug_shows_the_exception(tmp_path):
+    r = runner.invoke(app, ["--debug", "tasks", "--tasks", str(tmp_path / "missing.yaml")])
+    assert r.exit_code != 0 and r.exception is not None
+
+
+def test_installed_console_script():
+    exe = shutil.which("tenken")
+    if exe is None:
+        pytest.skip("tenken is not installed in this environment (pip install -e .)")
+    out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and __version__ in out.stdout
+    out = subprocess.run([exe, "classes", "--json"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and json.loads(out.stdout)["name"] == "default"
