@@ -211,7 +211,7 @@ def register(app: typer.Typer) -> None:
 
         Interrupted runs resume where they stopped (finished predictions are kept; failed samples are retried).
 
-        Example: tenken eval run vqa --model qwen2.5-vl:/models/Qwen2.5-VL-3B-Instruct --data vqa.jsonl --out runs/qwen3b
+        Example: tenken eval run vqa --model /models/Qwen2.5-VL-3B-Instruct --data vqa.jsonl --out runs/qwen3b
         """
         from tenken.eval.runners import get_benchmark, model_predictor, run_benchmark
         from tenken.eval.tables import run_table
