@@ -28,7 +28,12 @@ def ja_vqa(dev_data, tmp_path):
     gt = write(
         tmp_path / "gt.jsonl",
         [
-            {"id": str(q["question_id"]), "image": str(image), "question": q["text_JA"], "answer": answers[q["question_id"]]}
+            {
+                "id": str(q["question_id"]),
+                "image": str(image),
+                "question": q["text_JA"],
+                "answer": answers[q["question_id"]],
+            }
             for q in questions
         ],
     )
@@ -120,7 +125,8 @@ def test_run_then_compare_with_plots(tmp_path, monkeypatch):
         assert r.exit_code == 0, r.output
         assert "acc@0.5" in r.stdout
     r = runner.invoke(
-        app, ["eval", "compare", str(tmp_path / "good"), str(tmp_path / "bad"), "--plots", str(tmp_path / "p"), "--json"]
+        app,
+        ["eval", "compare", str(tmp_path / "good"), str(tmp_path / "bad"), "--plots", str(tmp_path / "p"), "--json"],
     )
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)

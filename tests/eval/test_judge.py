@@ -81,7 +81,7 @@ def test_scores_requests_and_cache(server, tmp_path):
 
 
 def test_server_errors_are_reported_not_cached(server, tmp_path):
-    app, url = server
+    _, url = server
     judge = LLMJudge("judge-model", url, cache_dir=tmp_path, retries=1)
     r = judge.judge("q", "a", "BOOM")
     assert r.score is None and "500" in r.error

@@ -24,7 +24,9 @@ def test_plots_write_pngs_and_render_japanese_without_missing_glyphs(tmp_path):
         p1 = plot_size_recall([rows([0.2, 0.4, 0.6, 0.8]), rows([0.3] * 4)], ["モデルA", "model B"], tmp_path / "a.png")
         curve = {f"{t / 100:g}": 1 - t / 100 for t in range(50, 100, 5)}
         p2 = plot_threshold_curves([{"curve": curve}], ["検証"], tmp_path / "b.png")
-        p3 = plot_metric_bars({"ベースライン": {"rouge_l": 40.0}, "微調整": {"rouge_l": 55.0}}, tmp_path / "c.png", "比較")
+        p3 = plot_metric_bars(
+            {"ベースライン": {"rouge_l": 40.0}, "微調整": {"rouge_l": 55.0}}, tmp_path / "c.png", "比較"
+        )
     for p in (p1, p2, p3):
         with Image.open(p) as im:
             assert im.format == "PNG" and im.size[0] >= 600

@@ -59,7 +59,10 @@ def test_interrupted_run_resumes_and_retries_errors(vqa, tmp_path):
     with pytest.raises(Interrupt):
         run_benchmark(get_benchmark("vqa"), samples, flaky, out, "fake", progress=False)
     kept = [json.loads(x) for x in (out / "predictions.jsonl").read_text().splitlines()]
-    assert kept == [{"id": "q0", "prediction": "白色です"}, {"id": "q1", "error": "ModelOutputError: unparseable answer"}]
+    assert kept == [
+        {"id": "q0", "prediction": "白色です"},
+        {"id": "q1", "error": "ModelOutputError: unparseable answer"},
+    ]
 
     calls.clear()
     result = run_benchmark(get_benchmark("vqa"), samples, lambda s: calls.append(s.id) or {"prediction": s.answer},
