@@ -35,11 +35,11 @@ def coco_dicts(
     """
     if len(gts) != len(preds):
         raise ValueError(f"{len(gts)} ground-truth samples but {len(preds)} prediction samples")
-    if class_agnostic:
-        gts = [d.with_labels([AGNOSTIC_LABEL] * len(d)) for d in gts]
-        preds = [d.with_labels([AGNOSTIC_LABEL] * len(d)) for d in preds]
     names = sorted({lab for d in (*gts, *preds) for lab in d.labels})
-    cat_ids = {name: i + 1 for i, name in enumerate(names)}
+    cat_ids = {name: 1 for name in names} if class_agnostic else {name: i + 1 for i, name in enumerate(names)}
+    categories = (
+        [{"id": 1, "name": AGNOSTIC_LABEL}] if class_agnostic else [{"id": i, "name": n} for n, i in cat_ids.items()]
+    )
     images, anns, results = [], [], []
     for k, (g, p) in enumerate(zip(gts, preds, strict=True)):
         w, h = g.image_size or p.image_size or (1, 1)
@@ -51,7 +51,7 @@ def coco_dicts(
     dataset = {
         "images": images,
         "annotations": anns,
-        "categories": [{"id": i, "name": n} for n, i in cat_ids.items()],
+        "categories": categories,
     }
     return dataset, results
 

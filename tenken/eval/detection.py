@@ -63,12 +63,8 @@ def flatten(gts: Sequence[Detections], preds: Sequence[Detections]) -> tuple[Fla
     def flat(items: Sequence[Detections]) -> FlatBoxes:
         counts = np.array([len(d) for d in items], dtype=np.int64)
         xyxy = np.concatenate([d.xyxy for d in items]) if len(items) else np.zeros((0, 4))
-        labels = np.array(
-            [vocab.setdefault(lab, len(vocab)) for d in items for lab in d.labels], dtype=np.int64
-        )
-        return FlatBoxes(
-            xyxy.reshape(-1, 4), labels, np.repeat(np.arange(len(items), dtype=np.int64), counts)
-        )
+        labels = np.array([vocab.setdefault(lab, len(vocab)) for d in items for lab in d.labels], dtype=np.int64)
+        return FlatBoxes(xyxy.reshape(-1, 4), labels, np.repeat(np.arange(len(items), dtype=np.int64), counts))
 
     g = flat(gts)
     p = flat(preds)
@@ -99,9 +95,7 @@ def _paired_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.where(union > 0, inter / union, 0.0)
 
 
-def greedy_match(
-    pair_pred: np.ndarray, pair_gt: np.ndarray, iou: np.ndarray, n_pred: int, n_gt: int
-) -> np.ndarray:
+def greedy_match(pair_pred: np.ndarray, pair_gt: np.ndarray, iou: np.ndarray, n_pred: int, n_gt: int) -> np.ndarray:
     """One-to-one greedy matching, highest IoU first, over candidate pairs of many samples at once.
 
     Args:
@@ -249,22 +243,15 @@ def score_flat(
 
     agree = np.zeros(n_gt, dtype=bool)
     agree[found] = pred.labels[match_bbox[found]] == gt.labels[found]
-    size = np.sqrt(
-        np.clip(gt.xyxy[:, 2] - gt.xyxy[:, 0], 0, None) * np.clip(gt.xyxy[:, 3] - gt.xyxy[:, 1], 0, None)
-    )
+    size = np.sqrt(np.clip(gt.xyxy[:, 2] - gt.xyxy[:, 0], 0, None) * np.clip(gt.xyxy[:, 3] - gt.xyxy[:, 1], 0, None))
     quartiles: list[SizeRow] = []
     if n_gt:
         edges = np.quantile(size, [0.25, 0.5, 0.75])
         bucket = np.searchsorted(edges, size, side="right")
         bounds = [float(size.min()), *edges.tolist(), float(size.max())]
         for q in range(4):
-            quartiles.append(
-                _row(f"Q{q + 1}", bounds[q], bounds[q + 1], bucket == q, gt, found, agree, found_label)
-            )
-    rows = [
-        _row(f"{lb:g} px or larger", lb, None, size >= lb, gt, found, agree, found_label)
-        for lb in lower_bounds
-    ]
+            quartiles.append(_row(f"Q{q + 1}", bounds[q], bounds[q + 1], bucket == q, gt, found, agree, found_label))
+    rows = [_row(f"{lb:g} px or larger", lb, None, size >= lb, gt, found, agree, found_label) for lb in lower_bounds]
     return DetectionScores(
         f1_bbox=float(f1_b.mean()) if n_samples else float("nan"),
         f1_bbox_label=float(f1_l.mean()) if n_samples else float("nan"),

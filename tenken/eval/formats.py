@@ -52,9 +52,7 @@ class Skipped:
 
     def __str__(self) -> str:
         where = f"{self.source}:{self.line}" if self.line is not None else self.source
-        return (
-            f"{where} (id {self.id!r}): {self.reason}" if self.id is not None else f"{where}: {self.reason}"
-        )
+        return f"{where} (id {self.id!r}): {self.reason}" if self.id is not None else f"{where}: {self.reason}"
 
 
 @dataclass
@@ -315,9 +313,7 @@ def read_anomaly(path: str | Path) -> tuple[list[AnomalySample], LoadReport]:
         except ValueError as exc:
             report.skip(path, n, sid, str(exc))
             continue
-        out.append(
-            AnomalySample(sid, _resolve(base, obj["target"]), [_resolve(base, r) for r in refs], truth)
-        )
+        out.append(AnomalySample(sid, _resolve(base, obj["target"]), [_resolve(base, r) for r in refs], truth))
     return out, report
 
 
@@ -343,9 +339,7 @@ def read_predictions(
     return out
 
 
-def prediction_detections(
-    path: str | Path, line: int, sid: str, obj: dict[str, Any], report: LoadReport
-) -> Detections:
+def prediction_detections(path: str | Path, line: int, sid: str, obj: dict[str, Any], report: LoadReport) -> Detections:
     """Detections of a tenken report line; bad boxes are dropped one by one and recorded in ``report``.
 
     A line whose ``detections`` is missing or not a list is recorded and scored as an empty prediction.
@@ -373,9 +367,7 @@ def prediction_detections(
         boxes.append(box)
         labels.append(str(rec.get("label", "")))
         scores.append(s if math.isfinite(s) else float("nan"))
-    return Detections(
-        np.array(boxes).reshape(-1, 4), np.array(scores, dtype=np.float64), labels, ["pred"] * len(boxes)
-    )
+    return Detections(np.array(boxes).reshape(-1, 4), np.array(scores, dtype=np.float64), labels, ["pred"] * len(boxes))
 
 
 # -- published datasets ---------------------------------------------------------------------------------
@@ -427,9 +419,7 @@ def read_ja_vg_vqa_500(
     Sample ids are ``"{image_id}-{qa_id}"``.
     """
     root = Path(path)
-    table = _find(
-        root, (f"data/{split}-*.parquet", f"{split}-*.parquet", f"{split}*.jsonl"), f"{split} split"
-    )
+    table = _find(root, (f"data/{split}-*.parquet", f"{split}-*.parquet", f"{split}*.jsonl"), f"{split} split")
     img_dir = Path(images_dir) if images_dir else (root if root.is_dir() else root.parent) / "images"
     report = LoadReport()
     out: list[VQASample] = []
@@ -479,9 +469,7 @@ def read_ref_l4(
     Boxes are converted from ``[x, y, w, h]`` to ``xyxy``; sample ids are the rows' ``id``.
     """
     root = Path(path)
-    table = _find(
-        root, (f"ref-l4-{split}.parquet", f"ref-l4-{split}.json", f"*{split}*.parquet"), f"{split} split"
-    )
+    table = _find(root, (f"ref-l4-{split}.parquet", f"ref-l4-{split}.json", f"*{split}*.parquet"), f"{split} split")
     img_dir = Path(images_dir) if images_dir else (root if root.is_dir() else root.parent) / "images"
     report = LoadReport()
     out: list[RECSample] = []

@@ -150,9 +150,7 @@ class LLMJudge:
                     break
                 time.sleep(0.5 * (attempt + 1))
             except (KeyError, IndexError, TypeError, ValueError) as exc:
-                raise ModelOutputError(
-                    f"judge at {url} gave a reply without choices[0].message: {exc}"
-                ) from exc
+                raise ModelOutputError(f"judge at {url} gave a reply without choices[0].message: {exc}") from exc
         raise ModelOutputError(f"judge request to {url} failed: {last}")
 
     def judge(self, question: str, answer: str, prediction: str) -> JudgeResult:

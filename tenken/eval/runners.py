@@ -279,9 +279,7 @@ def _report_dict(report: Any) -> dict[str, Any]:
     raise TypeError(f"cannot turn a {type(report).__name__} report into JSON")
 
 
-def model_predictor(
-    benchmark: BenchmarkSpec, model: str, lang: str | None = None, tasks: str | None = None
-) -> Predict:
+def model_predictor(benchmark: BenchmarkSpec, model: str, lang: str | None = None, tasks: str | None = None) -> Predict:
     """The per-sample predict function of ``benchmark`` backed by the model ``model`` (a VLM spec).
 
     VQA benchmarks call ``tenken.tasks.vqa.ask``, REC ones ``tenken.tasks.grounding.ground`` (the first,

@@ -79,14 +79,10 @@ def _per_label(truth: list[Detections], preds: list[Detections]) -> list[dict[st
     return out
 
 
-def score_detection_files(
-    gt_path: str | Path, pred_path: str | Path, per_label: bool = False
-) -> dict[str, Any]:
+def score_detection_files(gt_path: str | Path, pred_path: str | Path, per_label: bool = False) -> dict[str, Any]:
     """``tenken eval detection``: GT lines ``{"id","boxes","labels"}``, PRED lines tenken reports."""
     items, report = read_detection_truth(gt_path)
-    return score_detection_truth(
-        [t.id for t in items], [t.truth for t in items], pred_path, report, per_label
-    )
+    return score_detection_truth([t.id for t in items], [t.truth for t in items], pred_path, report, per_label)
 
 
 def score_rec_files(gt_path: str | Path, pred_path: str | Path) -> dict[str, Any]:

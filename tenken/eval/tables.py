@@ -18,11 +18,7 @@ def _fmt(value: Any, digits: int = 4) -> str:
     if value is None:
         return "–"
     if isinstance(value, float):
-        return (
-            f"{value:.{digits}g}"
-            if abs(value) >= 10
-            else f"{value:.{digits}f}".rstrip("0").rstrip(".") or "0"
-        )
+        return f"{value:.{digits}g}" if abs(value) >= 10 else f"{value:.{digits}f}".rstrip("0").rstrip(".") or "0"
     return str(value)
 
 
@@ -44,12 +40,8 @@ def size_table(scores: dict[str, Any]) -> str:
     rows = []
     for r in [*scores.get("size_quartiles", []), *scores.get("size_lower_bounds", [])]:
         rng = f"{r['lower']:.0f}–{r['upper']:.0f} px" if r.get("upper") is not None else ""
-        rows.append(
-            [r["name"], rng, r["n_boxes"], r["n_samples"], r["recall"], r["agreement"], r["recall_label"]]
-        )
-    return markdown_table(
-        ["size", "range", "boxes", "samples", "recall", "agreement", "recall (label)"], rows
-    )
+        rows.append([r["name"], rng, r["n_boxes"], r["n_samples"], r["recall"], r["agreement"], r["recall_label"]])
+    return markdown_table(["size", "range", "boxes", "samples", "recall", "agreement", "recall (label)"], rows)
 
 
 def run_table(result: dict[str, Any]) -> str:

@@ -67,16 +67,13 @@ def _scorer(use_neologdn: bool):
     return rouge_scorer.RougeScorer(["rougeL"], tokenizer=MecabTokenizer(use_neologdn))
 
 
-def rouge_l(
-    references: Sequence[str], predictions: Sequence[str], use_neologdn: bool | None = None
-) -> list[float]:
+def rouge_l(references: Sequence[str], predictions: Sequence[str], use_neologdn: bool | None = None) -> list[float]:
     """Per-sample Japanese ROUGE-L F-measure x100 (0..100), ``references[i]`` against ``predictions[i]``."""
     if len(references) != len(predictions):
         raise ValueError(f"{len(references)} references but {len(predictions)} predictions")
     scorer = _scorer(neologdn_available() if use_neologdn is None else bool(use_neologdn))
     return [
-        100.0 * scorer.score(str(r), str(p))["rougeL"].fmeasure
-        for r, p in zip(references, predictions, strict=True)
+        100.0 * scorer.score(str(r), str(p))["rougeL"].fmeasure for r, p in zip(references, predictions, strict=True)
     ]
 
 
