@@ -32,6 +32,16 @@ _LAZY: dict[str, str] = {
     "Alignment": "tenken.align.types",
     "draw_detections": "tenken.viz.draw",
     "side_by_side": "tenken.viz.draw",
+    "load_vlm": "tenken.vlm.loader",
+    "VLM": "tenken.vlm.model",
+    "VLMRequest": "tenken.vlm.backends.base",
+    "parse_detections": "tenken.vlm.parse",
+    "ask": "tenken.tasks.vqa",
+    "ground": "tenken.tasks.grounding",
+    "count": "tenken.tasks.counting",
+    "classify_task": "tenken.tasks.factory",
+    "VLMCandidateDetector": "tenken.tasks.anomaly",
+    "VLMLabeller": "tenken.tasks.anomaly",
 }
 
 

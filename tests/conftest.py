@@ -27,3 +27,7 @@ def dev_data() -> Path:
 def repo_root() -> Path:
     """The repository root."""
     return REPO
+
+
+# Tiny random-weight VLM checkpoints (tiny_llava, tiny_llava_path, tiny_qwen25_path), built once per session.
+pytest_plugins = ["tests.vlm.tiny_models"]

@@ -1,0 +1,195 @@
+"""``tenken ask``, ``ground``, ``count``, ``classify``: one VLM question per command.
+
+Every command takes ``--model SPEC`` (a checkpoint directory, a hub id, or ``openai:MODEL@BASE_URL``; default
+from ``TENKEN_MODEL``), ``--family`` (required over a server), ``--lang ja|en``, ``--max-new-tokens`` and
+``--json``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from tenken.cli.output import JsonFlag, console, emit, err_console
+
+ModelOpt = Annotated[
+    str,
+    typer.Option(
+        "--model", "-m", envvar="TENKEN_MODEL",
+        help="Checkpoint directory, hub id, or openai:MODEL@http://HOST:PORT/v1 (env TENKEN_MODEL).",
+    ),
+]  # fmt: skip
+FamilyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--family", help="qwen2.5-vl, qwen3-vl, qwen2-vl, plamo or llava (detected in process; required over a server)."
+    ),
+]
+LangOpt = Annotated[str, typer.Option("--lang", help="Prompt language: ja or en.")]
+TokensOpt = Annotated[int | None, typer.Option("--max-new-tokens", help="Cap on generated tokens.")]
+RemoteOpt = Annotated[bool, typer.Option("--trust-remote-code", help="Run the checkpoint's own code (PLaMo needs it).")]
+BoxFormatOpt = Annotated[
+    str | None, typer.Option("--box-format", help="Override the family's box frame: processed, rel1000, rel1, pixels.")
+]
+
+
+def _lang(lang: str) -> str:
+    from tenken.core.errors import InputError
+
+    if lang not in ("ja", "en"):
+        raise InputError(f"--lang must be ja or en, got {lang!r}")
+    return lang
+
+
+def _load(
+    model: str, family: str | None, max_new_tokens: int | None, trust_remote_code: bool, box_format: str | None
+) -> Any:
+    from tenken.vlm.loader import load_vlm
+
+    opts: dict[str, Any] = {"max_new_tokens": max_new_tokens, "box_format": box_format}
+    if not model.startswith("openai:"):
+        opts["trust_remote_code"] = trust_remote_code
+    with err_console.status(f"loading {model} ..."):
+        return load_vlm(model, family=family, **opts)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the VLM commands to the root app."""
+
+    @app.command("ask", rich_help_panel="Vision-language model")
+    def ask_cmd(
+        image: Annotated[Path, typer.Argument(help="Image file.")],
+        question: Annotated[str, typer.Argument(help="The question, in Japanese or English.")],
+        model: ModelOpt,
+        short: Annotated[bool, typer.Option("--short", help="Ask for a word or short phrase.")] = False,
+        family: FamilyOpt = None,
+        lang: LangOpt = "ja",
+        max_new_tokens: TokensOpt = None,
+        trust_remote_code: RemoteOpt = False,
+        json_out: JsonFlag = False,
+    ) -> None:
+        """Ask a question about an image (VQA).
+
+        Example: tenken ask site.jpg "床に何が落ちていますか？" --model Qwen/Qwen2.5-VL-3B-Instruct
+        """
+        from tenken.tasks.vqa import ask
+
+        vlm = _load(model, family, max_new_tokens, trust_remote_code, None)
+        with err_console.status("generating ..."):
+            answer = ask(vlm, image, question, lang=_lang(lang), short=short)  # type: ignore[arg-type]
+        emit(
+            {"image": str(image), "question": question, "answer": answer, "model": vlm.describe()},
+            json_out,
+            lambda: console.print(answer, highlight=False),
+        )
+
+    @app.command("ground", rich_help_panel="Vision-language model")
+    def ground_cmd(
+        image: Annotated[Path, typer.Argument(help="Image file.")],
+        expression: Annotated[str, typer.Argument(help="What to find, e.g. 'カラーコーン' or 'all the cones'.")],
+        model: ModelOpt,
+        out: Annotated[Path | None, typer.Option("--out", "-o", help="Write an annotated PNG/JPEG here.")] = None,
+        family: FamilyOpt = None,
+        box_format: BoxFormatOpt = None,
+        lang: LangOpt = "ja",
+        max_new_tokens: TokensOpt = None,
+        trust_remote_code: RemoteOpt = False,
+        json_out: JsonFlag = False,
+    ) -> None:
+        """Find every instance of an expression; boxes in image pixels (xyxy).
+
+        Example: tenken ground site.jpg "カラーコーン" --model openai:qwen2.5-vl@http://localhost:8000/v1
+        --family qwen2.5-vl --out cones.png
+        """
+        from tenken.core.images import load_image, save_image
+        from tenken.tasks.grounding import ground
+        from tenken.viz.draw import draw_detections
+
+        vlm = _load(model, family, max_new_tokens, trust_remote_code, box_format)
+        img = load_image(image)
+        warnings: list[str] = []
+        with err_console.status("generating ..."):
+            dets = ground(vlm, img, expression, lang=_lang(lang), warnings_out=warnings)  # type: ignore[arg-type]
+        if out is not None:
+            save_image(draw_detections(img, dets), out)
+
+        def human() -> None:
+            console.print(f"{len(dets)} box(es) for {expression!r}")
+            for r in dets.to_records():
+                console.print(f"  {r['label']}: [{', '.join(f'{v:.1f}' for v in r['box'])}]", highlight=False)
+            for w in warnings:
+                err_console.print(f"[yellow]warning:[/] {w}", highlight=False)
+            if out is not None:
+                console.print(f"annotated image: {out}")
+
+        emit(
+            {
+                "image": str(image),
+                "expression": expression,
+                **dets.to_json(),
+                "warnings": warnings,
+                "annotated": str(out) if out else None,
+                "model": vlm.describe(),
+            },
+            json_out,
+            human,
+        )
+
+    @app.command("count", rich_help_panel="Vision-language model")
+    def count_cmd(
+        image: Annotated[Path, typer.Argument(help="Image file.")],
+        expression: Annotated[str, typer.Argument(help="What to count, e.g. 'ヘルメット' or 'helmets'.")],
+        model: ModelOpt,
+        family: FamilyOpt = None,
+        lang: LangOpt = "ja",
+        max_new_tokens: TokensOpt = None,
+        trust_remote_code: RemoteOpt = False,
+        json_out: JsonFlag = False,
+    ) -> None:
+        """Count the instances of an expression in an image.
+
+        Example: tenken count crew.jpg "ヘルメットをかぶった人" --model Qwen/Qwen2.5-VL-3B-Instruct --json
+        """
+        from tenken.tasks.counting import count
+
+        vlm = _load(model, family, max_new_tokens, trust_remote_code, None)
+        with err_console.status("generating ..."):
+            n = count(vlm, image, expression, lang=_lang(lang))  # type: ignore[arg-type]
+        emit(
+            {"image": str(image), "expression": expression, "count": n, "model": vlm.describe()},
+            json_out,
+            lambda: console.print(n),
+        )
+
+    @app.command("classify", rich_help_panel="Vision-language model")
+    def classify_cmd(
+        image: Annotated[Path, typer.Argument(help="Image file (a worker at a station).")],
+        model: ModelOpt,
+        tasks: Annotated[
+            Path | None, typer.Option("--tasks", "-t", help="Task-set YAML/JSON (default: the shipped example).")
+        ] = None,
+        family: FamilyOpt = None,
+        lang: LangOpt = "ja",
+        max_new_tokens: TokensOpt = None,
+        trust_remote_code: RemoteOpt = False,
+        json_out: JsonFlag = False,
+    ) -> None:
+        """Which factory task is the worker doing? Prints a task id from the task set, or 'unknown'.
+
+        Example: tenken classify station3.jpg --tasks line3_tasks.yaml --model Qwen/Qwen2.5-VL-7B-Instruct
+        """
+        from tenken.configs import UNKNOWN, load_task_set
+        from tenken.tasks.factory import classify_task
+
+        taskset = load_task_set(tasks)
+        vlm = _load(model, family, max_new_tokens, trust_remote_code, None)
+        with err_console.status("generating ..."):
+            task = classify_task(vlm, image, taskset, lang=_lang(lang))  # type: ignore[arg-type]
+        name = taskset.display(task, lang) if task != UNKNOWN else UNKNOWN  # type: ignore[arg-type]
+        emit(
+            {"image": str(image), "task": task, "name": name, "taskset": taskset.name, "model": vlm.describe()},
+            json_out,
+            lambda: console.print(f"{task} ({name})", highlight=False),
+        )

@@ -1,0 +1,162 @@
+"""An OpenAI-compatible chat server over any tenken VLM backend (``/v1/chat/completions``, ``/v1/models``).
+
+    >>> from tenken.serve.openai_server import create_app
+    >>> app = create_app(tenken.load_vlm("path/to/checkpoint"))
+    >>> # uvicorn.run(app, host="127.0.0.1", port=8000)
+
+Images are accepted as base64 ``data:`` URLs only (the server never fetches a URL it is given). Requests are
+handled in worker threads, so a backend that can serve several at once (an HTTP backend, a batching engine)
+does; the in-process transformers backend serialises generation on its own lock.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from anyio import to_thread
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from tenken.core.errors import ImageLoadError, TenkenError
+from tenken.core.images import load_image
+from tenken.vlm.backends.base import Backend, VLMRequest
+
+MAX_TOKENS_LIMIT = 8192
+
+
+class RequestError(TenkenError):
+    """A chat-completions request the server cannot serve (answered with HTTP 400)."""
+
+
+def _decode_data_url(url: str) -> Any:
+    if not url.startswith("data:") or ";base64," not in url:
+        raise RequestError("image_url must be a base64 data URL (data:image/...;base64,...); URLs are not fetched")
+    try:
+        raw = base64.b64decode(url.split(";base64,", 1)[1], validate=True)
+    except (binascii.Error, ValueError):
+        raise RequestError("image_url: invalid base64 data") from None
+    try:
+        return load_image(raw)
+    except ImageLoadError as exc:
+        raise RequestError(f"image_url: {exc}") from None
+
+
+def request_from_body(body: dict[str, Any]) -> VLMRequest:
+    """A chat-completions JSON body -> :class:`VLMRequest` (system text, the user turns' images and text).
+
+    Raises:
+        RequestError: no messages, unsupported content parts, or a bad image.
+    """
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise RequestError("'messages' must be a non-empty list")
+    system: list[str] = []
+    texts: list[str] = []
+    images = []
+    for m in messages:
+        if not isinstance(m, dict):
+            raise RequestError("each message must be an object")
+        role, content = m.get("role"), m.get("content")
+        parts = [{"type": "text", "text": content}] if isinstance(content, str) else content
+        if not isinstance(parts, list):
+            raise RequestError(f"message content must be a string or a list of parts, got {type(content).__name__}")
+        for p in parts:
+            kind = p.get("type") if isinstance(p, dict) else None
+            if kind == "text":
+                (system if role == "system" else texts).append(str(p.get("text", "")))
+            elif kind == "image_url":
+                iu = p.get("image_url")
+                images.append(_decode_data_url(iu.get("url", "") if isinstance(iu, dict) else str(iu or "")))
+            else:
+                raise RequestError(f"unsupported content part type {kind!r} (use text or image_url)")
+    max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
+    if max_tokens is not None and (not isinstance(max_tokens, int) or not 0 < max_tokens <= MAX_TOKENS_LIMIT):
+        raise RequestError(f"max_tokens must be an integer in 1..{MAX_TOKENS_LIMIT}")
+    return VLMRequest("\n".join(texts), images, "\n".join(system) or None, max_tokens)
+
+
+def create_app(backend: Backend | Any, model_name: str | None = None) -> FastAPI:
+    """A FastAPI app serving ``backend`` (a :class:`~tenken.vlm.backends.base.Backend` or a ``VLM``).
+
+    Args:
+        backend: anything with ``generate(requests) -> list[str]``.
+        model_name: the id listed by ``/v1/models`` and echoed in answers (default: the VLM's name).
+    """
+    name = model_name or getattr(backend, "name", None) or "tenken"
+    app = FastAPI(title="tenken OpenAI-compatible server")
+
+    def error(status: int, message: str, kind: str) -> JSONResponse:
+        return JSONResponse({"error": {"message": message, "type": kind}}, status_code=status)
+
+    @app.get("/v1/models")
+    def models() -> dict[str, Any]:
+        return {"object": "list", "data": [{"id": name, "object": "model", "created": 0, "owned_by": "tenken"}]}
+
+    @app.post("/v1/chat/completions")
+    async def chat(request: Request) -> Any:
+        try:
+            body = await request.json()
+        except ValueError:
+            return error(400, "body is not valid JSON", "invalid_request_error")
+        if not isinstance(body, dict):
+            return error(400, "body must be a JSON object", "invalid_request_error")
+        if body.get("stream"):
+            return error(400, "streaming is not supported", "invalid_request_error")
+        try:
+            req = request_from_body(body)
+        except RequestError as exc:
+            return error(400, str(exc), "invalid_request_error")
+        try:
+            text = (await to_thread.run_sync(backend.generate, [req]))[0]
+        except TenkenError as exc:
+            return error(500, str(exc), "server_error")
+        return {
+            "id": f"chatcmpl-{uuid.uuid4().hex}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model") or name,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+        }
+
+    return app
+
+
+@contextlib.contextmanager
+def running_server(app: Any, port: int = 0) -> Iterator[str]:
+    """Run ``app`` with uvicorn on 127.0.0.1 in a background thread; yields its base URL (``.../v1``).
+
+    ``port=0`` picks a free port. For tests, benchmarks and local use: it binds the loopback address only.
+    The server is shut down when the block exits.
+    """
+    import socket
+
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", limit_concurrency=1000)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            sock.close()
+            raise RuntimeError("the local server did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

@@ -1,0 +1,99 @@
+"""load_vlm and the transformers backend, on tiny random-weight checkpoints loaded like a user's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tenken.core.errors import InputError, ModelLoadError
+from tenken.vlm.backends.base import VLMRequest
+from tenken.vlm.loader import load_vlm, parse_openai_spec
+
+
+def _img(h: int, w: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def test_openai_spec():
+    assert parse_openai_spec("openai:Qwen/Qwen2.5-VL-7B-Instruct@http://127.0.0.1:8000/v1") == (
+        "Qwen/Qwen2.5-VL-7B-Instruct",
+        "http://127.0.0.1:8000/v1",
+    )
+    assert parse_openai_spec("/models/qwen") is None
+    with pytest.raises(InputError, match="openai:MODEL@"):
+        parse_openai_spec("openai:qwen")
+    with pytest.raises(InputError, match="name the family"):
+        load_vlm("openai:qwen@http://127.0.0.1:8000/v1")
+    with pytest.raises(InputError, match="unknown load_vlm option"):
+        load_vlm("openai:qwen@http://127.0.0.1:8000/v1", family="qwen3-vl", temprature=0.1)
+    vlm = load_vlm("openai:qwen@http://127.0.0.1:8000", family="qwen2.5-vl", max_pixels=28 * 28 * 16)
+    assert vlm.backend.base_url == "http://127.0.0.1:8000/v1"
+    assert vlm.describe() == {"backend": "openai", "name": "qwen", "family": "qwen2.5-vl"}
+    assert vlm.processed_size((1920, 1080)) == (140, 84)
+
+
+def test_missing_checkpoint_is_a_model_load_error(tmp_path):
+    with pytest.raises(ModelLoadError, match="cannot load"):
+        load_vlm(str(tmp_path / "nope"))
+
+
+def test_tiny_llava_loads_as_a_user_checkpoint(tiny_llava, tiny_llava_path):
+    assert tiny_llava.family.name == "llava"  # detected from config.json model_type
+    assert tiny_llava.backend.name == "transformers"
+    assert tiny_llava.name == str(tiny_llava_path)
+    assert tiny_llava.backend.tokenizer.padding_side == "left"
+    assert str(tiny_llava.backend.device) == "cpu"
+
+
+def test_batched_generation_matches_one_by_one(tiny_llava):
+    reqs = [
+        VLMRequest("画像の中に何がありますか？", [_img(40, 60, 1)]),
+        VLMRequest("Locate every traffic cone in the image.", [_img(90, 30, 2)], max_new_tokens=5),
+        VLMRequest("How many?", [_img(32, 32, 3)], system="Answer briefly."),
+    ]
+    before = tiny_llava.stats.completed
+    batched = tiny_llava.generate(reqs)
+    assert len(batched) == 3 and all(isinstance(a, str) for a in batched)
+    assert tiny_llava.stats.completed - before == 3
+    single = [tiny_llava.generate([r])[0] for r in reqs]
+    assert batched == single  # left padding + attention mask: batching does not change greedy answers
+
+
+def test_text_only_and_mixed_batches(tiny_llava):
+    out = tiny_llava.generate([VLMRequest("hello"), VLMRequest("what is this?", [_img(20, 20, 4)])])
+    assert len(out) == 2
+
+
+def test_max_new_tokens_caps_the_answer(tiny_llava, monkeypatch):
+    model = tiny_llava.backend.model
+    real = model.generate
+    seen = {}
+
+    def spy(**kwargs):
+        out = real(**kwargs)
+        seen["new"] = out.shape[1] - kwargs["input_ids"].shape[1]
+        seen["max_new_tokens"] = kwargs["max_new_tokens"]
+        return out
+
+    monkeypatch.setattr(model, "generate", spy)
+    tiny_llava.generate([VLMRequest("describe", [_img(32, 32, 5)], max_new_tokens=3)])
+    assert seen["max_new_tokens"] == 3 and seen["new"] <= 3
+
+
+def test_batch_size_chunks(tiny_llava_path):
+    vlm = load_vlm(str(tiny_llava_path), batch_size=2, max_new_tokens=2, family="llava", box_format="rel1")
+    assert vlm.family.box_format == "rel1"
+    assert len(vlm.generate([VLMRequest(f"q{i}", [_img(16, 16, i)]) for i in range(5)])) == 5
+
+
+def test_trust_remote_code_is_off_by_default(tiny_llava):
+    assert tiny_llava.backend.config.model_type == "llava"
+    with pytest.raises(ModelLoadError, match="dtype"):
+        load_vlm(str(tiny_llava.name), dtype="float99")
+
+
+def test_tiny_qwen25_reads_resize_from_its_processor(tiny_qwen25_path):
+    vlm = load_vlm(str(tiny_qwen25_path), max_new_tokens=4)
+    assert vlm.family.name == "qwen2.5-vl"
+    assert (vlm.family.factor, vlm.family.max_pixels) == (28, 28 * 28 * 16)
+    assert len(vlm.generate([VLMRequest("cone?", [_img(100, 150, 1)]), VLMRequest("コーン", [_img(60, 60, 2)])])) == 2
