@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from tenken.cli.output import JsonFlag, console, emit, err_console
+from tenken.cli.vlm import FamilyOpt, RemoteOpt, TokensOpt
 from tenken.core.errors import InputError
 
 GtOpt = Annotated[Path, typer.Option("--gt", help="Ground-truth JSONL file.")]
@@ -149,9 +150,7 @@ def register(app: typer.Typer) -> None:
 
         def human() -> None:
             keys = ("rouge_l", "exact_match", "normalized_match", "llm_judge", "n")
-            _print_markdown(
-                markdown_table(["metric", "value"], [[k, scores[k]] for k in keys if k in scores])
-            )
+            _print_markdown(markdown_table(["metric", "value"], [[k, scores[k]] for k in keys if k in scores]))
 
         emit(scores, json_out, human)
         _input_warnings(scores, strict)
@@ -170,9 +169,7 @@ def register(app: typer.Typer) -> None:
         scores = score_classification_files(gt, pred)
 
         def human() -> None:
-            _print_markdown(
-                markdown_table(["metric", "value"], [["accuracy", scores["accuracy"]], ["n", scores["n"]]])
-            )
+            _print_markdown(markdown_table(["metric", "value"], [["accuracy", scores["accuracy"]], ["n", scores["n"]]]))
             cm = [[lab, *row] for lab, row in zip(scores["labels"], scores["confusion"], strict=True)]
             _print_markdown("\n" + markdown_table(["true \\ predicted", *scores["labels"]], cm))
 
@@ -181,9 +178,7 @@ def register(app: typer.Typer) -> None:
 
     @ev.command("run")
     def run_cmd(
-        benchmark: Annotated[
-            str, typer.Argument(help="vqa, ja-vg-vqa-500, rec, ref-l4, classify or anomaly.")
-        ],
+        benchmark: Annotated[str, typer.Argument(help="vqa, ja-vg-vqa-500, rec, ref-l4, classify or anomaly.")],
         model: Annotated[
             str,
             typer.Option("--model", "-m", help="Model spec for tenken.load_vlm ('classical' for anomaly)."),
@@ -202,9 +197,10 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option("--tasks", help="Task-set file for 'classify' (default: shipped example)."),
         ] = None,
-        judge: Annotated[
-            str | None, typer.Option("--judge", help="LLM judge for VQA: openai:MODEL@BASE_URL.")
-        ] = None,
+        judge: Annotated[str | None, typer.Option("--judge", help="LLM judge for VQA: openai:MODEL@BASE_URL.")] = None,
+        family: FamilyOpt = None,
+        max_new_tokens: TokensOpt = None,
+        trust_remote_code: RemoteOpt = False,
         json_out: JsonFlag = False,
     ) -> None:
         """Run a benchmark with a model: predictions.jsonl, scores.json and a table in OUT.
@@ -227,21 +223,21 @@ def register(app: typer.Typer) -> None:
             from tenken.eval.judge import LLMJudge
 
             judge_obj = LLMJudge.from_spec(judge)
-        predict = model_predictor(spec, model, lang=lang, tasks=str(tasks) if tasks else None)
-        result = run_benchmark(
-            spec, samples, predict, out, model, data, data_report, judge=judge_obj, progress=True
-        )
+        options: dict[str, Any] = {"max_new_tokens": max_new_tokens}
+        if trust_remote_code:
+            options["trust_remote_code"] = True
+        with err_console.status(f"loading {model} ..."):
+            predict = model_predictor(
+                spec, model, lang=lang, tasks=str(tasks) if tasks else None, family=family, **options
+            )
+        result = run_benchmark(spec, samples, predict, out, model, data, data_report, judge=judge_obj, progress=True)
         emit(result, json_out, lambda: _print_markdown(run_table(result)))
         _input_warnings(result["scores"], strict=False)
 
     @ev.command("compare")
     def compare_cmd(
-        runs: Annotated[
-            list[Path], typer.Argument(help="Run folders (each with scores.json) or scores.json files.")
-        ],
-        plots: Annotated[
-            Path | None, typer.Option("--plots", help="Folder for PNG plots (default: none).")
-        ] = None,
+        runs: Annotated[list[Path], typer.Argument(help="Run folders (each with scores.json) or scores.json files.")],
+        plots: Annotated[Path | None, typer.Option("--plots", help="Folder for PNG plots (default: none).")] = None,
         json_out: JsonFlag = False,
     ) -> None:
         """Several runs side by side: a markdown table and, with --plots, PNG charts.
@@ -264,20 +260,13 @@ def register(app: typer.Typer) -> None:
         if plots is not None:
             from tenken.eval.plots import plot_metric_bars, plot_size_recall, plot_threshold_curves
 
-            values = {
-                n: headline(r.get("task", ""), r.get("scores", {}))
-                for n, r in zip(names, results, strict=True)
-            }
+            values = {n: headline(r.get("task", ""), r.get("scores", {})) for n, r in zip(names, results, strict=True)}
             written.append(str(plot_metric_bars(values, plots / "metrics.png", "指標の比較 metrics")))
-            det = [
-                (n, r["scores"]) for n, r in zip(names, results, strict=True) if r.get("task") == "detection"
-            ]
+            det = [(n, r["scores"]) for n, r in zip(names, results, strict=True) if r.get("task") == "detection"]
             if det:
                 dn, ds = zip(*det, strict=True)
                 written.append(str(plot_size_recall(ds, dn, plots / "size_recall.png")))
-                written.append(
-                    str(plot_size_recall(ds, dn, plots / "size_agreement.png", metric="agreement"))
-                )
+                written.append(str(plot_size_recall(ds, dn, plots / "size_agreement.png", metric="agreement")))
             rec = [(n, r["scores"]) for n, r in zip(names, results, strict=True) if r.get("task") == "rec"]
             if rec:
                 rn, rs = zip(*rec, strict=True)

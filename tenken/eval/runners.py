@@ -279,19 +279,27 @@ def _report_dict(report: Any) -> dict[str, Any]:
     raise TypeError(f"cannot turn a {type(report).__name__} report into JSON")
 
 
-def model_predictor(benchmark: BenchmarkSpec, model: str, lang: str | None = None, tasks: str | None = None) -> Predict:
+def model_predictor(
+    benchmark: BenchmarkSpec,
+    model: str,
+    lang: str | None = None,
+    tasks: str | None = None,
+    family: str | None = None,
+    **vlm_options: Any,
+) -> Predict:
     """The per-sample predict function of ``benchmark`` backed by the model ``model`` (a VLM spec).
 
     VQA benchmarks call ``tenken.tasks.vqa.ask``, REC ones ``tenken.tasks.grounding.ground`` (the first,
     highest-ranked box is the answer; none is a miss), ``classify`` calls
     ``tenken.tasks.factory.classify_task`` with the task set ``tasks`` (default: the shipped example), and
     ``anomaly`` runs ``tenken.inspect.pipeline.Inspector`` (``model="classical"`` runs it without a VLM).
+    ``family`` and ``vlm_options`` go to :func:`tenken.load_vlm`.
     """
     lang = lang or benchmark.lang
     if benchmark.task == "detection":
         from tenken.inspect.pipeline import Inspector
 
-        inspector = Inspector() if model in ("", "classical") else Inspector(vlm=_load_vlm(model))
+        inspector = Inspector() if model in ("", "classical") else Inspector(vlm=_load_vlm(model, family, vlm_options))
 
         def predict_anomaly(s: AnomalySample) -> dict[str, Any]:
             report = _report_dict(inspector.inspect(s.target, s.reference, id=s.id))
@@ -299,7 +307,7 @@ def model_predictor(benchmark: BenchmarkSpec, model: str, lang: str | None = Non
 
         return predict_anomaly
 
-    vlm = _load_vlm(model)
+    vlm = _load_vlm(model, family, vlm_options)
     if benchmark.task == "vqa":
         from tenken.tasks.vqa import ask
 
@@ -328,7 +336,7 @@ def model_predictor(benchmark: BenchmarkSpec, model: str, lang: str | None = Non
     raise InputError(f"benchmark {benchmark.name!r} has no model predictor")
 
 
-def _load_vlm(spec: str) -> Any:
+def _load_vlm(spec: str, family: str | None, options: dict[str, Any]) -> Any:
     import tenken
 
-    return tenken.load_vlm(spec)
+    return tenken.load_vlm(spec, family=family, **{k: v for k, v in options.items() if v is not None})
