@@ -168,3 +168,12 @@ def test_vectorised_scores_equal_sequential_greedy(samples):
     expect_l = [reference_f1(g, p, True) for g, p in samples]
     np.testing.assert_allclose(s.per_sample_f1_bbox, expect_b, atol=1e-12)
     np.testing.assert_allclose(s.per_sample_f1_bbox_label, expect_l, atol=1e-12)
+
+
+def test_public_api_names():
+    import tenken
+    from tenken.eval.judge import LLMJudge
+    from tenken.eval.text import rouge_l
+
+    assert tenken.score_detections is score_detections
+    assert tenken.LLMJudge is LLMJudge and tenken.rouge_l is rouge_l
