@@ -329,10 +329,16 @@ def read_predictions(
     ``known_ids`` without a line are appended to ``report.missing``.
     """
     known = set(known_ids)
+    dropped_truth = {s.id for s in report.skipped if s.source != str(path)}
     out: dict[str, tuple[int, dict[str, Any]]] = {}
     for n, sid, obj in _unique_rows(path, report):
         if sid not in known:
-            report.skip(path, n, sid, "prediction for an id that is not in the ground truth")
+            why = (
+                "prediction for an id whose ground-truth line was skipped (see above)"
+                if sid in dropped_truth
+                else "prediction for an id that is not in the ground truth"
+            )
+            report.skip(path, n, sid, why)
             continue
         out[sid] = (n, obj)
     report.missing.extend(i for i in known_ids if i not in out)

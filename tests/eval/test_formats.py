@@ -2,7 +2,7 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tenken.core.errors import InputError
@@ -92,6 +92,16 @@ def test_classification_and_anomaly_and_detection_truth(tmp_path):
 
     truth, report = read_detection_truth(an)  # anomaly lines are valid detection ground truth too
     assert [t.id for t in truth] == ["p1", "p2"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=40), max_size=8))
+def test_jsonl_reader_never_crashes_and_accounts_for_every_line(tmp_path_factory, lines):
+    path = tmp_path_factory.mktemp("fuzz") / "x.jsonl"
+    path.write_text("\n".join(x.replace("\n", " ").replace("\r", " ") for x in lines), encoding="utf-8")
+    samples, report = read_vqa(path)
+    non_blank = [x for x in path.read_text(encoding="utf-8").split("\n") if x.strip()]
+    assert len(samples) + len(report.skipped) == len(non_blank)
 
 
 def test_missing_file_is_an_input_error(tmp_path):

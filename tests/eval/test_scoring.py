@@ -65,7 +65,7 @@ def test_detection_scores_and_skip_report(det_files):
     assert ("e", "ground-truth box 0: box has NaN or infinite coordinates: [0, 0, nan, 10]") in reasons
     assert ("b", "detection 1: box has negative width or height (x2 < x1 or y2 < y1): [10, 10, 5, 20]") in reasons
     assert ("zzz", "prediction for an id that is not in the ground truth") in reasons
-    assert ("e", "prediction for an id that is not in the ground truth") in reasons
+    assert ("e", "prediction for an id whose ground-truth line was skipped (see above)") in reasons
     assert any(sid is None and r.startswith("malformed JSON") for sid, r in reasons)
     assert 0 < s["map50"] < 1 and s["map50_bbox"] > s["map50"]
     per = {r["name"]: r for r in s["per_label"]}
