@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import re
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -107,6 +108,7 @@ class LLMJudge:
         self.timeout = timeout
         self.retries = retries
         self.requests_made = 0
+        self._lock = threading.Lock()
 
     @classmethod
     def from_spec(cls, spec: str, cache_dir: str | Path | None = None) -> LLMJudge:
@@ -136,7 +138,8 @@ class LLMJudge:
         last: Exception | None = None
         for attempt in range(self.retries + 1):
             try:
-                self.requests_made += 1
+                with self._lock:
+                    self.requests_made += 1
                 r = httpx.post(url, json=body, headers=headers, timeout=self.timeout)
                 if r.status_code == 429 or r.status_code >= 500:
                     raise httpx.HTTPStatusError(f"HTTP {r.status_code}", request=r.request, response=r)
@@ -179,12 +182,19 @@ class LLMJudge:
         return JudgeResult(score=parse_score(reply), reply=reply)
 
     def judge_many(
-        self, questions: Sequence[str], answers: Sequence[str], predictions: Sequence[str]
+        self, questions: Sequence[str], answers: Sequence[str], predictions: Sequence[str], concurrency: int = 4
     ) -> list[JudgeResult]:
-        """Score aligned lists, one request per uncached non-empty prediction."""
+        """Score aligned lists (results in input order), one request per uncached non-empty prediction, at
+        most ``concurrency`` requests in flight."""
         if not len(questions) == len(answers) == len(predictions):
             raise ValueError("questions, answers and predictions must have the same length")
-        return [self.judge(q, a, p) for q, a, p in zip(questions, answers, predictions, strict=True)]
+        items = list(zip(questions, answers, predictions, strict=True))
+        if concurrency <= 1 or len(items) <= 1:
+            return [self.judge(q, a, p) for q, a, p in items]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            return list(pool.map(lambda item: self.judge(*item), items))
 
 
 def summarize(results: Sequence[JudgeResult], model: str) -> dict[str, Any]:

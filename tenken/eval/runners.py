@@ -297,7 +297,10 @@ def model_predictor(
     """
     lang = lang or benchmark.lang
     if benchmark.task == "detection":
-        from tenken.inspect.pipeline import Inspector
+        try:
+            from tenken.inspect.pipeline import Inspector
+        except ImportError as exc:
+            raise InputError(f"benchmark {benchmark.name!r} needs the inspection pipeline ({exc})") from None
 
         inspector = Inspector() if model in ("", "classical") else Inspector(vlm=_load_vlm(model, family, vlm_options))
 

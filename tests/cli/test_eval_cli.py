@@ -136,3 +136,38 @@ def test_run_then_compare_with_plots(tmp_path, monkeypatch):
 
     r = runner.invoke(app, ["eval", "run", "rec", "--model", "x", "--data", str(data), "--out", str(tmp_path / "good")])
     assert r.exit_code == 2 and "holds a run" in " ".join(r.output.split())
+
+
+def test_compare_detection_runs_writes_size_plots(tmp_path):
+    from tenken.eval.formats import read_anomaly
+    from tenken.eval.runners import get_benchmark, run_benchmark
+
+    rows = [
+        {"id": f"p{i}", "target": "t.jpg", "reference": "r.jpg", "boxes": [[0, 0, s, s]], "labels": ["tool"]}
+        for i, s in enumerate([40, 120, 250, 400])
+    ]
+    data = write(tmp_path / "pairs.jsonl", rows)
+    samples, _ = read_anomaly(data)
+    for name, keep in (("all", 4), ("half", 2)):
+        run_benchmark(
+            get_benchmark("anomaly"), samples,
+            lambda s, keep=keep: {"detections": s.truth.to_records() if int(s.id[1:]) < keep else []},
+            tmp_path / name, name, progress=False,
+        )  # fmt: skip
+    r = runner.invoke(
+        app, ["eval", "compare", str(tmp_path / "all"), str(tmp_path / "half"), "--plots", str(tmp_path / "p")]
+    )
+    assert r.exit_code == 0, r.output
+    assert "| f1_bbox | 1 | 0.5 |" in r.stdout
+    assert {p.name for p in (tmp_path / "p").iterdir()} == {"metrics.png", "size_recall.png", "size_agreement.png"}
+
+
+def test_anomaly_run_without_the_pipeline_is_a_clear_error(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tenken.inspect.pipeline", None)  # as in a build without the pipeline
+    data = write(tmp_path / "pairs.jsonl", [{"id": "a", "target": "t.jpg", "reference": "r.jpg", "boxes": []}])
+    r = runner.invoke(
+        app, ["eval", "run", "anomaly", "--model", "classical", "--data", str(data), "--out", str(tmp_path / "o")]
+    )
+    assert r.exit_code == 2 and "inspection pipeline" in r.output
