@@ -201,11 +201,16 @@ def run_benchmark(
     ):
         for s in todo:
             try:
-                line = {"id": s.id, **predict(s)}
+                fields = predict(s)
+                text = json.dumps(
+                    {"id": s.id, **{k: v for k, v in fields.items() if k != "id"}},
+                    ensure_ascii=False,
+                    default=_json_default,
+                )
             except Exception as exc:  # one failing sample must not stop the batch; it is recorded
                 errors += 1
-                line = {"id": s.id, "error": f"{type(exc).__name__}: {exc}"}
-            fh.write(json.dumps(line, ensure_ascii=False, default=_json_default) + "\n")
+                text = json.dumps({"id": s.id, "error": f"{type(exc).__name__}: {exc}"}, ensure_ascii=False)
+            fh.write(text + "\n")
             fh.flush()
             os.fsync(fh.fileno())
             advance()

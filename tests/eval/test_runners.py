@@ -114,3 +114,14 @@ def test_rec_and_anomaly_runners(tmp_path):
 def test_unknown_benchmark_lists_known_ones():
     with pytest.raises(InputError, match="ja-vg-vqa-500"):
         get_benchmark("nope")
+
+
+def test_unserialisable_prediction_is_a_recorded_error(vqa, tmp_path):
+    samples, _ = vqa
+    result = run_benchmark(
+        get_benchmark("vqa"), samples[:2], lambda s: {"prediction": object() if s.id == "q0" else "黒"},
+        tmp_path / "r", "fake", progress=False,
+    )  # fmt: skip
+    assert result["n_errors"] == 1
+    lines = [json.loads(x) for x in (tmp_path / "r" / "predictions.jsonl").read_text().splitlines()]
+    assert lines[0]["id"] == "q0" and "TypeError" in lines[0]["error"] and lines[1]["prediction"] == "黒"
