@@ -24,8 +24,6 @@ from tenken.eval.formats import (
     read_vqa,
 )
 
-TASKS = ("detection", "rec", "vqa", "classify")
-
 
 def score_detection_truth(
     ids: list[str],
