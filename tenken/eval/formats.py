@@ -166,14 +166,14 @@ def parse_box(value: Any) -> np.ndarray:
     if not isinstance(value, (list, tuple)) or len(value) != 4:
         raise ValueError(f"box must be a list of 4 numbers [x1, y1, x2, y2], got {value!r}")
     try:
-        box = np.array([float(v) for v in value], dtype=np.float64)
+        x1, y1, x2, y2 = (float(v) for v in value)
     except (TypeError, ValueError):
         raise ValueError(f"box has a non-numeric coordinate: {value!r}") from None
-    if not np.all(np.isfinite(box)):
+    if not all(math.isfinite(v) for v in (x1, y1, x2, y2)):
         raise ValueError(f"box has NaN or infinite coordinates: {value!r}")
-    if box[2] < box[0] or box[3] < box[1]:
+    if x2 < x1 or y2 < y1:
         raise ValueError(f"box has negative width or height (x2 < x1 or y2 < y1): {value!r}")
-    return box
+    return np.array([x1, y1, x2, y2], dtype=np.float64)
 
 
 def _id(obj: dict[str, Any]) -> str | None:
