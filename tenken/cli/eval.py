@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -246,45 +245,13 @@ def register(app: typer.Typer) -> None:
 
         Example: tenken eval compare runs/qwen3b runs/qwen7b --plots runs/compare
         """
-        from tenken.eval.tables import compare_table, headline
+        from tenken.eval.compare import compare_runs
 
-        results = []
-        for r in runs:
-            path = r / "scores.json" if r.is_dir() else r
-            if not path.is_file():
-                raise InputError(f"{r}: no scores.json (run `tenken eval run ...` first)")
-            results.append(json.loads(path.read_text(encoding="utf-8")))
-        names = _unique_names([r.name if r.is_dir() else r.parent.name for r in runs])
-        table = compare_table(results, names)
-        written: list[str] = []
-        if plots is not None:
-            from tenken.eval.plots import plot_metric_bars, plot_size_recall, plot_threshold_curves
-
-            values = {n: headline(r.get("task", ""), r.get("scores", {})) for n, r in zip(names, results, strict=True)}
-            written.append(str(plot_metric_bars(values, plots / "metrics.png", "指標の比較 metrics")))
-            det = [(n, r["scores"]) for n, r in zip(names, results, strict=True) if r.get("task") == "detection"]
-            if det:
-                dn, ds = zip(*det, strict=True)
-                written.append(str(plot_size_recall(ds, dn, plots / "size_recall.png")))
-                written.append(str(plot_size_recall(ds, dn, plots / "size_agreement.png", metric="agreement")))
-            rec = [(n, r["scores"]) for n, r in zip(names, results, strict=True) if r.get("task") == "rec"]
-            if rec:
-                rn, rs = zip(*rec, strict=True)
-                written.append(str(plot_threshold_curves(rs, rn, plots / "rec_thresholds.png")))
-        payload = {"runs": names, "table": table, "plots": written, "results": results}
+        comp = compare_runs(runs, plots)
 
         def human() -> None:
-            _print_markdown(table)
-            for p in written:
+            _print_markdown(comp.table)
+            for p in comp.plots:
                 console.print(f"wrote {p}", highlight=False)
 
-        emit(payload, json_out, human)
-
-
-def _unique_names(names: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    out = []
-    for n in names:
-        seen[n] = seen.get(n, 0) + 1
-        out.append(n if seen[n] == 1 else f"{n}#{seen[n]}")
-    return out
+        emit(comp.to_dict(), json_out, human)

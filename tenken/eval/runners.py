@@ -7,7 +7,9 @@ A run directory holds:
 - ``ground_truth.jsonl`` — the samples in tenken's JSONL format (so ``tenken eval vqa|rec|...`` can rescore);
 - ``predictions.jsonl`` — one line per sample, appended and flushed as soon as it is predicted; a sample
   whose prediction raised is written as ``{"id", "error"}``;
-- ``scores.json`` — the scores (see :mod:`tenken.eval.scoring`), what was skipped, errors and timing.
+- ``per_sample.jsonl`` — each sample's scores (for error analysis and paired comparison of runs);
+- ``scores.json`` — the scores (see :mod:`tenken.eval.scoring`), the headline ("primary") per-sample metric
+  with its 95 % bootstrap interval, what was skipped, errors and timing.
 
 Resuming: rerunning the same command keeps every finished prediction, retries samples that errored, and
 predicts the rest. The runner core (:func:`run_benchmark`) takes any per-sample ``predict`` function, so it
@@ -30,6 +32,7 @@ import numpy as np
 from tenken.core.errors import InputError
 from tenken.eval import formats
 from tenken.eval.formats import AnomalySample, LoadReport, RECSample, TaskSample, VQASample
+from tenken.eval.stats import PRIMARY, bootstrap_ci
 
 Predict = Callable[[Any], dict[str, Any]]
 
@@ -127,17 +130,17 @@ def _finished(pred_path: Path, ids: set[str]) -> dict[str, dict[str, Any]]:
 
 
 def score_run(task: str, gt_path: Path, pred_path: Path, judge: Any = None) -> dict[str, Any]:
-    """Score a run directory's files with the scorer for ``task``."""
+    """Score a run directory's files with the scorer for ``task`` (with ``per_sample`` rows)."""
     from tenken.eval import scoring
 
     if task == "vqa":
-        return scoring.score_vqa_files(gt_path, pred_path, judge=judge)
+        return scoring.score_vqa_files(gt_path, pred_path, judge=judge, per_sample=True)
     if task == "rec":
-        return scoring.score_rec_files(gt_path, pred_path)
+        return scoring.score_rec_files(gt_path, pred_path, per_sample=True)
     if task == "classify":
-        return scoring.score_classification_files(gt_path, pred_path)
+        return scoring.score_classification_files(gt_path, pred_path, per_sample=True)
     if task == "detection":
-        return scoring.score_detection_files(gt_path, pred_path)
+        return scoring.score_detection_files(gt_path, pred_path, per_sample=True)
     raise InputError(f"unknown task {task!r}")
 
 
@@ -217,6 +220,10 @@ def run_benchmark(
     seconds = time.perf_counter() - t0
 
     scores = score_run(benchmark.task, gt_path, pred_path, judge=judge)
+    rows = scores.pop("per_sample")
+    _write_jsonl(out / "per_sample.jsonl", rows)
+    primary = PRIMARY[benchmark.task]
+    ci = bootstrap_ci([r[primary] for r in rows])
     result = {
         **meta,
         "task": benchmark.task,
@@ -227,12 +234,17 @@ def run_benchmark(
         "predict_seconds": seconds,
         "seconds_per_sample": seconds / len(todo) if todo else None,
         "scores": scores,
+        "primary": {"metric": primary, "mean": _mean(rows, primary), "ci95": list(ci) if ci else None},
         "data_input": (data_report or LoadReport()).to_dict(),
     }
     from tenken.cli.output import to_json_text
 
     (out / "scores.json").write_text(to_json_text(result) + "\n", encoding="utf-8")
     return result
+
+
+def _mean(rows: Sequence[dict[str, Any]], key: str) -> float | None:
+    return float(np.mean([r[key] for r in rows])) if rows else None
 
 
 def _json_default(obj: Any) -> Any:

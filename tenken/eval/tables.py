@@ -61,17 +61,32 @@ def run_table(result: dict[str, Any]) -> str:
     return text
 
 
-def compare_table(results: Sequence[dict[str, Any]], names: Sequence[str] | None = None) -> str:
-    """Several runs side by side: one column per run, one row per headline metric (union over runs)."""
+def compare_table(
+    results: Sequence[dict[str, Any]], names: Sequence[str] | None = None, diffs: Sequence[Any] | None = None
+) -> str:
+    """Several runs side by side: one column per run, one row per headline metric (union over runs).
+
+    ``diffs[i]`` (from :func:`tenken.eval.compare.paired_vs_first`) adds a row "Δ metric vs first [95 % CI]".
+    """
     names = list(names) if names is not None else [f"{r.get('model')}" for r in results]
     metrics: dict[str, None] = {}
     for r in results:
         for k in headline(r.get("task", ""), r.get("scores", {})):
             metrics[k] = None
     rows: list[list[Any]] = [["benchmark", *[r.get("benchmark") for r in results]]]
+    rows.append(["model", *[r.get("model") for r in results]])
     for m in metrics:
         rows.append([m, *[r.get("scores", {}).get(m) for r in results]])
+    if diffs is not None and any(d for d in diffs):
+        metric = next(d["metric"] for d in diffs if d)
+        rows.append([f"Δ {metric} vs {names[0]} [95% CI]", *[_diff_text(d) for d in diffs]])
     rows.append(["samples", *[r.get("n_samples") for r in results]])
     rows.append(["errors", *[r.get("n_errors") for r in results]])
     rows.append(["s / sample", *[r.get("seconds_per_sample") for r in results]])
     return markdown_table(["metric", *names], rows)
+
+
+def _diff_text(d: dict[str, Any] | None) -> str | None:
+    if not d or d.get("diff") is None:
+        return None
+    return f"{d['diff']:+.4g} [{d['low']:+.4g}, {d['high']:+.4g}] (n={d['n']})"

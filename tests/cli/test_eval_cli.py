@@ -132,6 +132,8 @@ def test_run_then_compare_with_plots(tmp_path, monkeypatch):
     out = json.loads(r.stdout)
     assert out["runs"] == ["good", "bad"]
     assert "| macc | 1 |" in out["table"]
+    assert out["diffs"][0] is None and out["diffs"][1]["metric"] == "hit@0.5" and out["diffs"][1]["n"] == 4
+    assert "| Δ hit@0.5 vs good [95% CI] | – | +0 [+0, +0] (n=4) |" in out["table"]
     assert sorted(p.split("/")[-1] for p in out["plots"]) == ["metrics.png", "rec_thresholds.png"]
 
     r = runner.invoke(app, ["eval", "run", "rec", "--model", "x", "--data", str(data), "--out", str(tmp_path / "good")])

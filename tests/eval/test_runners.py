@@ -39,6 +39,9 @@ def test_run_writes_predictions_and_scores(vqa, tmp_path):
     assert [x["id"] for x in lines] == ["q0", "q1", "q2", "q3"]
     assert json.loads((out / "scores.json").read_text())["scores"]["exact_match"] == 1.0
     assert json.loads((out / "run.json").read_text())["model"] == "fake"
+    per = [json.loads(x) for x in (out / "per_sample.jsonl").read_text().splitlines()]
+    assert [p["id"] for p in per] == ["q0", "q1", "q2", "q3"] and all(p["rouge_l"] == 100.0 for p in per)
+    assert result["primary"] == {"metric": "rouge_l", "mean": 100.0, "ci95": [100.0, 100.0]}
     gt = [json.loads(x) for x in (out / "ground_truth.jsonl").read_text().splitlines()]
     assert gt[0]["answer"] == "白色です"
 
