@@ -13,6 +13,9 @@ from tenken.core.errors import InputError
 
 GtOpt = Annotated[Path, typer.Option("--gt", help="Ground-truth JSONL file.")]
 PredOpt = Annotated[Path, typer.Option("--pred", help="Predictions JSONL file.")]
+PerSampleOpt = Annotated[
+    Path | None, typer.Option("--per-sample", help="Write each sample's scores to this JSONL (error analysis).")
+]
 StrictOpt = Annotated[
     bool,
     typer.Option("--strict", help="Exit with code 3 when any line was skipped or any id had no prediction."),
@@ -40,6 +43,18 @@ def _input_warnings(scores: dict[str, Any], strict: bool) -> None:
         raise typer.Exit(3)
 
 
+def _write_per_sample(scores: dict[str, Any], path: Path | None) -> None:
+    """Move ``scores["per_sample"]`` into the JSONL file ``path``."""
+    rows = scores.pop("per_sample", None)
+    if path is None or rows is None:
+        return
+    from tenken.cli.output import to_json_text
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(to_json_text(r, indent=None) + "\n" for r in rows), encoding="utf-8")
+    scores["per_sample_file"] = str(path)
+
+
 def _print_markdown(text: str) -> None:
     console.print(text, markup=False, highlight=False)
 
@@ -64,6 +79,7 @@ def register(app: typer.Typer) -> None:
         labels: Annotated[
             bool, typer.Option("--labels", help="Also report recall and agreement per ground-truth label.")
         ] = False,
+        per_sample: PerSampleOpt = None,
         strict: StrictOpt = False,
         json_out: JsonFlag = False,
     ) -> None:
@@ -77,7 +93,8 @@ def register(app: typer.Typer) -> None:
         from tenken.eval.scoring import score_detection_files
         from tenken.eval.tables import markdown_table, size_table
 
-        scores = score_detection_files(gt, pred, per_label=labels)
+        scores = score_detection_files(gt, pred, per_label=labels, per_sample=per_sample is not None)
+        _write_per_sample(scores, per_sample)
 
         def human() -> None:
             head = [[k, scores[k]] for k in ("f1_bbox", "f1_bbox_label", "map50", "map50_bbox")]
@@ -91,7 +108,9 @@ def register(app: typer.Typer) -> None:
         _input_warnings(scores, strict)
 
     @ev.command("rec")
-    def rec_cmd(gt: GtOpt, pred: PredOpt, strict: StrictOpt = False, json_out: JsonFlag = False) -> None:
+    def rec_cmd(
+        gt: GtOpt, pred: PredOpt, per_sample: PerSampleOpt = None, strict: StrictOpt = False, json_out: JsonFlag = False
+    ) -> None:
         """Grounding accuracy, Ref-L4 protocol: IoU > 0.5 / 0.75 / 0.9 and mAcc over 0.5:0.05:0.95.
 
         GT lines: {"id", "image", "expression", "box": [x1,y1,x2,y2]}. PRED lines: {"id", "box": [...]}
@@ -102,7 +121,8 @@ def register(app: typer.Typer) -> None:
         from tenken.eval.scoring import score_rec_files
         from tenken.eval.tables import markdown_table
 
-        scores = score_rec_files(gt, pred)
+        scores = score_rec_files(gt, pred, per_sample=per_sample is not None)
+        _write_per_sample(scores, per_sample)
 
         def human() -> None:
             rows = [[k, scores[k]] for k in ("acc@0.5", "acc@0.75", "acc@0.9", "macc", "n")]
@@ -128,6 +148,7 @@ def register(app: typer.Typer) -> None:
         neologdn: Annotated[
             bool, typer.Option("--neologdn/--no-neologdn", help="Normalise with neologdn before ROUGE-L.")
         ] = True,
+        per_sample: PerSampleOpt = None,
         strict: StrictOpt = False,
         json_out: JsonFlag = False,
     ) -> None:
@@ -145,7 +166,10 @@ def register(app: typer.Typer) -> None:
             from tenken.eval.judge import LLMJudge
 
             judge_obj = LLMJudge.from_spec(judge, cache_dir=judge_cache)
-        scores = score_vqa_files(gt, pred, judge=judge_obj, use_neologdn=None if neologdn else False)
+        scores = score_vqa_files(
+            gt, pred, judge=judge_obj, use_neologdn=None if neologdn else False, per_sample=per_sample is not None
+        )
+        _write_per_sample(scores, per_sample)
 
         def human() -> None:
             keys = ("rouge_l", "exact_match", "normalized_match", "llm_judge", "n")
@@ -155,7 +179,9 @@ def register(app: typer.Typer) -> None:
         _input_warnings(scores, strict)
 
     @ev.command("classify")
-    def classify_cmd(gt: GtOpt, pred: PredOpt, strict: StrictOpt = False, json_out: JsonFlag = False) -> None:
+    def classify_cmd(
+        gt: GtOpt, pred: PredOpt, per_sample: PerSampleOpt = None, strict: StrictOpt = False, json_out: JsonFlag = False
+    ) -> None:
         """Classification accuracy and confusion matrix (factory task recognition).
 
         GT lines: {"id", "image", "label"}. PRED lines: {"id", "prediction"}.
@@ -165,7 +191,8 @@ def register(app: typer.Typer) -> None:
         from tenken.eval.scoring import score_classification_files
         from tenken.eval.tables import markdown_table
 
-        scores = score_classification_files(gt, pred)
+        scores = score_classification_files(gt, pred, per_sample=per_sample is not None)
+        _write_per_sample(scores, per_sample)
 
         def human() -> None:
             _print_markdown(markdown_table(["metric", "value"], [["accuracy", scores["accuracy"]], ["n", scores["n"]]]))

@@ -85,7 +85,14 @@ def test_eval_detection_prints_the_documented_json(tmp_path):
     assert rows["200 px or larger"]["n_boxes"] == 1 and rows["200 px or larger"]["agreement"] == 0.0
     assert data["input"]["skipped"][0]["id"] == "ghost"
 
-    r = runner.invoke(app, ["eval", "detection", "--gt", str(gt), "--pred", str(pred)])
+    r = runner.invoke(
+        app, ["eval", "detection", "--gt", str(gt), "--pred", str(pred), "--per-sample", str(tmp_path / "ps.jsonl")]
+    )
+    rows = [json.loads(x) for x in (tmp_path / "ps.jsonl").read_text().splitlines()]
+    assert rows == [
+        {"id": "a", "f1_bbox": 1.0, "f1_bbox_label": 0.5, "n_gt": 2, "n_pred": 2},
+        {"id": "b", "f1_bbox": 0.0, "f1_bbox_label": 0.0, "n_gt": 0, "n_pred": 1},
+    ]
     assert r.exit_code == 0 and "| f1_bbox | 0.5 |" in r.stdout and "200 px or larger" in r.stdout
     assert "ghost" in r.stderr and "not in the ground truth" in r.stderr
 
