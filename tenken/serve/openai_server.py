@@ -4,13 +4,14 @@
     >>> app = create_app(tenken.load_vlm("path/to/checkpoint"))
     >>> # uvicorn.run(app, host="127.0.0.1", port=8000)
 
-Images are accepted as base64 ``data:`` URLs only (the server never fetches a URL it is given). Requests are
-handled in worker threads, so a backend that can serve several at once (an HTTP backend, a batching engine)
-does; the in-process transformers backend serialises generation on its own lock.
+Images are accepted as base64 ``data:`` URLs only (the server never fetches a URL it is given). Requests that
+arrive together are grouped by a :class:`MicroBatcher` into one batched ``generate`` call (one forward pass
+for the in-process transformers backend); generation runs in a worker thread, off the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import contextlib
@@ -26,7 +27,7 @@ from fastapi.responses import JSONResponse
 
 from tenken.core.errors import ImageLoadError, TenkenError
 from tenken.core.images import load_image
-from tenken.vlm.backends.base import Backend, VLMRequest
+from tenken.vlm.backends.base import Backend, BackendError, VLMRequest
 
 MAX_TOKENS_LIMIT = 8192
 
@@ -64,6 +65,8 @@ def request_from_body(body: dict[str, Any]) -> VLMRequest:
         if not isinstance(m, dict):
             raise RequestError("each message must be an object")
         role, content = m.get("role"), m.get("content")
+        if role not in ("system", "user"):
+            raise RequestError(f"message role {role!r} is not supported (one request = system + user turns)")
         parts = [{"type": "text", "text": content}] if isinstance(content, str) else content
         if not isinstance(parts, list):
             raise RequestError(f"message content must be a string or a list of parts, got {type(content).__name__}")
@@ -82,15 +85,83 @@ def request_from_body(body: dict[str, Any]) -> VLMRequest:
     return VLMRequest("\n".join(texts), images, "\n".join(system) or None, max_tokens)
 
 
-def create_app(backend: Backend | Any, model_name: str | None = None) -> FastAPI:
+class MicroBatcher:
+    """Groups requests that arrive together into one ``generate`` call (a batched forward pass in process).
+
+    The first waiting request opens a batch; it closes after ``max_wait_ms`` or at ``max_batch`` requests.
+    Batches run one after another in a worker thread. A failed item fails only its own request.
+    """
+
+    def __init__(self, backend: Any, max_batch: int = 8, max_wait_ms: float = 5.0) -> None:
+        self.backend = backend
+        self.max_batch = max(1, int(max_batch))
+        self.max_wait = max(0.0, max_wait_ms) / 1000
+        self.batch_sizes: list[int] = []
+        self._queue: asyncio.Queue | None = None
+        self._worker: asyncio.Task | None = None
+
+    async def submit(self, req: VLMRequest) -> str:
+        """The answer to ``req`` (raises what the backend raised for it)."""
+        if self._queue is None:
+            self._queue = asyncio.Queue()
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.get_running_loop().create_task(self._run())
+        fut: asyncio.Future = asyncio.get_running_loop().create_future()
+        await self._queue.put((req, fut))
+        return await fut
+
+    async def _run(self) -> None:
+        assert self._queue is not None
+        while True:
+            batch = [await self._queue.get()]
+            deadline = time.monotonic() + self.max_wait
+            while len(batch) < self.max_batch:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                try:
+                    batch.append(await asyncio.wait_for(self._queue.get(), left))
+                except asyncio.TimeoutError:
+                    break
+            self.batch_sizes.append(len(batch))
+            await self._serve(batch)
+
+    async def _serve(self, batch: list[tuple[VLMRequest, asyncio.Future]]) -> None:
+        try:
+            answers: list[Any] = await to_thread.run_sync(self.backend.generate, [r for r, _ in batch])
+            failures: dict[int, str] = {}
+        except BackendError as exc:
+            answers, failures = exc.results, exc.errors
+        except Exception as exc:  # the whole batch failed
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(exc)
+            return
+        for i, (_, fut) in enumerate(batch):
+            if fut.done():
+                continue
+            if i in failures or i >= len(answers) or answers[i] is None:
+                fut.set_exception(BackendError(failures.get(i, "no answer"), [None], {0: failures.get(i, "")}))
+            else:
+                fut.set_result(answers[i])
+
+
+def create_app(
+    backend: Backend | Any, model_name: str | None = None, max_batch: int = 8, max_wait_ms: float = 5.0
+) -> FastAPI:
     """A FastAPI app serving ``backend`` (a :class:`~tenken.vlm.backends.base.Backend` or a ``VLM``).
 
     Args:
         backend: anything with ``generate(requests) -> list[str]``.
         model_name: the id listed by ``/v1/models`` and echoed in answers (default: the VLM's name).
+        max_batch: requests arriving together are answered by one ``generate`` call of up to this many
+            (1 turns batching off: each request is its own call, run concurrently).
+        max_wait_ms: how long the first request of a batch waits for company.
     """
     name = model_name or getattr(backend, "name", None) or "tenken"
     app = FastAPI(title="tenken OpenAI-compatible server")
+    batcher = MicroBatcher(backend, max_batch, max_wait_ms) if max_batch > 1 else None
+    app.state.batcher = batcher
 
     def error(status: int, message: str, kind: str) -> JSONResponse:
         return JSONResponse({"error": {"message": message, "type": kind}}, status_code=status)
@@ -114,7 +185,10 @@ def create_app(backend: Backend | Any, model_name: str | None = None) -> FastAPI
         except RequestError as exc:
             return error(400, str(exc), "invalid_request_error")
         try:
-            text = (await to_thread.run_sync(backend.generate, [req]))[0]
+            if batcher is not None:
+                text = await batcher.submit(req)
+            else:
+                text = (await to_thread.run_sync(backend.generate, [req]))[0]
         except TenkenError as exc:
             return error(500, str(exc), "server_error")
         return {

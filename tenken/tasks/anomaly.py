@@ -15,7 +15,7 @@ from tenken.core.detections import Detections
 from tenken.core.images import image_size
 from tenken.inspect.interfaces import AlignedPair
 from tenken.tasks.prompts import ANOMALY_PASS1, ANOMALY_PASS2, fill
-from tenken.vlm.backends.base import VLMRequest
+from tenken.vlm.backends.base import BackendError, VLMRequest
 from tenken.vlm.model import VLM
 from tenken.vlm.parse import answer_text, parse_detections
 
@@ -111,7 +111,8 @@ class VLMLabeller:
         margin: context added on each side, as a fraction of the box's width/height.
         max_new_tokens: cap on each answer.
 
-    All crops of a target go to the backend in one batch.
+    All crops of a target go to the backend in one batch. If some requests fail, their candidates get
+    ``"unknown"`` (``answer_pass2`` None) and the failure is noted in :attr:`warnings`; the others keep theirs.
     """
 
     def __init__(self, vlm: VLM, margin: float = 0.25, max_new_tokens: int | None = 16):
@@ -120,6 +121,7 @@ class VLMLabeller:
         self.vlm = vlm
         self.margin = margin
         self.max_new_tokens = max_new_tokens
+        self.warnings: list[str] = []
 
     def label(self, target: np.ndarray, candidates: Detections, classes: AnomalyClasses, lang: Lang) -> Detections:
         """Same boxes; ``labels`` = the normalised pass-2 answer (a class id or ``"unknown"``).
@@ -127,20 +129,26 @@ class VLMLabeller:
         ``extra["label_pass1"]`` keeps the label each candidate came with (None when it had none),
         ``extra["label_pass2"]`` the normalised pass-2 label and ``extra["answer_pass2"]`` the raw answer.
         """
-        if len(candidates) == 0:
-            return candidates._replace(
-                extra={**candidates.extra, "label_pass1": [], "label_pass2": [], "answer_pass2": []}
-            )
-        prompt = fill(ANOMALY_PASS2, lang, classes=class_list(classes, lang))
-        requests = [
-            VLMRequest(prompt, [crop_with_margin(target, box, self.margin)], max_new_tokens=self.max_new_tokens)
-            for box in candidates.xyxy
-        ]
-        answers = self.vlm.generate(requests)
-        pass2 = [classes.normalize(answer_text(a)) for a in answers]
-        pass1 = [lab or None for lab in candidates.labels]
-        extra = {**candidates.extra, "label_pass1": pass1, "label_pass2": pass2, "answer_pass2": list(answers)}
-        return candidates._replace(labels=pass2, extra=extra)
+        answers: list[str | None] = []
+        if len(candidates):
+            prompt = fill(ANOMALY_PASS2, lang, classes=class_list(classes, lang))
+            requests = [
+                VLMRequest(prompt, [crop_with_margin(target, box, self.margin)], max_new_tokens=self.max_new_tokens)
+                for box in candidates.xyxy
+            ]
+            try:
+                answers = list(self.vlm.generate(requests))
+            except BackendError as exc:  # keep the labels that did come back; the rest are unknown
+                answers = list(exc.results)
+                self.warnings.append(f"pass 2: {exc}")
+        pass2 = [UNKNOWN if a is None else classes.normalize(answer_text(a)) for a in answers]
+        extra = {
+            **candidates.extra,
+            "label_pass1": [lab or None for lab in candidates.labels],
+            "label_pass2": pass2,
+            "answer_pass2": answers,
+        }
+        return Detections(candidates.xyxy, candidates.scores, pass2, candidates.sources, candidates.image_size, extra)
 
 
 __all__ = ["UNKNOWN", "VLMCandidateDetector", "VLMLabeller", "class_list", "crop_with_margin"]

@@ -36,6 +36,7 @@ def test_request_from_body_reads_text_images_and_system():
         (_body([{"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]), "image_url"),
         (_body([{"type": "audio"}]), "unsupported"),
         (_body("q", max_tokens=-1), "max_tokens"),
+        ({"messages": [{"role": "assistant", "content": "earlier answer"}]}, "not supported"),
     ],
 )
 def test_bad_requests(body, message):
@@ -54,3 +55,27 @@ def test_app_answers_and_rejects():
     assert bad.status_code == 400 and "unsupported" in bad.json()["error"]["message"]
     assert client.post("/v1/chat/completions", json=_body("x", stream=True)).status_code == 400
     assert client.post("/v1/chat/completions", content=b"{not json").status_code == 400
+
+
+def test_concurrent_requests_are_batched_and_failures_stay_per_item():
+    from tenken.serve.openai_server import running_server
+    from tenken.vlm.backends.base import BackendError, VLMRequest
+    from tenken.vlm.backends.openai_compat import OpenAIBackend
+
+    class Recording(ScriptedBackend):
+        def generate(self, requests):
+            out = super().generate(requests)
+            if any(r.prompt == "bad" for r in requests):
+                bad = {i: "refused" for i, r in enumerate(requests) if r.prompt == "bad"}
+                raise BackendError("some failed", [None if i in bad else a for i, a in enumerate(out)], bad)
+            return out
+
+    backend = Recording(lambda r: r.prompt.upper())
+    app = create_app(backend, "rec", max_batch=4, max_wait_ms=200)
+    with running_server(app) as url:
+        client = OpenAIBackend("rec", url, concurrency=4, max_retries=0)
+        assert client.generate([VLMRequest(p) for p in "abcd"]) == list("ABCD")
+        assert max(app.state.batcher.batch_sizes) > 1 and sum(app.state.batcher.batch_sizes) == 4
+        with pytest.raises(BackendError) as info:
+            client.generate([VLMRequest("x"), VLMRequest("bad")])
+    assert info.value.results == ["X", None]

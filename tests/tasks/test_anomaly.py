@@ -74,6 +74,24 @@ def test_labeller_batches_crops_and_records_both_passes():
     assert len(empty) == 0 and empty.extra["label_pass2"] == []
 
 
+def test_labeller_keeps_labels_when_some_requests_fail():
+    from tenken.vlm.backends.base import BackendError
+    from tenken.vlm.model import VLM
+
+    class HalfBroken:
+        name = "half"
+
+        def generate(self, requests):
+            raise BackendError("1 of 2 failed", ["glove", None], {1: "HTTP 500"})
+
+    vlm = VLM(HalfBroken(), scripted_vlm("").family, "half")
+    cands = Detections([[0, 0, 10, 10], [20, 20, 40, 40]], image_size=(50, 50))
+    lab = VLMLabeller(vlm)
+    out = lab.label(np.zeros((50, 50, 3), np.uint8), cands, CLASSES, "en")
+    assert out.labels == ["glove", "unknown"] and out.extra["answer_pass2"] == ["glove", None]
+    assert lab.warnings and "1 of 2" in lab.warnings[0]
+
+
 def test_crop_with_margin_stays_inside():
     img = np.zeros((50, 60, 3), dtype=np.uint8)
     assert crop_with_margin(img, np.array([0, 0, 60, 50]), 0.5).shape == (50, 60, 3)

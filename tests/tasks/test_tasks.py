@@ -93,3 +93,15 @@ def test_every_task_on_the_tiny_model_is_well_typed(tiny_llava):
     n = count(tiny_llava, img, "cones", lang="en")
     assert isinstance(n, int) and n >= 0
     assert classify_task(tiny_llava, img, TASKS) in {*TASKS.ids, "unknown"}
+
+
+def test_ground_on_a_real_photo_maps_to_its_pixels(dev_data):
+    from tenken.core.images import image_size, load_image
+
+    path = dev_data / "backgrounds" / "sam_truck.jpg"
+    w, h = image_size(load_image(path))
+    vlm = scripted_vlm('[{"bbox_2d": [250, 500, 750, 1000], "label": "トラック"}]', family="qwen3-vl")
+    dets = ground(vlm, path, "トラック")
+    assert dets.image_size == (w, h)
+    np.testing.assert_allclose(dets.xyxy, [[w / 4, h / 2, 3 * w / 4, h]])
+    assert vlm.backend.seen[-1].images[0].shape == (h, w, 3)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from tenken.core.errors import InputError, ModelLoadError
-from tenken.vlm.backends.base import VLMRequest
+from tenken.vlm.backends.base import BackendError, VLMRequest
 from tenken.vlm.loader import load_vlm, parse_openai_spec
 
 
@@ -80,6 +81,22 @@ def test_max_new_tokens_caps_the_answer(tiny_llava, monkeypatch):
     assert seen["max_new_tokens"] == 3 and seen["new"] <= 3
 
 
+def test_a_failing_chunk_keeps_the_other_answers(tiny_llava_path, monkeypatch):
+    vlm = load_vlm(str(tiny_llava_path), batch_size=1, max_new_tokens=2)
+    real = vlm.backend._generate_chunk
+
+    def flaky(chunk):
+        if chunk[0].prompt == "bad":
+            raise RuntimeError("out of memory")
+        return real(chunk)
+
+    monkeypatch.setattr(vlm.backend, "_generate_chunk", flaky)
+    with pytest.raises(BackendError, match="1 of 3") as info:
+        vlm.generate([VLMRequest("a", [_img(16, 16, 0)]), VLMRequest("bad"), VLMRequest("c", [_img(16, 16, 1)])])
+    assert [r is None for r in info.value.results] == [False, True, False]
+    assert "out of memory" in info.value.errors[1] and vlm.stats.failures == 1
+
+
 def test_batch_size_chunks(tiny_llava_path):
     vlm = load_vlm(str(tiny_llava_path), batch_size=2, max_new_tokens=2, family="llava", box_format="rel1")
     assert vlm.family.box_format == "rel1"
@@ -96,4 +113,53 @@ def test_tiny_qwen25_reads_resize_from_its_processor(tiny_qwen25_path):
     vlm = load_vlm(str(tiny_qwen25_path), max_new_tokens=4)
     assert vlm.family.name == "qwen2.5-vl"
     assert (vlm.family.factor, vlm.family.max_pixels) == (28, 28 * 28 * 16)
-    assert len(vlm.generate([VLMRequest("cone?", [_img(100, 150, 1)]), VLMRequest("コーン", [_img(60, 60, 2)])])) == 2
+    answers = vlm.generate([VLMRequest("cone?", [_img(100, 150, 1)]), VLMRequest("コーン", [_img(60, 60, 2)])])
+    assert len(answers) == 2 and all(isinstance(a, str) for a in answers)
+    # the family's resize rule is the processor's: compare with the grid the processor actually produced
+    proc = vlm.backend.image_processor
+    for h, w in [(100, 150), (1080, 1920), (37, 500), (3000, 20)]:
+        grid = proc(images=[Image.fromarray(_img(h, w, 0))], return_tensors="np")["image_grid_thw"][0]
+        assert vlm.processed_size((w, h)) == (int(grid[2]) * 14, int(grid[1]) * 14)
+
+
+def test_tiny_qwen25_grounding_end_to_end(tiny_qwen25_path):
+    from tenken.tasks.grounding import ground
+
+    vlm = load_vlm(str(tiny_qwen25_path), max_new_tokens=6)
+    dets = ground(vlm, _img(90, 120, 3), "カラーコーン", warnings_out=[])
+    assert dets.image_size == (120, 90)
+
+
+def test_public_api_exports():
+    import tenken
+    from tenken.tasks import anomaly, counting, factory, grounding, vqa
+
+    assert tenken.load_vlm is load_vlm
+    assert (tenken.ask, tenken.ground, tenken.count, tenken.classify_task) == (
+        vqa.ask, grounding.ground, counting.count, factory.classify_task,
+    )  # fmt: skip
+    assert tenken.VLMCandidateDetector is anomaly.VLMCandidateDetector and tenken.VLMLabeller is anomaly.VLMLabeller
+
+
+def test_ollama_style_model_names_with_colons():
+    assert parse_openai_spec("openai:qwen2.5vl:7b@http://127.0.0.1:11434/v1") == (
+        "qwen2.5vl:7b",
+        "http://127.0.0.1:11434/v1",
+    )
+
+
+def test_remote_code_needs_an_explicit_opt_in(tmp_path):
+    (tmp_path / "config.json").write_text('{"model_type": "plamo2_vl", "auto_map": {"AutoConfig": "cfg.PlamoConfig"}}')
+    with pytest.raises(ModelLoadError, match="trust_remote_code=True"):
+        load_vlm(str(tmp_path))
+
+
+def test_tiny_qwen3_detected_and_grounds(tiny_qwen3_path):
+    from tenken.tasks.grounding import ground
+    from tenken.vlm.loader import _processor_resize_options
+
+    vlm = load_vlm(str(tiny_qwen3_path), max_new_tokens=6)
+    assert vlm.family.name == "qwen3-vl" and vlm.family.box_format == "rel1000"
+    assert _processor_resize_options(vlm.backend.image_processor)["factor"] == 32  # patch 16 x merge 2
+    dets = ground(vlm, _img(70, 130, 5), "cone", lang="en", warnings_out=[])
+    assert dets.image_size == (130, 70)

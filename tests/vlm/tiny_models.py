@@ -70,6 +70,8 @@ def build_qwen25_vl(out: Path, max_pixels: int = 28 * 28 * 16) -> Path:
         Qwen2VLImageProcessorPil,
     )
 
+    from tenken.vlm.backends.hf import image_only_processor_class
+
     tokenizer = _tokenizer(QWEN_SPECIALS, eos_token="<|im_end|>", pad_token="<|endoftext|>")
     tokenizer.chat_template = QWEN_TEMPLATE
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in QWEN_SPECIALS}
@@ -109,7 +111,48 @@ def build_qwen25_vl(out: Path, max_pixels: int = 28 * 28 * 16) -> Path:
     model.generation_config.eos_token_id = ids["<|im_end|>"]
     model.generation_config.pad_token_id = ids["<|endoftext|>"]
     image_processor = Qwen2VLImageProcessorPil(min_pixels=28 * 28 * 4, max_pixels=max_pixels)
-    processor = Qwen2_5_VLProcessor(image_processor=image_processor, tokenizer=tokenizer, chat_template=QWEN_TEMPLATE)
+    processor_cls = image_only_processor_class(Qwen2_5_VLProcessor)  # no video processor: no torchvision needed
+    processor = processor_cls(image_processor=image_processor, tokenizer=tokenizer, chat_template=QWEN_TEMPLATE)
+    model.save_pretrained(out)
+    processor.save_pretrained(out)
+    return out
+
+
+def build_qwen3_vl(out: Path, max_pixels: int = 32 * 32 * 16) -> Path:
+    """A Qwen3-VL checkpoint: 2 text layers of width 32, a 2-block vision tower (16-px patches, factor 32)."""
+    import torch
+    from transformers import Qwen2VLImageProcessorPil, Qwen3VLConfig, Qwen3VLForConditionalGeneration, Qwen3VLProcessor
+
+    from tenken.vlm.backends.hf import image_only_processor_class
+
+    tokenizer = _tokenizer(QWEN_SPECIALS, eos_token="<|im_end|>", pad_token="<|endoftext|>")
+    tokenizer.chat_template = QWEN_TEMPLATE
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in QWEN_SPECIALS}
+    config = Qwen3VLConfig(
+        text_config={
+            "vocab_size": len(tokenizer), "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
+            "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 16, "max_position_embeddings": 1024,
+            "rope_parameters": {"rope_type": "default", "mrope_section": [2, 3, 3], "mrope_interleaved": True,
+                                "rope_theta": 10000.0},
+            "pad_token_id": ids["<|endoftext|>"],
+        },
+        vision_config={
+            "depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "out_hidden_size": 32,
+            "patch_size": 16, "spatial_merge_size": 2, "temporal_patch_size": 2, "num_position_embeddings": 64,
+            "deepstack_visual_indexes": [1],
+        },
+        image_token_id=ids["<|image_pad|>"],
+        video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"],
+        vision_end_token_id=ids["<|vision_end|>"],
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = Qwen3VLForConditionalGeneration(config).eval()
+    model.generation_config.eos_token_id = ids["<|im_end|>"]
+    model.generation_config.pad_token_id = ids["<|endoftext|>"]
+    image_processor = Qwen2VLImageProcessorPil(patch_size=16, min_pixels=32 * 32 * 4, max_pixels=max_pixels)
+    processor_cls = image_only_processor_class(Qwen3VLProcessor)
+    processor = processor_cls(image_processor=image_processor, tokenizer=tokenizer, chat_template=QWEN_TEMPLATE)
     model.save_pretrained(out)
     processor.save_pretrained(out)
     return out
@@ -192,6 +235,11 @@ def tiny_llava(tiny_llava_path: Path):
 
 @pytest.fixture(scope="session")
 def tiny_qwen25_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny Qwen2.5-VL checkpoint (its processor needs torchvision: skipped without it)."""
-    pytest.importorskip("torchvision", reason="Qwen-VL processors in transformers 5 need torchvision")
+    """A tiny Qwen2.5-VL checkpoint directory, built once per test session."""
     return build_qwen25_vl(tmp_path_factory.mktemp("tiny_qwen25"))
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen3_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny Qwen3-VL checkpoint directory, built once per test session."""
+    return build_qwen3_vl(tmp_path_factory.mktemp("tiny_qwen3"))

@@ -8,6 +8,7 @@ greedy unless ``do_sample=True``. Remote code runs only when the user passes ``t
 
 from __future__ import annotations
 
+import inspect
 import threading
 import time
 from collections.abc import Sequence
@@ -16,7 +17,7 @@ from typing import Any
 from PIL import Image
 
 from tenken.core.errors import ModelLoadError
-from tenken.vlm.backends.base import BackendStats, VLMRequest
+from tenken.vlm.backends.base import BackendError, BackendStats, VLMRequest
 
 
 def _pick_device_dtype(device: str | None, dtype: str | None) -> tuple[str, Any]:
@@ -71,9 +72,9 @@ class TransformersBackend:
         self.device, self.dtype = _pick_device_dtype(device, dtype)
         try:
             self.config = transformers.AutoConfig.from_pretrained(self.path, trust_remote_code=trust_remote_code)
-            self.processor = transformers.AutoProcessor.from_pretrained(self.path, trust_remote_code=trust_remote_code)
+            self.processor = _load_processor(transformers, self.path, self.config, trust_remote_code)
         except Exception as exc:  # transformers raises many types (OSError, ValueError, ImportError...)
-            raise ModelLoadError(_load_message(self.path, "processor", exc, trust_remote_code)) from exc
+            raise ModelLoadError(_load_message(self.path, "config or processor", exc, trust_remote_code)) from exc
         self.model = self._load_model(transformers, trust_remote_code)
         self.model.eval()
         tokenizer = self.tokenizer
@@ -127,12 +128,26 @@ class TransformersBackend:
         """Answers in request order, ``batch_size`` requests per ``model.generate`` call (greedy by default).
 
         A chunk generates up to the largest ``max_new_tokens`` asked; each answer is cut to its own cap, so
-        batching never changes an answer.
+        batching never changes an answer. A chunk that fails does not stop the others: :class:`BackendError`
+        is raised at the end with every finished answer in ``results``.
         """
-        out: list[str] = []
+        out: list[str | None] = []
+        errors: dict[int, str] = {}
         for start in range(0, len(requests), self.batch_size):
-            out.extend(self._generate_chunk(list(requests[start : start + self.batch_size])))
-        return out
+            chunk = list(requests[start : start + self.batch_size])
+            try:
+                out.extend(self._generate_chunk(chunk))
+            except Exception as exc:  # a failed chunk (bad input, out of memory) must not lose the others
+                self.stats.requests += len(chunk)
+                self.stats.failures += len(chunk)
+                out.extend([None] * len(chunk))
+                errors.update({start + i: f"{type(exc).__name__}: {exc}" for i in range(len(chunk))})
+        if errors:
+            first = min(errors)
+            raise BackendError(
+                f"{len(errors)} of {len(requests)} requests failed; first: #{first} {errors[first]}", out, errors
+            )
+        return out  # type: ignore[return-value]
 
     def _generate_chunk(self, chunk: list[VLMRequest]) -> list[str]:
         import torch
@@ -167,6 +182,39 @@ class TransformersBackend:
         s.generate_ms += (t2 - t1) * 1000
         s.postprocess_ms += (t3 - t2) * 1000
         return answers
+
+
+def image_only_processor_class(processor_cls: type) -> type:
+    """``processor_cls`` without its video processor (same name, same behaviour on images and text).
+
+    transformers 5 builds the video processor of Qwen-VL models with torchvision; images alone do not need
+    it. This subclass lets tenken load such checkpoints for images where torchvision is not installed.
+    """
+
+    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
+        processor_cls.__init__(
+            self, image_processor=image_processor, tokenizer=tokenizer, video_processor=None,
+            chat_template=chat_template, **kwargs,
+        )  # fmt: skip
+
+    return type(processor_cls.__name__, (processor_cls,), {"__init__": __init__, "__module__": __name__})
+
+
+def _load_processor(transformers: Any, path: str, config: Any, trust_remote_code: bool) -> Any:
+    """``AutoProcessor``; for an image+video processor whose video half cannot load (torchvision missing, or
+    not saved), the image half (:func:`image_only_processor_class`)."""
+    try:
+        return transformers.AutoProcessor.from_pretrained(path, trust_remote_code=trust_remote_code)
+    except (ImportError, OSError) as exc:  # torchvision missing, or a checkpoint saved without a video processor
+        if not any(word in str(exc).lower() for word in ("torchvision", "video processor")):
+            raise
+        from transformers.models.auto.processing_auto import PROCESSOR_MAPPING_NAMES
+
+        name = PROCESSOR_MAPPING_NAMES.get(getattr(config, "model_type", ""), None)
+        cls = getattr(transformers, name, None) if isinstance(name, str) else None
+        if cls is None or "video_processor" not in inspect.signature(cls.__init__).parameters:
+            raise
+        return image_only_processor_class(cls).from_pretrained(path)
 
 
 def _load_message(path: str, what: str, exc: Exception, trust_remote_code: bool) -> str:
