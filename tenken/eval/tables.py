@@ -49,6 +49,10 @@ def run_table(result: dict[str, Any]) -> str:
     task = result.get("task", "")
     scores = result.get("scores", {})
     rows: list[list[Any]] = [[k, v] for k, v in headline(task, scores).items()]
+    primary = result.get("primary") or {}
+    if primary.get("ci95"):
+        lo, hi = primary["ci95"]
+        rows.append([f"{primary['metric']} (mean, 95% CI)", f"{primary['mean']:.4g} [{lo:.4g}, {hi:.4g}]"])
     rows += [
         ["samples", result.get("n_samples")],
         ["errors", result.get("n_errors")],

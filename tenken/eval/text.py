@@ -29,13 +29,31 @@ def neologdn_available() -> bool:
     return importlib.util.find_spec("neologdn") is not None
 
 
+@lru_cache(maxsize=1)
+def _emoji_module():
+    """The optional ``emoji`` package (llm-jp-eval-mm drops every character it flags), or None."""
+    try:
+        import emoji
+    except ImportError:
+        return None
+    return emoji
+
+
+def remove_emoji(text: str) -> str:
+    """Drop emoji: every character the ``emoji`` package flags (when installed), then the pictograph ranges."""
+    module = _emoji_module()
+    if module is not None:
+        text = "".join("" if module.is_emoji(c) else c for c in text)
+    return _EMOJI.sub("", text)
+
+
 def normalize_text(text: str, use_neologdn: bool | None = None) -> str:
     """The normalisation applied before tokenising for ROUGE-L.
 
-    Emoji removed, then neologdn (``use_neologdn=None`` means "when installed"), then NFKC, then runs of
-    whitespace collapsed to one space and the ends stripped.
+    Emoji removed (:func:`remove_emoji`), then neologdn (``use_neologdn=None`` means "when installed"), then
+    NFKC, then runs of whitespace collapsed to one space and the ends stripped.
     """
-    text = _EMOJI.sub("", str(text))
+    text = remove_emoji(str(text))
     if use_neologdn is None:
         use_neologdn = neologdn_available()
     if use_neologdn:

@@ -19,7 +19,9 @@ def test_run_and_compare_tables():
             "input": {"n_skipped": 1, "n_missing": 0},
         },
     }  # fmt: skip
+    det["primary"] = {"metric": "f1_bbox_label", "mean": 0.25, "ci95": [0.1, 0.4]}
     text = run_table(det)
+    assert "| f1_bbox_label (mean, 95% CI) | 0.25 [0.1, 0.4] |" in text
     assert "| f1_bbox | 0.5 |" in text and "| skipped lines | 1 |" in text
     assert "| Q1 | 1–20 px | 3 | 2 | 1 | 0.5 | 0.5 |" in size_table(det["scores"])
     vqa = {"benchmark": "vqa", "model": "m", "task": "vqa", "n_samples": 3, "n_errors": 1,

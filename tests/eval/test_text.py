@@ -61,6 +61,11 @@ def test_normalisation_folds_width_and_whitespace():
     assert rouge_l(["ＡＢＣです"], ["ABCです"])[0] == 100.0
 
 
+def test_emoji_are_dropped_before_tokenising():
+    assert normalize_text("白色です😀🚗", use_neologdn=False) == "白色です"
+    assert rouge_l(["白色です"], ["白色です😀"])[0] == 100.0
+
+
 def test_exact_and_normalised_match():
     refs = ["はい", "Yes.", "カラーコーン", "2"]
     preds = ["はい。", "yes", "カラーコーン", " 2 "]
