@@ -39,6 +39,8 @@ def _input_warnings(scores: dict[str, Any], strict: bool) -> None:
             f"[yellow]warning:[/] {n_miss} id(s) have no prediction and were scored as empty: {shown}",
             highlight=False,
         )
+    for note in info.get("notes", []):
+        err_console.print(f"[yellow]note:[/] {note}", highlight=False)
     if strict and (n_skip or n_miss):
         raise typer.Exit(3)
 

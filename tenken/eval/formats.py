@@ -57,10 +57,12 @@ class Skipped:
 
 @dataclass
 class LoadReport:
-    """What readers skipped, and which ground-truth ids got no prediction (scored as empty)."""
+    """What readers skipped, which ground-truth ids got no prediction (scored as empty), and notes on how to
+    read the scores (e.g. ground truth without labels)."""
 
     skipped: list[Skipped] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def skip(self, source: str | Path, line: int | None, id: Any, reason: str) -> None:
         """Record one skipped item."""
@@ -70,6 +72,7 @@ class LoadReport:
         """Add another report's entries."""
         self.skipped.extend(other.skipped)
         self.missing.extend(other.missing)
+        self.notes.extend(other.notes)
 
     @property
     def clean(self) -> bool:
@@ -77,12 +80,13 @@ class LoadReport:
         return not self.skipped and not self.missing
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"n_skipped", "skipped": [{source, line, id, reason}], "n_missing", "missing": [ids]}``."""
+        """``{"n_skipped", "skipped": [{source, line, id, reason}], "n_missing", "missing": [ids], "notes"}``."""
         return {
             "n_skipped": len(self.skipped),
             "skipped": [s.__dict__ for s in self.skipped],
             "n_missing": len(self.missing),
             "missing": list(self.missing),
+            "notes": list(self.notes),
         }
 
 

@@ -73,6 +73,14 @@ def test_detection_scores_and_skip_report(det_files):
     assert per["glove"]["recall"] == 1.0 and per["glove"]["agreement"] == 0.0
 
 
+def test_unlabelled_ground_truth_gets_a_note(tmp_path):
+    gt = write(tmp_path / "gt.jsonl", [{"id": "a", "boxes": [[0, 0, 10, 10]]}])
+    pred = write(tmp_path / "pred.jsonl", [{"id": "a", "detections": [{"box": [0, 0, 10, 10], "label": "tool"}]}])
+    s = score_detection_files(gt, pred)
+    assert s["f1_bbox"] == 1.0 and s["f1_bbox_label"] == 0.0
+    assert "no labels" in s["input"]["notes"][0]
+
+
 def test_rec_missing_null_and_bad_boxes_are_misses(tmp_path):
     gt = write(
         tmp_path / "gt.jsonl",
