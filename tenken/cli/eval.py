@@ -217,6 +217,9 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option("--split", help="Split of a published dataset (ja-vg-vqa-500: test; ref-l4: val)."),
         ] = None,
+        images: Annotated[
+            Path | None, typer.Option("--images", help="Image folder of a published dataset (default: DATA/images).")
+        ] = None,
         limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N samples.")] = None,
         lang: Annotated[
             str | None, typer.Option("--lang", help="Prompt language ja/en (default per benchmark).")
@@ -237,15 +240,22 @@ def register(app: typer.Typer) -> None:
 
         Example: tenken eval run vqa --model /models/Qwen2.5-VL-3B-Instruct --data vqa.jsonl --out runs/qwen3b
         """
-        from tenken.eval.runners import get_benchmark, model_predictor, run_benchmark
+        from tenken.eval.runners import check_images, get_benchmark, model_predictor, run_benchmark
         from tenken.eval.tables import run_table
 
         spec = get_benchmark(benchmark)
-        samples, data_report = spec.read(data, split)
+        samples, data_report = spec.read(data, split, images)
         if limit is not None:
             samples = samples[:limit]
         if not samples:
             raise InputError(f"{data}: no usable samples for benchmark {benchmark!r}")
+        missing = check_images(samples)
+        if missing:
+            err_console.print(
+                f"[yellow]warning:[/] {len(missing)} image file(s) do not exist (first: {missing[0]}); "
+                "those samples will be recorded as errors",
+                highlight=False,
+            )
         judge_obj = None
         if judge:
             from tenken.eval.judge import LLMJudge

@@ -59,11 +59,22 @@ class BenchmarkSpec:
     description: str
     has_split: bool = False
 
-    def read(self, path: str | Path, split: str | None = None) -> tuple[list[Any], LoadReport]:
-        """Read the benchmark's samples from ``path`` (``split`` only for published datasets)."""
-        if split is not None and not self.has_split:
-            raise InputError(f"benchmark {self.name!r} has no splits; drop --split")
-        return self.load(Path(path), split=split) if split is not None else self.load(Path(path))
+    def read(
+        self, path: str | Path, split: str | None = None, images_dir: str | Path | None = None
+    ) -> tuple[list[Any], LoadReport]:
+        """Read the benchmark's samples from ``path`` (``split`` and ``images_dir`` only for published
+        datasets, whose image folder is separate from the annotation file)."""
+        if (split is not None or images_dir is not None) and not self.has_split:
+            raise InputError(
+                f"benchmark {self.name!r} reads image paths from its JSONL; --split/--images are for "
+                "published datasets (ja-vg-vqa-500, ref-l4)"
+            )
+        kwargs: dict[str, Any] = {}
+        if split is not None:
+            kwargs["split"] = split
+        if images_dir is not None:
+            kwargs["images_dir"] = images_dir
+        return self.load(Path(path), **kwargs)
 
 
 BENCHMARKS: dict[str, BenchmarkSpec] = {
@@ -89,6 +100,23 @@ def get_benchmark(name: str) -> BenchmarkSpec:
         return BENCHMARKS[name]
     except KeyError:
         raise InputError(f"unknown benchmark {name!r}; choose one of: {', '.join(BENCHMARKS)}") from None
+
+
+def image_paths(sample: Any) -> list[str]:
+    """The image files a sample needs (target and references for anomaly pairs)."""
+    if isinstance(sample, AnomalySample):
+        return [sample.target, *sample.reference]
+    return [sample.image]
+
+
+def check_images(samples: Sequence[Any]) -> list[str]:
+    """Image paths of ``samples`` that do not exist; raises ``InputError`` when none exists at all (a wrong
+    ``--data`` folder or ``--images``), so a run does not spend hours recording the same error."""
+    paths = list(dict.fromkeys(p for s in samples for p in image_paths(s)))
+    missing = [p for p in paths if not os.path.isfile(p)]
+    if paths and len(missing) == len(paths):
+        raise InputError(f"none of the {len(paths)} image files exists (first: {paths[0]}); check --data / --images")
+    return missing
 
 
 def ground_truth_line(sample: Any) -> dict[str, Any]:

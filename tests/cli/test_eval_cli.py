@@ -125,6 +125,9 @@ def test_run_then_compare_with_plots(tmp_path, monkeypatch):
         tmp_path / "rec.jsonl",
         [{"id": str(i), "image": "x.jpg", "expression": "物", "box": [0, 0, 10 + i, 10]} for i in range(4)],
     )
+    r = runner.invoke(app, ["eval", "run", "rec", "--model", "good", "--data", str(data), "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2 and "none of the 1 image files exists" in " ".join(r.output.split())
+    (tmp_path / "x.jpg").write_bytes(b"")  # the fake model never opens it
     for model in ("good", "bad"):
         r = runner.invoke(
             app, ["eval", "run", "rec", "--model", model, "--data", str(data), "--out", str(tmp_path / model)]
@@ -176,6 +179,7 @@ def test_anomaly_run_without_the_pipeline_is_a_clear_error(tmp_path, monkeypatch
 
     monkeypatch.setitem(sys.modules, "tenken.inspect.pipeline", None)  # as in a build without the pipeline
     data = write(tmp_path / "pairs.jsonl", [{"id": "a", "target": "t.jpg", "reference": "r.jpg", "boxes": []}])
+    (tmp_path / "t.jpg").write_bytes(b"")
     r = runner.invoke(
         app, ["eval", "run", "anomaly", "--model", "classical", "--data", str(data), "--out", str(tmp_path / "o")]
     )

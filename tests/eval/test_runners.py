@@ -128,3 +128,14 @@ def test_unserialisable_prediction_is_a_recorded_error(vqa, tmp_path):
     assert result["n_errors"] == 1
     lines = [json.loads(x) for x in (tmp_path / "r" / "predictions.jsonl").read_text().splitlines()]
     assert lines[0]["id"] == "q0" and "TypeError" in lines[0]["error"] and lines[1]["prediction"] == "黒"
+
+
+def test_split_and_images_only_for_published_datasets(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    row = {"id": 5, "caption": "the red car", "bbox": [1, 2, 3, 4], "file_name": "a.jpg", "width": 9, "height": 9}
+    pq.write_table(pa.Table.from_pylist([row]), tmp_path / "ref-l4-test.parquet")
+    samples, _ = get_benchmark("ref-l4").read(tmp_path, split="test", images_dir=tmp_path / "imgs")
+    assert samples[0].image == str(tmp_path / "imgs" / "a.jpg") and samples[0].box.tolist() == [1, 2, 4, 6]
+    with pytest.raises(InputError, match="published datasets"):
+        get_benchmark("vqa").read(tmp_path / "x.jsonl", split="test")
