@@ -221,6 +221,9 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option("--images", help="Image folder of a published dataset (default: DATA/images).")
         ] = None,
         limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N samples.")] = None,
+        workers: Annotated[
+            int, typer.Option("--workers", min=1, help="Samples in flight at once (>1 only for openai: servers).")
+        ] = 1,
         lang: Annotated[
             str | None, typer.Option("--lang", help="Prompt language ja/en (default per benchmark).")
         ] = None,
@@ -268,7 +271,9 @@ def register(app: typer.Typer) -> None:
             predict = model_predictor(
                 spec, model, lang=lang, tasks=str(tasks) if tasks else None, family=family, **options
             )
-        result = run_benchmark(spec, samples, predict, out, model, data, data_report, judge=judge_obj, progress=True)
+        result = run_benchmark(
+            spec, samples, predict, out, model, data, data_report, judge=judge_obj, progress=True, workers=workers
+        )
         emit(result, json_out, lambda: _print_markdown(run_table(result)))
         _input_warnings(result["scores"], strict=False)
 

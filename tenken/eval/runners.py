@@ -182,6 +182,7 @@ def run_benchmark(
     data_report: LoadReport | None = None,
     judge: Any = None,
     progress: bool = True,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Predict the samples not yet done, append each to ``predictions.jsonl``, score, write ``scores.json``.
 
@@ -196,6 +197,8 @@ def run_benchmark(
         data_report: what the dataset reader skipped (copied into ``scores.json``).
         judge: an optional :class:`~tenken.eval.judge.LLMJudge` for VQA.
         progress: show a rich progress bar.
+        workers: samples predicted at once in threads (for models behind a server, which batch concurrent
+            requests; keep 1 for in-process models). Lines are written as they finish, in any order.
 
     Returns:
         The ``scores.json`` content.
@@ -230,21 +233,30 @@ def run_benchmark(
         pred_path.open("a", encoding="utf-8") as fh,
         _progress(progress, benchmark.name, len(todo)) as advance,
     ):
-        for s in todo:
-            try:
-                fields = predict(s)
-                text = json.dumps(
-                    {"id": s.id, **{k: v for k, v in fields.items() if k != "id"}},
-                    ensure_ascii=False,
-                    default=_json_default,
-                )
-            except Exception as exc:  # one failing sample must not stop the batch; it is recorded
-                errors += 1
-                text = json.dumps({"id": s.id, "error": f"{type(exc).__name__}: {exc}"}, ensure_ascii=False)
+
+        def write(text: str, failed: bool) -> None:
+            nonlocal errors
+            errors += failed
             fh.write(text + "\n")
             fh.flush()
             os.fsync(fh.fileno())
             advance()
+
+        if workers <= 1:
+            for s in todo:
+                write(*_predict_line(predict, s))
+        else:
+            from concurrent.futures import ThreadPoolExecutor, as_completed
+
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                futures = [pool.submit(_predict_line, predict, s) for s in todo]
+                try:
+                    for fut in as_completed(futures):
+                        write(*fut.result())
+                except BaseException:
+                    for f in futures:
+                        f.cancel()
+                    raise
     seconds = time.perf_counter() - t0
 
     scores = score_run(benchmark.task, gt_path, pred_path, judge=judge)
@@ -269,6 +281,20 @@ def run_benchmark(
 
     (out / "scores.json").write_text(to_json_text(result) + "\n", encoding="utf-8")
     return result
+
+
+def _predict_line(predict: Predict, sample: Any) -> tuple[str, bool]:
+    """The JSONL line of one sample's prediction, and whether it failed (then the line holds the error)."""
+    try:
+        fields = predict(sample)
+        text = json.dumps(
+            {"id": sample.id, **{k: v for k, v in fields.items() if k != "id"}},
+            ensure_ascii=False,
+            default=_json_default,
+        )
+        return text, False
+    except Exception as exc:  # one failing sample must not stop the batch; it is recorded
+        return json.dumps({"id": sample.id, "error": f"{type(exc).__name__}: {exc}"}, ensure_ascii=False), True
 
 
 def _mean(rows: Sequence[dict[str, Any]], key: str) -> float | None:

@@ -139,3 +139,25 @@ def test_split_and_images_only_for_published_datasets(tmp_path):
     assert samples[0].image == str(tmp_path / "imgs" / "a.jpg") and samples[0].box.tolist() == [1, 2, 4, 6]
     with pytest.raises(InputError, match="published datasets"):
         get_benchmark("vqa").read(tmp_path / "x.jsonl", split="test")
+
+
+def test_concurrent_workers_write_every_sample_once(vqa, tmp_path):
+    import random
+    import threading
+    import time
+
+    samples, _ = vqa
+    seen_threads = set()
+
+    def slow(s):
+        seen_threads.add(threading.get_ident())
+        time.sleep(random.uniform(0.01, 0.05))
+        if s.id == "q2":
+            raise ValueError("bad image")
+        return {"prediction": s.answer}
+
+    result = run_benchmark(get_benchmark("vqa"), samples, slow, tmp_path / "r", "fake", progress=False, workers=3)
+    assert len(seen_threads) > 1 and result["n_errors"] == 1
+    ids = sorted(json.loads(x)["id"] for x in (tmp_path / "r" / "predictions.jsonl").read_text().splitlines())
+    assert ids == ["q0", "q1", "q2", "q3"]
+    assert result["scores"]["rouge_l"] == pytest.approx(75.0)
