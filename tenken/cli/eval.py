@@ -232,6 +232,10 @@ def register(app: typer.Typer) -> None:
             typer.Option("--tasks", help="Task-set file for 'classify' (default: shipped example)."),
         ] = None,
         judge: Annotated[str | None, typer.Option("--judge", help="LLM judge for VQA: openai:MODEL@BASE_URL.")] = None,
+        detector: Annotated[
+            str | None,
+            typer.Option("--detector", help="anomaly: classical, vlm or hybrid (default: hybrid with a model)."),
+        ] = None,
         family: FamilyOpt = None,
         max_new_tokens: TokensOpt = None,
         trust_remote_code: RemoteOpt = False,
@@ -269,7 +273,13 @@ def register(app: typer.Typer) -> None:
             options["trust_remote_code"] = True
         with err_console.status(f"loading {model} ..."):
             predict = model_predictor(
-                spec, model, lang=lang, tasks=str(tasks) if tasks else None, family=family, **options
+                spec,
+                model,
+                lang=lang,
+                tasks=str(tasks) if tasks else None,
+                family=family,
+                detector=detector,
+                **options,
             )
         result = run_benchmark(
             spec, samples, predict, out, model, data, data_report, judge=judge_obj, progress=True, workers=workers

@@ -356,6 +356,7 @@ def model_predictor(
     lang: str | None = None,
     tasks: str | None = None,
     family: str | None = None,
+    detector: str | None = None,
     **vlm_options: Any,
 ) -> Predict:
     """The per-sample predict function of ``benchmark`` backed by the model ``model`` (a VLM spec).
@@ -363,7 +364,8 @@ def model_predictor(
     VQA benchmarks call ``tenken.tasks.vqa.ask``, REC ones ``tenken.tasks.grounding.ground`` (the first,
     highest-ranked box is the answer; none is a miss), ``classify`` calls
     ``tenken.tasks.factory.classify_task`` with the task set ``tasks`` (default: the shipped example), and
-    ``anomaly`` runs ``tenken.inspect.pipeline.Inspector`` (``model="classical"`` runs it without a VLM).
+    ``anomaly`` runs ``tenken.inspect.pipeline.Inspector`` with ``detector`` (``classical``, ``vlm`` or
+    ``hybrid``; default ``classical`` when ``model`` is ``"classical"``, else ``hybrid``).
     ``family`` and ``vlm_options`` go to :func:`tenken.load_vlm`.
     """
     lang = lang or benchmark.lang
@@ -373,7 +375,12 @@ def model_predictor(
         except ImportError as exc:
             raise InputError(f"benchmark {benchmark.name!r} needs the inspection pipeline ({exc})") from None
 
-        inspector = Inspector() if model in ("", "classical") else Inspector(vlm=_load_vlm(model, family, vlm_options))
+        if model in ("", "classical"):
+            if detector not in (None, "classical"):
+                raise InputError(f"detector {detector!r} needs a VLM: pass --model SPEC instead of 'classical'")
+            inspector = Inspector(detector="classical", lang=lang)
+        else:
+            inspector = Inspector(detector=detector or "hybrid", lang=lang, vlm=_load_vlm(model, family, vlm_options))
 
         def predict_anomaly(s: AnomalySample) -> dict[str, Any]:
             report = _report_dict(inspector.inspect(s.target, s.reference, id=s.id))

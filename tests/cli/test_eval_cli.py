@@ -115,7 +115,7 @@ def test_missing_file_is_a_one_line_error(tmp_path):
 def test_run_then_compare_with_plots(tmp_path, monkeypatch):
     from tenken.eval import runners
 
-    def fake_predictor(spec, model, lang=None, tasks=None, family=None, **options):
+    def fake_predictor(spec, model, lang=None, tasks=None, family=None, detector=None, **options):
         assert spec.name == "rec" and lang is None
         shrink = 0.0 if model == "good" else 3.0
         return lambda s: {"box": [s.box[0], s.box[1], s.box[2] - shrink, s.box[3]]}
