@@ -340,13 +340,15 @@ class _progress:
 
 
 def _report_dict(report: Any) -> dict[str, Any]:
-    for name in ("model_dump", "to_json", "to_dict"):
-        fn = getattr(report, name, None)
-        if callable(fn):
-            data = fn(mode="json") if name == "model_dump" else fn()
-            return json.loads(data) if isinstance(data, str) else dict(data)
+    """A report as its JSON dict (``Report.to_json()``; pydantic models by alias; dicts as they are)."""
     if isinstance(report, dict):
         return report
+    to_json = getattr(report, "to_json", None)
+    if callable(to_json):
+        data = to_json()
+        return json.loads(data) if isinstance(data, str) else dict(data)
+    if hasattr(report, "model_dump"):
+        return report.model_dump(mode="json", by_alias=True)
     raise TypeError(f"cannot turn a {type(report).__name__} report into JSON")
 
 
