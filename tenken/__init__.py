@@ -47,6 +47,12 @@ _LAZY: dict[str, str] = {
     "classify_task": "tenken.tasks.factory",
     "VLMCandidateDetector": "tenken.tasks.anomaly",
     "VLMLabeller": "tenken.tasks.anomaly",
+    "score_detections": "tenken.eval.detection",
+    "map50": "tenken.eval.coco_map",
+    "rec_scores": "tenken.eval.rec",
+    "rouge_l": "tenken.eval.text",
+    "LLMJudge": "tenken.eval.judge",
+    "run_benchmark": "tenken.eval.runners",
 }
 
 
