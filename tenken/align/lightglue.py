@@ -62,9 +62,7 @@ class LightGlueMatcher:
             import torch
             from kornia.feature import LightGlue
         except ImportError as exc:
-            raise ModelLoadError(
-                f"LightGlue needs kornia and torch: pip install 'tenken[lightglue]' ({exc})"
-            ) from None
+            raise ModelLoadError(f"LightGlue needs kornia and torch: pip install 'tenken[lightglue]' ({exc})") from None
         path = Path(weights)
         if not path.is_file():
             raise ModelLoadError(f"{path}: LightGlue weights file not found")

@@ -138,15 +138,11 @@ def _tilt_view(gray: np.ndarray, tilt: float, phi: float) -> tuple[np.ndarray, n
     x0, y0 = corners.min(axis=0)
     x1, y1 = corners.max(axis=0)
     affine = np.hstack([rot, [[-x0], [-y0]]])
-    view = cv2.warpAffine(
-        gray, affine, (int(np.ceil(x1 - x0)), int(np.ceil(y1 - y0))), flags=cv2.INTER_LINEAR
-    )
+    view = cv2.warpAffine(gray, affine, (int(np.ceil(x1 - x0)), int(np.ceil(y1 - y0))), flags=cv2.INTER_LINEAR)
     # anti-alias along x, then subsample x by the tilt (ASIFT, Morel & Yu 2009)
     sigma = 0.8 * np.sqrt(tilt * tilt - 1)
     view = cv2.GaussianBlur(view, (0, 0), sigmaX=sigma, sigmaY=0.01)
-    view = cv2.resize(
-        view, (max(1, round(view.shape[1] / tilt)), view.shape[0]), interpolation=cv2.INTER_LINEAR
-    )
+    view = cv2.resize(view, (max(1, round(view.shape[1] / tilt)), view.shape[0]), interpolation=cv2.INTER_LINEAR)
     squeeze = np.diag([1 / tilt, 1.0])
     full = np.vstack([affine, [0, 0, 1]])
     m = np.vstack([np.hstack([squeeze, [[0], [0]]]), [0, 0, 1]]) @ full
@@ -184,10 +180,7 @@ def extract_features_asift(
             inv = cv2.invertAffineTransform(m)
             back = pts.astype(np.float64) @ inv[:, :2].T + inv[:, 2]
             inside = (
-                (back[:, 0] >= 0)
-                & (back[:, 0] < small.shape[1])
-                & (back[:, 1] >= 0)
-                & (back[:, 1] < small.shape[0])
+                (back[:, 0] >= 0) & (back[:, 0] < small.shape[1]) & (back[:, 1] >= 0) & (back[:, 1] < small.shape[0])
             )
             all_pts.append(back[inside].astype(np.float32))
             all_desc.append(desc[inside])

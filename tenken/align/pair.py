@@ -109,9 +109,7 @@ def _options(options: dict[str, Any]) -> AlignOptions:
     known = AlignOptions.__dataclass_fields__
     unknown = sorted(set(options) - set(known))
     if unknown:
-        raise TypeError(
-            f"unknown alignment option(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}"
-        )
+        raise TypeError(f"unknown alignment option(s): {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     return AlignOptions(**options)
 
 
@@ -141,9 +139,7 @@ def _name(source: ImageInput, i: int) -> str:
     return str(source) if isinstance(source, (str, os.PathLike)) else f"references[{i}]"
 
 
-def _features(
-    img: _Image, opts: AlignOptions, kind: str, cache: FeatureCache | None
-) -> tuple[Features, bool]:
+def _features(img: _Image, opts: AlignOptions, kind: str, cache: FeatureCache | None) -> tuple[Features, bool]:
     """Features of ``img`` (``kind``: "sift" or "asift"), from ``cache`` when present; (features, hit)."""
     if kind in img.features:
         return img.features[kind], True
@@ -180,9 +176,7 @@ def _match_and_estimate(
     tgt_size: tuple[int, int],
     views: str,
 ) -> _Result:
-    matches = (
-        opts.matcher.match(ref, tgt) if opts.matcher is not None else match_descriptors(ref, tgt, opts.ratio)
-    )
+    matches = opts.matcher.match(ref, tgt) if opts.matcher is not None else match_descriptors(ref, tgt, opts.ratio)
     return _match_from(matches, opts, ref_size, tgt_size, tgt.work_scale, views)
 
 
@@ -203,9 +197,7 @@ def _match_from(
     return _Result(est, matches, reason, views)
 
 
-def _guided(
-    first: _Result, ref: _Image, tfeat: Features, opts: AlignOptions, tgt_size: tuple[int, int]
-) -> _Result:
+def _guided(first: _Result, ref: _Image, tfeat: Features, opts: AlignOptions, tgt_size: tuple[int, int]) -> _Result:
     """Re-match after warping the reference with ``first``'s homography into the target frame.
 
     Under a strong viewpoint change the first estimate rests on few synthetic-view matches; once the
@@ -286,9 +278,7 @@ def _estimate(
             )
     best = _match_and_estimate(rfeat, tfeat, opts, ref.size, tgt.size, "plain")
     t3 = time.perf_counter()
-    if views is True or (
-        views == "auto" and (best.reason is not None or best.estimate.inliers < STRONG_INLIERS)
-    ):
+    if views is True or (views == "auto" and (best.reason is not None or best.estimate.inliers < STRONG_INLIERS)):
         afeat, _ = _features(ref, opts, "asift", opts.cache)
         synth = _match_and_estimate(afeat, tfeat, opts, ref.size, tgt.size, f"asift({afeat.views} views)")
         if _better(synth, best):
@@ -329,9 +319,7 @@ def _estimate(
         h, mask = est.homography, est.inlier_mask
         warnings.append("full-resolution refinement disagreed with the feature matches and was discarded")
     final = quality(h, m.reference_points, m.target_points, mask, tgt.size, ref.size)
-    reason = sanity_check(
-        final, len(m), ref.size, tgt.size, opts.min_inliers, opts.min_inlier_ratio, opts.min_overlap
-    )
+    reason = sanity_check(final, len(m), ref.size, tgt.size, opts.min_inliers, opts.min_inlier_ratio, opts.min_overlap)
     if best.views != "plain":
         warnings.append(f"strong viewpoint change: aligned with affine view synthesis ({best.views})")
     return Alignment(
@@ -347,9 +335,7 @@ def _estimate(
     )
 
 
-def _finish(
-    result: Alignment, tgt: _Image, ref: _Image, opts: AlignOptions, timings: dict[str, float]
-) -> Alignment:
+def _finish(result: Alignment, tgt: _Image, ref: _Image, opts: AlignOptions, timings: dict[str, float]) -> Alignment:
     t0 = time.perf_counter()
     if result.ok and opts.warp and result.homography is not None:
         warped, mask = warp_reference(ref.rgb, result.homography, tgt.size)
@@ -451,9 +437,7 @@ def align_best(
                 best = (result, ref)
         # pass 2: nothing aligned -> affine view synthesis for the most promising candidates
         if best is None and opts.views == "auto":
-            order = sorted(range(len(failures)), key=lambda i: -failures[i].inliers)[
-                :VIEW_SYNTHESIS_CANDIDATES
-            ]
+            order = sorted(range(len(failures)), key=lambda i: -failures[i].inliers)[:VIEW_SYNTHESIS_CANDIDATES]
             for i in order:
                 ref = _load(failed_sources[i], failures[i].reference)
                 result = _estimate(tgt, ref, opts, timings, True)

@@ -44,10 +44,7 @@ def _spread(points: np.ndarray, size: tuple[int, int], n: int, margin: int) -> n
     """Up to ``n`` of ``points`` spread over a grid of cells (first point per cell wins)."""
     w, h = size
     inside = (
-        (points[:, 0] >= margin)
-        & (points[:, 0] < w - margin)
-        & (points[:, 1] >= margin)
-        & (points[:, 1] < h - margin)
+        (points[:, 0] >= margin) & (points[:, 0] < w - margin) & (points[:, 1] >= margin) & (points[:, 1] < h - margin)
     )
     pts = points[inside]
     if len(pts) <= n:
@@ -100,9 +97,7 @@ def corner_points(gray: np.ndarray, max_points: int = 1500, max_side: int = 800)
     h, w = gray.shape[:2]
     f = min(1.0, max_side / max(h, w))
     small = (
-        cv2.resize(gray, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
-        if f < 1
-        else gray
+        cv2.resize(gray, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA) if f < 1 else gray
     )
     pts = cv2.goodFeaturesToTrack(small, max_points, 0.01, max(5, round(min(small.shape) / 60)))
     if pts is None:
@@ -147,10 +142,7 @@ def refine_homography(
         rh, rw = reference_gray.shape[:2]
         back = project(np.linalg.inv(h), pts)
         pts = pts[
-            (back[:, 0] >= margin)
-            & (back[:, 0] < rw - margin)
-            & (back[:, 1] >= margin)
-            & (back[:, 1] < rh - margin)
+            (back[:, 0] >= margin) & (back[:, 0] < rw - margin) & (back[:, 1] >= margin) & (back[:, 1] < rh - margin)
         ]
     centres = _spread(pts.reshape(-1, 2), (tw, th), max_patches, margin)
     result = Refinement(h, len(centres))

@@ -84,8 +84,7 @@ class ReferenceIndex:
         bad = (np.abs(lat) > 90) | (np.abs(np.asarray(longitude, np.float64)) > 180)
         if np.any(bad):
             raise InputError(
-                f"ReferenceIndex: {int(bad.sum())} positions are out of range (first at row "
-                f"{int(np.argmax(bad))})"
+                f"ReferenceIndex: {int(bad.sum())} positions are out of range (first at row {int(np.argmax(bad))})"
             )
         return cls(names, to_ecef(lat, longitude, alt))
 

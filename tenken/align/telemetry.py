@@ -112,9 +112,7 @@ def _exif(img: Image.Image, name: str, warnings: list[str]) -> Telemetry | None:
 
 # --- DJI XMP ----------------------------------------------------------------------------------------------
 
-_XMP_FIELD = re.compile(
-    r"drone-dji:(\w+)\s*=\s*\"([^\"]*)\"|<drone-dji:(\w+)>([^<]*)</drone-dji:\3>", re.IGNORECASE
-)
+_XMP_FIELD = re.compile(r"drone-dji:(\w+)\s*=\s*\"([^\"]*)\"|<drone-dji:(\w+)>([^<]*)</drone-dji:\3>", re.IGNORECASE)
 
 
 def parse_dji_xmp(text: str) -> dict[str, str]:

@@ -31,9 +31,7 @@ def warp_reference(
     return warped, valid_mask(h, (reference.shape[1], reference.shape[0]), target_size)
 
 
-def valid_mask(
-    homography: np.ndarray, reference_size: tuple[int, int], target_size: tuple[int, int]
-) -> np.ndarray:
+def valid_mask(homography: np.ndarray, reference_size: tuple[int, int], target_size: tuple[int, int]) -> np.ndarray:
     """``(H, W)`` bool: target pixels whose bilinear sample lies fully inside the reference (pixel centres
     ``0..w-1``, ``0..h-1``).
 
@@ -45,9 +43,7 @@ def valid_mask(
     h = np.asarray(homography, np.float64)
     corners = np.array([[0, 0], [rw - 1, 0], [rw - 1, rh - 1], [0, rh - 1]], np.float64)
     w = np.hstack([corners, np.ones((4, 1))]) @ h[2]
-    quad = (np.hstack([corners, np.ones((4, 1))]) @ h.T)[:, :2] / np.where(np.abs(w) < 1e-12, 1e-12, w)[
-        :, None
-    ]
+    quad = (np.hstack([corners, np.ones((4, 1))]) @ h.T)[:, :2] / np.where(np.abs(w) < 1e-12, 1e-12, w)[:, None]
     if np.any(w <= 1e-9) or not cv2.isContourConvex(quad.astype(np.float32).reshape(-1, 1, 2)):
         ones = np.full((rh, rw), 255, np.uint8)
         return cv2.warpPerspective(ones, h, (tw, th), flags=cv2.INTER_LINEAR) == 255
@@ -59,8 +55,6 @@ def valid_mask(
     return mask.astype(bool)
 
 
-def composite(
-    target: np.ndarray, warped_reference: np.ndarray, titles: tuple[str, str] | None = None
-) -> np.ndarray:
+def composite(target: np.ndarray, warped_reference: np.ndarray, titles: tuple[str, str] | None = None) -> np.ndarray:
     """Target on the left (its pixel coordinates unchanged), aligned reference on the right, one RGB image."""
     return side_by_side(target, warped_reference, titles=titles)

@@ -28,9 +28,7 @@ def register(app: typer.Typer) -> None:
                 help="Write warped_reference.png, valid_mask.png, composite.jpg, alignment.json.",
             ),
         ] = None,
-        k: Annotated[
-            int, typer.Option("--k", help="With GPS telemetry: match only the k nearest references.")
-        ] = 5,
+        k: Annotated[int, typer.Option("--k", help="With GPS telemetry: match only the k nearest references.")] = 5,
         radius_m: Annotated[
             float | None,
             typer.Option("--radius-m", help="With GPS telemetry: ignore references farther than this."),

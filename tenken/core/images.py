@@ -180,15 +180,21 @@ def image_size(image: np.ndarray) -> tuple[int, int]:
     return int(image.shape[1]), int(image.shape[0])
 
 
-def save_image(image: np.ndarray, path: str | os.PathLike, quality: int = 92) -> Path:
-    """Save an RGB ``uint8`` array as PNG or JPEG (by the file's suffix); creates parent folders."""
+def save_image(image: np.ndarray, path: str | os.PathLike, quality: int = 92, png_compress_level: int = 6) -> Path:
+    """Save an RGB ``uint8`` array as PNG or JPEG (by the file's suffix); creates parent folders.
+
+    ``quality``: JPEG quality; ``png_compress_level``: zlib level 0-9 for PNG (1 is ~4x faster than 6 and
+    ~15% larger).
+    """
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     suffix = out.suffix.lower()
     pil = Image.fromarray(np.ascontiguousarray(image))
     if suffix in (".jpg", ".jpeg"):
         pil.convert("RGB").save(out, quality=quality)
-    elif suffix in (".png", ".webp", ".bmp", ".tif", ".tiff"):
+    elif suffix == ".png":
+        pil.save(out, compress_level=png_compress_level)
+    elif suffix in (".webp", ".bmp", ".tif", ".tiff"):
         pil.save(out)
     else:
         raise ValueError(f"{out}: unsupported output format {suffix!r} (use .png or .jpg)")

@@ -74,9 +74,7 @@ def draw_detections(
     return np.asarray(pil)
 
 
-def side_by_side(
-    left: np.ndarray, right: np.ndarray, gap: int = 8, titles: Sequence[str] | None = None
-) -> np.ndarray:
+def side_by_side(left: np.ndarray, right: np.ndarray, gap: int = 8, titles: Sequence[str] | None = None) -> np.ndarray:
     """Put ``left`` and ``right`` next to each other (``right`` resized to ``left``'s height).
 
     The left image keeps its pixel coordinates (x offset 0), so boxes in left-image pixels can be drawn on the

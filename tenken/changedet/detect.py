@@ -1,0 +1,152 @@
+"""``detect_changes`` (arrays in, boxes out) and ``ChangeDetector`` (the pass-1 ``classical`` detector).
+
+Stages, all at the working resolution (see :class:`ChangeParams`):
+
+1. shrink both images and the valid mask; ignore a band along the mask's edge;
+2. match the reference's light to the target's (:mod:`tenken.changedet.normalize`);
+3. shift-tolerant cues: Lab colour and structure (:mod:`tenken.changedet.cues`), combined into one
+   difference map;
+4. a robust adaptive threshold (median + k x MAD over the valid area, never below ``min_delta_e``),
+   hysteresis (seeds above the threshold, regions grown above ``grow`` x it), morphology and connected
+   components filtered by area;
+5. boxes scaled back to target pixels, scored in ``[0, 1]`` by how far their peak exceeds the threshold.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from tenken.changedet.cues import colour_cue, structure_cue
+from tenken.changedet.normalize import local_light_offset, match_tones, shrink, to_lab, working_scale
+from tenken.changedet.params import ChangeParams
+from tenken.changedet.regions import find_regions
+from tenken.core.detections import Detections
+from tenken.core.errors import InputError
+from tenken.inspect.interfaces import AlignedPair
+
+LABEL = "change"
+SOURCE = "classical"
+
+
+def _check(target: np.ndarray, reference: np.ndarray, valid_mask: np.ndarray | None) -> np.ndarray:
+    if target.ndim != 3 or target.shape[2] != 3 or target.dtype != np.uint8:
+        raise InputError(f"target must be (H, W, 3) uint8 RGB, got shape {target.shape} dtype {target.dtype}")
+    if reference.shape != target.shape or reference.dtype != np.uint8:
+        raise InputError(
+            f"reference must be uint8 with the target's shape {target.shape}, got {reference.shape} {reference.dtype}"
+        )
+    if valid_mask is None:
+        return np.ones(target.shape[:2], bool)
+    if valid_mask.shape != target.shape[:2]:
+        raise InputError(f"valid_mask must have shape {target.shape[:2]}, got {valid_mask.shape}")
+    return valid_mask.astype(bool, copy=False)
+
+
+def difference_map(target: np.ndarray, reference: np.ndarray, valid: np.ndarray, params: ChangeParams) -> np.ndarray:
+    """Combined change evidence, ``(h, w)`` float32 in Lab units, for working-size images.
+
+    Args:
+        target, reference: ``(h, w, 3)`` uint8 RGB at the working resolution, same pixel frame.
+        valid: ``(h, w)`` bool, pixels to compare (others get 0).
+    """
+    ref = match_tones(reference, target, valid)
+    tl = to_lab(target, params.pre_blur)
+    rl = to_lab(ref, params.pre_blur)
+    if params.local_light:
+        rl += local_light_offset(tl, rl, valid)
+    fwd, bwd = colour_cue(tl, rl, params.shift_tolerance, params.chroma_weight)
+    diff = np.minimum(fwd, bwd)
+    if params.structure_weight > 0:
+        sf, sb = structure_cue(tl[:, :, 0], rl[:, :, 0], params.shift_tolerance)
+        diff += params.structure_weight * np.maximum(sf, sb)
+    diff[~valid] = 0
+    return diff
+
+
+def threshold(diff: np.ndarray, valid: np.ndarray, params: ChangeParams) -> float:
+    """Seed threshold, Lab units: ``max(min_delta_e, sensitivity * q)`` where ``q`` is the
+    ``noise_quantile`` percentile of ``diff`` over ``valid``.
+
+    Most of a pair is unchanged and most of the shift-tolerant difference there is 0, so a median/MAD
+    collapses to 0; a high percentile instead measures how much unchanged pixels still differ (noise,
+    blur, resampling) while a compact change covering less than ``100 - noise_quantile`` percent of the
+    image does not move it.
+    """
+    values = diff[valid]
+    if values.size == 0:
+        return float("inf")
+    if values.size > 400_000:
+        values = values[:: values.size // 400_000]
+    q = float(np.percentile(values, params.noise_quantile))
+    return max(params.min_delta_e, params.sensitivity * q)
+
+
+def detect_changes(
+    target: np.ndarray,
+    reference: np.ndarray,
+    valid_mask: np.ndarray | None = None,
+    params: ChangeParams | None = None,
+) -> Detections:
+    """Boxes around what is new or changed in ``target`` relative to ``reference``.
+
+    Args:
+        target: ``(H, W, 3)`` uint8 RGB.
+        reference: ``(H, W, 3)`` uint8 RGB already in the target's pixel frame (e.g. a warped reference).
+        valid_mask: ``(H, W)`` bool, True where ``reference`` has real pixels (None: everywhere).
+        params: detector settings (None: defaults).
+
+    Returns:
+        :class:`Detections` in target pixels, label ``"change"``, source ``"classical"``, scores in ``[0, 1]``,
+        highest score first, ``image_size = (W, H)``. No box ever lies (mostly) in the invalid area.
+
+    Raises:
+        InputError: shapes or dtypes that do not fit together.
+    """
+    p = params or ChangeParams()
+    valid_full = _check(target, reference, valid_mask)
+    h0, w0 = target.shape[:2]
+    size = (w0, h0)
+    scale = working_scale(size, p.working_side)
+    tgt = shrink(target, scale)
+    ref = shrink(reference, scale)
+    h, w = tgt.shape[:2]
+    valid = cv2.resize(valid_full.astype(np.uint8) * 255, (w, h), interpolation=cv2.INTER_AREA) >= 250
+    if p.border > 0:
+        k = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * p.border + 1, 2 * p.border + 1))
+        valid = cv2.erode(valid.astype(np.uint8), k, borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0
+    n_valid = int(valid.sum())
+    if n_valid < 64:
+        return Detections.empty(size)
+
+    diff = difference_map(tgt, ref, valid, p)
+    regions = find_regions(diff, valid, threshold(diff, valid, p), p)
+    if not len(regions):
+        return Detections.empty(size)
+    boxes = regions.boxes * np.array([w0 / w, h0 / h, w0 / w, h0 / h])
+    scores = regions.scores()
+    sides = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    ok = (sides >= p.min_size_px) & (scores >= p.min_score)
+    order = np.argsort(-scores[ok], kind="stable")
+    boxes, scores = boxes[ok][order], scores[ok][order]
+    dets = Detections(boxes, scores, [LABEL] * len(boxes), [SOURCE] * len(boxes), size)
+    return dets.clip()
+
+
+class ChangeDetector:
+    """The ``classical`` pass-1 detector: what is new or changed in an aligned pair, no model weights.
+
+    Implements :class:`tenken.inspect.interfaces.CandidateDetector`.
+
+        >>> det = ChangeDetector(ChangeParams.from_assignments(["sensitivity=6"]))
+        >>> candidates = det.detect(pair)          # Detections in target pixels, label "change"
+    """
+
+    name = SOURCE
+
+    def __init__(self, params: ChangeParams | None = None) -> None:
+        self.params = params or ChangeParams()
+
+    def detect(self, pair: AlignedPair) -> Detections:
+        """Candidates over ``pair`` (target pixels, label ``change``, source ``classical``)."""
+        return detect_changes(pair.target, pair.reference, pair.valid_mask, self.params)

@@ -1,0 +1,103 @@
+"""Bring an aligned pair to a common scale and a common light before comparing it.
+
+Everything here works on the *working* images: the pair shrunk so its longest side is at most
+``ChangeParams.working_side``. Light is matched in two steps: a monotone per-channel tone curve maps the
+reference's histogram onto the target's (exposure, white balance and gamma are all monotone per channel),
+then a coarse, outlier-robust correction removes slowly varying differences (shadows, vignetting) while
+leaving anything smaller than about a quarter of the image alone.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def working_scale(size: tuple[int, int], working_side: int) -> float:
+    """Factor (<= 1) that shrinks an image of ``size = (width, height)`` to ``working_side`` at most."""
+    return min(1.0, working_side / max(size))
+
+
+def shrink(image: np.ndarray, scale: float) -> np.ndarray:
+    """Resize an ``(H, W[, C])`` image by ``scale`` (<= 1) with area averaging; no-op when ``scale >= 1``.
+
+    Exact halvings go first (OpenCV's fast path for integer factors), then one area resize to the final size:
+    the same result as one area resize, in about half the time on 4K images.
+    """
+    if scale >= 1.0:
+        return image
+    h, w = image.shape[:2]
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    out = image
+    while out.shape[1] >= 2 * size[0] and out.shape[0] >= 2 * size[1]:
+        out = cv2.resize(out, (out.shape[1] // 2, out.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    if (out.shape[1], out.shape[0]) != size:
+        out = cv2.resize(out, size, interpolation=cv2.INTER_AREA)
+    return out
+
+
+def match_tones(reference: np.ndarray, target: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Map each channel of ``reference`` through the monotone curve that matches its histogram (over
+    ``valid`` pixels) to the target's: exposure, white balance and gamma are all monotone per channel.
+
+    uint8 ``(H, W, 3)`` in, uint8 out. Histograms are taken on every other row and column (enough for a
+    256-bin curve, 4x faster).
+    """
+    out = np.empty_like(reference)
+    sub = valid[::2, ::2]
+    if not sub.any():
+        return reference.copy()
+    levels = np.arange(256, dtype=np.float64)
+    for c in range(reference.shape[2]):
+        r = np.bincount(reference[::2, ::2, c][sub], minlength=256).cumsum().astype(np.float64)
+        t = np.bincount(target[::2, ::2, c][sub], minlength=256).cumsum().astype(np.float64)
+        r /= r[-1]
+        t /= t[-1]
+        # the reference level at cumulative share r[i] goes to the target level at the same share
+        centre = r - 0.5 * np.diff(np.concatenate([[0.0], r]))  # share at the middle of each bin
+        tc = t - 0.5 * np.diff(np.concatenate([[0.0], t]))
+        keep = np.concatenate([[True], np.diff(tc) > 0])
+        lut = np.interp(centre, tc[keep], levels[keep])
+        out[:, :, c] = cv2.LUT(reference[:, :, c], np.clip(lut + 0.5, 0, 255).astype(np.uint8))
+    return out
+
+
+def to_lab(image: np.ndarray, sigma: float) -> np.ndarray:
+    """uint8 RGB -> float32 CIE Lab (L in 0..100, a/b about -100..100), blurred by ``sigma`` pixels first."""
+    x = image.astype(np.float32) * (1.0 / 255.0)
+    if sigma > 0:
+        x = cv2.GaussianBlur(x, (0, 0), sigma)
+    return cv2.cvtColor(x, cv2.COLOR_RGB2Lab)
+
+
+def local_light_offset(target_lab: np.ndarray, reference_lab: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Slowly varying Lab offset (target - reference), ``(H, W, 3)`` float32, robust to compact changes.
+
+    The difference is summarised by its median in cells of 1/8 of the shorter side, the cell grid is
+    median-filtered (3x3) so a change covering a couple of cells does not leak in, and upsampled smoothly.
+    """
+    full = (valid.shape[1], valid.shape[0])
+    step = 4  # the cell medians are taken on every 4th pixel: plenty for a smooth field, 16x faster
+    target_lab, reference_lab, valid = target_lab[::step, ::step], reference_lab[::step, ::step], valid[::step, ::step]
+    h, w = valid.shape
+    cell = max(2, min(h, w) // 8)
+    gh, gw = max(1, h // cell), max(1, w // cell)
+    ch, cw = h // gh, w // gw
+    diff = (target_lab - reference_lab)[: gh * ch, : gw * cw].astype(np.float32)
+    vmask = valid[: gh * ch, : gw * cw]
+    diff = np.where(vmask[..., None], diff, np.nan)
+    blocks = diff.reshape(gh, ch, gw, cw, 3).transpose(0, 2, 1, 3, 4).reshape(gh, gw, ch * cw, 3)
+    counts = vmask.reshape(gh, ch, gw, cw).sum(axis=(1, 3))
+    grid = np.zeros((gh, gw, 3), np.float32)
+    enough = counts > 0.25 * ch * cw
+    if enough.any():
+        grid[enough] = np.nanmedian(blocks[enough], axis=1)
+    if gh >= 3 and gw >= 3:
+        grid = np.stack([_median3(grid[:, :, k]) for k in range(3)], axis=2)
+    return cv2.resize(grid, full, interpolation=cv2.INTER_LINEAR)
+
+
+def _median3(a: np.ndarray) -> np.ndarray:
+    p = np.pad(a, 1, mode="edge")
+    stack = np.stack([p[i : i + a.shape[0], j : j + a.shape[1]] for i in range(3) for j in range(3)])
+    return np.median(stack, axis=0).astype(np.float32)

@@ -1,0 +1,243 @@
+"""``tenken inspect``: the main job (one pair, a manifest batch, or two folders); ``tenken report-schema``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from tenken.cli.output import JsonFlag, console, emit, err_console
+
+_HELP = """Find what is new or changed in TARGET compared with earlier REFERENCE photo(s) of the same place.
+
+Aligns the best reference to the target, runs the pass-1 detector(s) and, with a VLM, labels each finding,
+then writes a tenken.report/1 JSON report and an annotated image (target with boxes left, aligned reference
+right). Boxes are xyxy pixels of the target. Exit code 1 when the pair could not be aligned (the report
+says why) or, in batch mode, when some items failed (their lines in results.jsonl carry the error).
+
+\b
+One pair (writes OUT/report.json and OUT/annotated.png):
+  tenken inspect examples/walkway/target.jpg examples/walkway/reference.jpg --out out/example
+\b
+A manifest of many pairs (JSONL: {"id": ..., "target": path, "reference": path or \\[paths]}),
+resumable and shardable (writes OUT/results.jsonl, OUT/images/, OUT/index.html):
+  tenken inspect --pairs examples/pairs.jsonl --out out/batch --resume
+  tenken inspect --pairs flight.jsonl --out out/shard-0 --shard 0/4
+\b
+Two folders, paired by GPS telemetry (or by file name without it):
+  tenken inspect --targets site/2026-05 --references site/2025-11 --out out/site
+\b
+With a vision-language model as second detector and labeller:
+  tenken inspect t.jpg r.jpg --out out/t --detector hybrid --model Qwen/Qwen2.5-VL-7B-Instruct --lang en
+\b
+Tune the change detector (see docs/changedet.md):
+  tenken inspect t.jpg r.jpg --out out/t --param sensitivity=6
+"""
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``inspect`` and ``report-schema`` to the root app."""
+
+    @app.command(
+        "inspect", help=_HELP, short_help="The main job: find and report what changed.", rich_help_panel="Inspection"
+    )
+    def inspect_cmd(
+        target: Annotated[Path | None, typer.Argument(help="The new photo.", show_default=False)] = None,
+        references: Annotated[
+            list[Path] | None, typer.Argument(help="Earlier photo(s) of the same place.", show_default=False)
+        ] = None,
+        out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out/inspect"),
+        pairs: Annotated[Path | None, typer.Option("--pairs", help="JSONL manifest of items (batch mode).")] = None,
+        targets: Annotated[Path | None, typer.Option("--targets", help="Folder of target photos (batch).")] = None,
+        references_dir: Annotated[
+            Path | None, typer.Option("--references", help="Folder of reference photos (with --targets).")
+        ] = None,
+        resume: Annotated[bool, typer.Option("--resume", help="Batch: skip ids already in results.jsonl.")] = False,
+        shard: Annotated[
+            str | None, typer.Option("--shard", help="Batch: I/N processes items I, I+N, ... (0-based).")
+        ] = None,
+        detector: Annotated[str, typer.Option("--detector", help="classical, vlm or hybrid.")] = "classical",
+        model: Annotated[
+            str | None,
+            typer.Option(
+                "--model", "-m", envvar="TENKEN_MODEL", help="VLM: checkpoint dir, hub id or openai:MODEL@URL."
+            ),
+        ] = None,
+        family: Annotated[str | None, typer.Option("--family", help="VLM family (required over a server).")] = None,
+        classes: Annotated[Path | None, typer.Option("--classes", help="Anomaly classes YAML/JSON.")] = None,
+        lang: Annotated[str, typer.Option("--lang", help="Labels and prompts: ja or en.")] = "ja",
+        param: Annotated[
+            list[str] | None, typer.Option("--param", help="Change-detector parameter KEY=VALUE (repeatable).")
+        ] = None,
+        k: Annotated[int, typer.Option("--k", help="With GPS telemetry: match the k nearest references.")] = 5,
+        json_out: JsonFlag = False,
+    ) -> None:
+        from tenken.core.errors import InputError
+
+        if lang not in ("ja", "en"):
+            raise InputError(f"--lang must be ja or en, got {lang!r}")
+        modes = [target is not None, pairs is not None, targets is not None or references_dir is not None]
+        if sum(modes) != 1:
+            raise InputError(
+                "give exactly one of: TARGET REFERENCE..., --pairs MANIFEST, or --targets DIR --references DIR "
+                "(see tenken inspect --help)"
+            )
+        inspector = _inspector(detector, model, family, classes, lang, param, k)
+        if target is not None:
+            if not references:
+                raise InputError(f"{target}: give at least one REFERENCE photo after the target")
+            _single(inspector, target, references, out, json_out)
+            return
+        if pairs is None and (targets is None or references_dir is None):
+            raise InputError("--targets DIR and --references DIR go together")
+        _batch(inspector, pairs, targets, references_dir, out, resume, shard, k, json_out)
+
+    @app.command("report-schema", rich_help_panel="Inspection")
+    def report_schema_cmd(
+        out: Annotated[
+            Path | None, typer.Option("--out", "-o", help="Write here instead of printing (--ship: package file).")
+        ] = None,
+        ship: Annotated[bool, typer.Option("--ship", help="Regenerate tenken/schemas/report.schema.json.")] = False,
+    ) -> None:
+        """Print (or write) the JSON Schema of the tenken.report/1 inspection report.
+
+        Example: tenken report-schema --out report.schema.json
+        """
+        from tenken.tasks.report import schema_text, write_report_schema
+
+        if ship or out is not None:
+            path = write_report_schema(None if ship else out)
+            err_console.print(f"wrote {path}", highlight=False)
+        else:
+            typer.echo(schema_text(), nl=False)
+
+
+def _inspector(
+    detector: str,
+    model: str | None,
+    family: str | None,
+    classes: Path | None,
+    lang: str,
+    param: list[str] | None,
+    k: int,
+) -> Any:
+    from tenken.changedet import ChangeParams
+    from tenken.core.errors import InputError
+    from tenken.inspect.pipeline import Inspector
+
+    if detector not in ("classical", "vlm", "hybrid"):
+        raise InputError(f"--detector must be classical, vlm or hybrid, got {detector!r}")
+    vlm = None
+    if detector in ("vlm", "hybrid"):
+        if not model:
+            raise InputError(f"--detector {detector} needs a model: --model SPEC (or TENKEN_MODEL)")
+        from tenken.vlm.loader import load_vlm
+
+        with err_console.status(f"loading {model} ..."):
+            vlm = load_vlm(model, family=family)
+    return Inspector(
+        detector=detector,
+        classes=classes,
+        lang=lang,  # type: ignore[arg-type]
+        vlm=vlm,
+        change_params=ChangeParams.from_assignments(param),
+        align_options={"k": k},
+    )
+
+
+def _single(inspector: Any, target: Path, references: list[Path], out: Path, json_out: bool) -> None:
+    from tenken.inspect.batch import check_writable, inspect_to_folder
+
+    check_writable(out)
+    with err_console.status(f"inspecting {target.name} against {len(references)} reference(s)..."):
+        result = inspect_to_folder(inspector, target, list(references), out)
+    report = result.report
+
+    def human() -> None:
+        if report.alignment.ok:
+            console.print(
+                f"[bold]{target}[/]: aligned with {report.reference.path} "
+                f"({report.alignment.inliers} inliers), {len(report.detections)} finding(s)",
+                highlight=False,
+            )
+        else:
+            console.print(f"[bold red]{target}: not aligned[/] — {report.alignment.reason}", highlight=False)
+        for d in report.detections:
+            name = d.label_ja if inspector.lang == "ja" else d.label
+            score = "" if d.score is None else f" {d.score:.2f}"
+            box = ", ".join(f"{v:.0f}" for v in d.box)
+            console.print(f"  {name}{score}  [{box}]  ({d.source})", highlight=False)
+        for w in report.warnings:
+            console.print(f"[yellow]warning:[/] {w}", highlight=False)
+        console.print(
+            f"wrote {out / 'report.json'} and {out / 'annotated.png'} in {report.timings_ms['total']:.0f} ms",
+            highlight=False,
+        )
+
+    emit(report.to_json(), json_out, human)
+    if not report.alignment.ok:
+        raise typer.Exit(1)
+
+
+def _batch(
+    inspector: Any,
+    pairs: Path | None,
+    targets: Path | None,
+    references_dir: Path | None,
+    out: Path,
+    resume: bool,
+    shard: str | None,
+    k: int,
+    json_out: bool,
+) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from tenken.inspect.batch import check_writable, pair_folders, parse_shard, read_manifest, run_batch
+
+    shard_spec = parse_shard(shard)
+    check_writable(out)
+    warnings: list[str] = []
+    items = read_manifest(pairs) if pairs is not None else pair_folders(targets, references_dir, k, warnings)  # type: ignore[arg-type]
+    for w in warnings:
+        err_console.print(f"[yellow]warning:[/] {w}", highlight=False)
+    for it in items:
+        if it.error is not None:
+            err_console.print(f"[red]skipped[/] {it.id}: {it.error}", highlight=False)
+    errors: list[str] = []
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=err_console, transient=json_out,
+    ) as bar:  # fmt: skip
+        task = bar.add_task("inspecting", total=None)
+
+        def start(n: int) -> None:
+            bar.update(task, total=n)
+
+        def step(item: Any, row: dict[str, Any]) -> None:
+            if "error" in row and item.error is None:
+                errors.append(f"{item.id}: {row['error']}")
+                bar.console.print(f"[red]error[/] {item.id}: {row['error']}", highlight=False)
+            bar.update(task, advance=1, description=f"inspecting {item.id}")
+
+        summary = run_batch(inspector, items, out, resume=resume, shard=shard_spec, progress=step, on_start=start)
+    data = {
+        "out": str(summary.out),
+        "results": str(summary.out / "results.jsonl"),
+        "index": str(summary.out / "index.html"),
+        "items": summary.total,
+        "done": summary.done,
+        "skipped_already_done": summary.skipped,
+        "failed": summary.failed,
+    }
+
+    def human() -> None:
+        console.print(
+            f"{summary.done} inspected, {summary.failed} failed, {summary.skipped} already done "
+            f"(of {summary.total}); results: {data['results']}; summary: {data['index']}",
+            highlight=False,
+        )
+
+    emit(data, json_out, human)
+    if summary.failed:
+        raise typer.Exit(1)

@@ -1,0 +1,367 @@
+"""Resumable, shardable batch inspection over a manifest or two folders.
+
+A manifest is JSON Lines, one item a line::
+
+    {"id": "plantA-0001", "target": "2026-05/IMG_0001.JPG", "reference": ["2025-11/IMG_0001.JPG"]}
+
+(``reference`` may be one path or a list; relative paths are relative to the manifest's folder). A run writes
+
+- ``DIR/results.jsonl``: one ``tenken.report/1`` object per line (``id`` = the manifest id), or for an item that
+  failed ``{"id", "target", "line", "error"}``. Each line is written whole, flushed and fsync'ed, so a run
+  killed at any moment loses no finished result and leaves at most a trailing partial line, which ``resume``
+  drops before going on.
+- ``DIR/images/<id>.jpg``: the annotated composite of each item.
+- ``DIR/index.html``: a browsable summary (thumbnails, counts, warnings, errors), rewritten at the end.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tenken.core.errors import InputError, TenkenError
+from tenken.core.images import save_image
+from tenken.inspect.pipeline import Inspection, Inspector
+from tenken.inspect.render import render_annotated
+
+RESULTS = "results.jsonl"
+IMAGES = "images"
+INDEX = "index.html"
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".heic", ".heif", ".dng"})
+
+
+@dataclass
+class BatchItem:
+    """One target to inspect, or a manifest line that could not be read (``error`` set).
+
+    Attributes:
+        id: the item's id (``line-N`` when the line had none).
+        target: path of the target image.
+        references: paths of its reference images.
+        line: 1-based manifest line number (None for folder pairing).
+        error: why the item cannot be run (recorded in results.jsonl instead of running it).
+    """
+
+    id: str
+    target: Path | None
+    references: list[Path]
+    line: int | None = None
+    error: str | None = None
+
+
+def read_manifest(path: str | os.PathLike) -> list[BatchItem]:
+    """Read a JSONL manifest; bad lines come back as items with ``error`` set (never an exception).
+
+    Checked per line: valid JSON object, ``id`` (string or number), ``target`` (string), ``reference``
+    (string or non-empty list of strings), and ids unique (a repeated id is an error item ``<id>#line-N``).
+
+    Raises:
+        InputError: the manifest file itself is missing or unreadable.
+    """
+    mpath = Path(path)
+    if not mpath.is_file():
+        raise InputError(f"{mpath}: manifest not found")
+    try:
+        text = mpath.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{mpath}: cannot read manifest ({exc})") from None
+    base = mpath.parent
+    items: list[BatchItem] = []
+    seen: dict[str, int] = {}
+    for n, raw in enumerate(text.splitlines(), start=1):
+        if not raw.strip():
+            continue
+        item = _manifest_item(raw, n, base, mpath)
+        if item.error is None and item.id in seen:
+            item = BatchItem(
+                f"{item.id}#line-{n}",
+                item.target,
+                item.references,
+                n,
+                f"{mpath}:{n}: duplicate id {item.id!r} (first on line {seen[item.id]}); item skipped",
+            )
+        elif item.error is None:
+            seen[item.id] = n
+        items.append(item)
+    return items
+
+
+def _manifest_item(raw: str, n: int, base: Path, mpath: Path) -> BatchItem:
+    where = f"{mpath}:{n}"
+    try:
+        obj = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return BatchItem(f"line-{n}", None, [], n, f"{where}: not valid JSON ({exc.msg} at column {exc.colno})")
+    if not isinstance(obj, dict):
+        return BatchItem(f"line-{n}", None, [], n, f"{where}: expected a JSON object, got {type(obj).__name__}")
+    raw_id = obj.get("id")
+    item_id = str(raw_id) if isinstance(raw_id, (str, int)) and str(raw_id).strip() else f"line-{n}"
+    problems = []
+    if item_id == f"line-{n}":
+        problems.append("missing 'id'")
+    target = obj.get("target")
+    if not isinstance(target, str) or not target:
+        problems.append("missing 'target' (a path)")
+    ref = obj.get("reference", obj.get("references"))
+    refs = [ref] if isinstance(ref, str) else ref
+    if not isinstance(refs, list) or not refs or not all(isinstance(r, str) and r for r in refs):
+        problems.append("missing 'reference' (a path or a non-empty list of paths)")
+    if problems:
+        return BatchItem(item_id, None, [], n, f"{where}: {', '.join(problems)}")
+    return BatchItem(item_id, base / target, [base / r for r in refs], n)
+
+
+def pair_folders(
+    targets: str | os.PathLike, references: str | os.PathLike, k: int = 5, warnings: list[str] | None = None
+) -> list[BatchItem]:
+    """Pair every image in ``targets`` with references from ``references``.
+
+    By telemetry when the target and references have GPS positions (the ``k`` nearest references, chosen
+    once with a :class:`~tenken.align.retrieve.ReferenceIndex`); otherwise by file name (the reference
+    with the same file stem, case-insensitive). A target with neither gets an error item.
+
+    Raises:
+        InputError: a folder is missing or holds no images.
+    """
+    from tenken.align.retrieve import ReferenceIndex
+    from tenken.align.telemetry import read_telemetry
+
+    warnings = warnings if warnings is not None else []
+    tdir, rdir = Path(targets), Path(references)
+    target_files, reference_files = _images_in(tdir, "targets"), _images_in(rdir, "references")
+    index = ReferenceIndex.from_paths(reference_files, warnings=warnings)
+    by_stem = {p.stem.lower(): p for p in reference_files}
+    items = []
+    for t in target_files:
+        tel = read_telemetry(t, warnings) if len(index) else None
+        if tel is not None:
+            refs = [Path(c.name) for c in index.candidates(tel, k=k)]
+            items.append(BatchItem(t.stem, t, refs))
+        elif t.stem.lower() in by_stem:
+            items.append(BatchItem(t.stem, t, [by_stem[t.stem.lower()]]))
+        else:
+            items.append(
+                BatchItem(
+                    t.stem,
+                    t,
+                    [],
+                    error=f"{t}: no GPS telemetry and no reference named {t.stem}.* in {rdir}; item skipped",
+                )
+            )
+    return items
+
+
+def _images_in(folder: Path, role: str) -> list[Path]:
+    if not folder.is_dir():
+        raise InputError(f"{folder}: {role} folder not found")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise InputError(f"{folder}: the {role} folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    return files
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``"I/N"`` -> ``(I, N)`` with ``0 <= I < N`` (None stays None).
+
+    Raises:
+        InputError: anything else.
+    """
+    if text is None:
+        return None
+    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+    if not m or not 0 <= int(m.group(1)) < int(m.group(2)):
+        raise InputError(f"--shard expects I/N with 0 <= I < N (e.g. 0/4), got {text!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def check_writable(out: str | os.PathLike) -> Path:
+    """Create ``out`` and prove a file can be written there, before any work.
+
+    Raises:
+        InputError: the folder cannot be created or written.
+    """
+    folder = Path(out)
+    probe = folder / ".tenken-write-test"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as exc:
+        raise InputError(f"{folder}: output folder is not writable ({exc.strerror or exc})") from None
+    return folder
+
+
+def load_results(path: Path, repair: bool = True) -> list[dict[str, Any]]:
+    """The complete lines of a results file; with ``repair``, a trailing partial line is cut off the file."""
+    if not path.is_file():
+        return []
+    data = path.read_bytes()
+    end = data.rfind(b"\n") + 1
+    if end < len(data) and repair:
+        with path.open("r+b") as fh:
+            fh.truncate(end)
+    rows = []
+    for line in data[:end].splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
+def inspect_to_folder(
+    inspector: Inspector, target: str | os.PathLike, references: list[str | os.PathLike], out: str | os.PathLike
+) -> Inspection:
+    """One pair: ``out/report.json`` and ``out/annotated.png`` (what ``tenken inspect T R --out DIR`` writes).
+
+    Raises:
+        InputError: ``out`` is not writable (checked before the inspection).
+        ImageLoadError: an image cannot be read.
+    """
+    folder = check_writable(out)
+    result = inspector.run(str(target), [str(r) for r in references])
+    picture = render_annotated(result, inspector.classes, inspector.lang)
+    (folder / "report.json").write_text(result.report.to_json_text() + "\n", encoding="utf-8")
+    save_image(picture, folder / "annotated.png", png_compress_level=1)
+    return result
+
+
+@dataclass
+class BatchSummary:
+    """What a batch run did: counts of items done now, skipped (already done), failed; the output folder."""
+
+    out: Path
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    total: int = 0
+
+
+def image_name(item_id: str) -> str:
+    """File name of an item's annotated image (the id with unsafe characters replaced)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", item_id).strip("._") or "item"
+
+
+def run_batch(
+    inspector: Inspector,
+    items: Iterable[BatchItem],
+    out: str | os.PathLike,
+    resume: bool = False,
+    shard: tuple[int, int] | None = None,
+    progress: Callable[[BatchItem, dict[str, Any]], None] | None = None,
+    on_start: Callable[[int], None] | None = None,
+) -> BatchSummary:
+    """Inspect every item, appending one line per item to ``out/results.jsonl``.
+
+    Args:
+        inspector: the configured pipeline (its feature cache serves the whole batch).
+        items: from :func:`read_manifest` or :func:`pair_folders`.
+        resume: keep an existing results file and skip ids already in it (else it is started afresh).
+        shard: ``(I, N)``: only items at positions ``I, I+N, I+2N, ...`` (0-based, manifest order).
+        progress: called after each item with the item and the line written.
+        on_start: called once with the number of items this run will process.
+
+    Raises:
+        InputError: the output folder is not writable (checked before any work).
+    """
+    folder = check_writable(out)
+    (folder / IMAGES).mkdir(exist_ok=True)
+    results = folder / RESULTS
+    done_ids: set[str] = set()
+    if resume:
+        done_ids = {str(r.get("id")) for r in load_results(results)}
+        write_index(folder)
+    elif results.exists():
+        results.unlink()
+    mine = [it for i, it in enumerate(items) if shard is None or i % shard[1] == shard[0]]
+    todo = [it for it in mine if it.id not in done_ids]
+    summary = BatchSummary(folder, skipped=len(mine) - len(todo), total=len(mine))
+    if on_start:
+        on_start(len(todo))
+    with results.open("a", encoding="utf-8") as fh:
+        for item in todo:
+            row = _run_item(inspector, item, folder)
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+            if "error" in row:
+                summary.failed += 1
+            else:
+                summary.done += 1
+            if progress:
+                progress(item, row)
+    write_index(folder)
+    return summary
+
+
+def _run_item(inspector: Inspector, item: BatchItem, folder: Path) -> dict[str, Any]:
+    if item.error is not None:
+        return _error_row(item, item.error)
+    try:
+        inspection = inspector.run(str(item.target), [str(r) for r in item.references], id=item.id)
+    except TenkenError as exc:
+        return _error_row(item, str(exc))
+    except Exception as exc:  # a bug or an unexpected library error must not end the batch
+        return _error_row(item, f"unexpected {type(exc).__name__}: {exc}")
+    try:
+        picture = render_annotated(inspection, inspector.classes, inspector.lang, max_side=1280)
+        save_image(picture, folder / IMAGES / f"{image_name(item.id)}.jpg", quality=85)
+    except (OSError, ValueError) as exc:
+        inspection.report.warnings.append(f"annotated image not written: {exc}")
+    return inspection.report.to_json()
+
+
+def _error_row(item: BatchItem, message: str) -> dict[str, Any]:
+    return {"id": item.id, "target": str(item.target) if item.target else None, "line": item.line, "error": message}
+
+
+def write_index(folder: str | os.PathLike) -> Path:
+    """(Re)write ``index.html`` from ``results.jsonl``: one row per item with thumbnail, counts, problems."""
+    folder = Path(folder)
+    rows = load_results(folder / RESULTS, repair=False)
+    n_err = sum(1 for r in rows if "error" in r)
+    n_found = sum(1 for r in rows if r.get("detections"))
+    body = []
+    for r in rows:
+        rid = html.escape(str(r.get("id")))
+        if "error" in r:
+            body.append(
+                f'<tr class="err"><td>{rid}</td><td></td><td>—</td><td>error: {html.escape(str(r["error"]))}</td></tr>'
+            )
+            continue
+        img = f"{IMAGES}/{image_name(str(r.get('id')))}.jpg"
+        dets = r.get("detections", [])
+        counts: dict[str, int] = {}
+        for d in dets:
+            counts[d["label_ja"]] = counts.get(d["label_ja"], 0) + 1
+        labels = ", ".join(f"{html.escape(k)} ×{v}" for k, v in counts.items())
+        problems = [*r.get("warnings", [])]
+        alignment = r.get("alignment", {})
+        if not alignment.get("ok", True):
+            problems.insert(0, f"not aligned: {alignment.get('reason')}")
+        notes = "<br>".join(html.escape(w) for w in problems)
+        body.append(
+            f'<tr><td>{rid}</td><td><a href="{img}"><img src="{img}" loading="lazy"></a></td>'
+            f"<td>{len(dets)}<br>{labels}</td><td>{notes}</td></tr>"
+        )
+    page = (
+        '<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>tenken inspect</title><style>'
+        "body{font-family:sans-serif;margin:1em}table{border-collapse:collapse}"
+        "td{border:1px solid #ccc;padding:4px;vertical-align:top}img{max-width:480px}"
+        "tr.err{background:#fee}</style></head><body>"
+        f"<h1>tenken inspect</h1><p>{len(rows)} item(s), {n_found} with findings, {n_err} error(s)</p>"
+        "<table><tr><th>id</th><th>target | reference</th><th>findings</th><th>warnings / errors</th></tr>"
+        + "".join(body)
+        + "</table></body></html>\n"
+    )
+    path = folder / INDEX
+    tmp = path.with_suffix(".html.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(path)
+    return path

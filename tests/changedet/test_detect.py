@@ -1,0 +1,66 @@
+"""End-to-end behaviour of ``detect_changes`` / ``ChangeDetector`` on real photos."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from tenken.align.types import Alignment
+from tenken.changedet import ChangeDetector, ChangeParams, detect_changes
+from tenken.core.images import load_image
+from tenken.inspect.interfaces import AlignedPair, CandidateDetector
+
+
+@pytest.fixture(scope="module")
+def photo(dev_data) -> np.ndarray:
+    img = load_image(dev_data / "backgrounds" / "sam_truck.jpg")
+    return cv2.resize(img, (1500, round(img.shape[0] * 1500 / img.shape[1])), interpolation=cv2.INTER_AREA)
+
+
+def relight(img: np.ndarray, gamma: float, wb: tuple[float, float, float]) -> np.ndarray:
+    x = (img.astype(np.float32) / 255.0) ** gamma * np.asarray(wb, np.float32)
+    return np.clip(x * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
+    ok, enc = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return cv2.imdecode(enc, cv2.IMREAD_UNCHANGED)
+
+
+def test_small_object_found_under_light_change_and_shift(photo):
+    target = photo.copy()
+    target[300:320, 400:420] = (235, 40, 30)
+    target = np.roll(relight(target, 0.85, (1.1, 1.0, 0.9)), 2, axis=1)
+    dets = detect_changes(target, photo)
+    assert len(dets) >= 1
+    ious = dets.iou(type(dets)(np.array([[402.0, 300, 422, 320]])))
+    assert ious.max() >= 0.5
+    assert dets.labels[0] == "change" and dets.sources[0] == "classical"
+    assert np.all((dets.scores >= 0) & (dets.scores <= 1))
+    assert dets.image_size == (photo.shape[1], photo.shape[0])
+
+
+def test_clean_pair_with_exposure_change_and_jpeg_is_clean(photo):
+    target = jpeg(np.clip(photo.astype(np.float32) * 1.2, 0, 255).astype(np.uint8), 75)
+    assert len(detect_changes(target, photo)) == 0
+
+
+def test_change_in_invalid_area_gives_no_box(photo):
+    target = photo.copy()
+    target[300:360, 400:460] = (235, 40, 30)
+    valid = np.ones(photo.shape[:2], bool)
+    valid[:, :600] = False
+    assert len(detect_changes(target, photo, valid)) == 0
+    assert len(detect_changes(target, photo, None)) >= 1
+
+
+def test_change_detector_is_a_candidate_detector(photo):
+    target = photo.copy()
+    target[500:560, 700:760] = (20, 200, 40)
+    pair = AlignedPair(target, photo, np.ones(photo.shape[:2], bool), Alignment(ok=True))
+    det = ChangeDetector(ChangeParams(sensitivity=6.0))
+    assert isinstance(det, CandidateDetector) and det.name == "classical"
+    dets = det.detect(pair)
+    assert len(dets) == 1 and dets.iou(type(dets)(np.array([[700.0, 500, 760, 560]])))[0, 0] > 0.7
