@@ -70,5 +70,5 @@ class TenkenGroup(TyperGroup):
         except TenkenError as exc:
             if ctx.params.get("debug"):
                 raise
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)  # one line in logs
             raise typer.Exit(2) from None

@@ -46,3 +46,12 @@ def test_installed_console_script():
     assert out.returncode == 0 and __version__ in out.stdout
     out = subprocess.run([exe, "classes", "--json"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and json.loads(out.stdout)["name"] == "default"
+
+
+def test_long_error_stays_on_one_line(tmp_path):
+    # a log line per error: rich must not wrap the message at the terminal width
+    missing = tmp_path / ("a_rather_long_folder_name_" * 4) / "missing.yaml"
+    r = runner.invoke(app, ["tasks", "--tasks", str(missing)], terminal_width=80)
+    assert r.exit_code == 2
+    line = next(x for x in r.output.splitlines() if x.startswith("error:"))
+    assert str(missing) in line and "not found" in line
