@@ -146,6 +146,9 @@ class OpenAIBackend:
                     try:
                         results[i] = await self._post_with_retries(client, bodies[i])
                         self.stats.completed += 1
+                    except BackendError as exc:  # our own message says what happened
+                        errors[i] = str(exc)
+                        self.stats.failures += 1
                     except Exception as exc:  # recorded per item, never dropped
                         errors[i] = f"{type(exc).__name__}: {exc}"
                         self.stats.failures += 1
@@ -183,6 +186,9 @@ class OpenAIBackend:
 
         try:
             resp = await client.post(f"{self.base_url}/chat/completions", json=body)
+        except httpx.ConnectError as exc:
+            self._count("transport")
+            raise _Retryable(f"cannot connect to {self.base_url} (is the server running?): {exc}") from None
         except (httpx.TimeoutException, httpx.TransportError) as exc:
             self._count("transport")
             raise _Retryable(f"{type(exc).__name__}: {exc}") from None
@@ -194,6 +200,13 @@ class OpenAIBackend:
             except ValueError:
                 after = None
             raise _Retryable(f"HTTP {resp.status_code}: {resp.text[:200]}", after)
+        if resp.status_code == 404:
+            raise BackendError(
+                f"HTTP 404 from {self.base_url}/chat/completions: {resp.text[:200]} "
+                "(check the base URL: OpenAI-compatible servers usually serve under /v1)",
+                [],
+                {},
+            )
         if resp.status_code != 200:
             raise BackendError(f"HTTP {resp.status_code}: {resp.text[:300]}", [], {})
         try:
