@@ -106,12 +106,16 @@ def register(app: typer.Typer) -> None:
             _write_json(out, data)
 
         def human() -> None:
+            from rich.markup import escape
+
             total_ms = result.timings_ms.get("total", 0)
             if not result.ok:  # the rejected estimate's matrix and figures would only mislead
-                console.print(f"[bold red]not aligned[/]: {result.reason}", highlight=False, soft_wrap=True)
+                console.print(
+                    f"[bold red]not aligned[/]: {escape(str(result.reason))}", highlight=False, soft_wrap=True
+                )
                 console.print(f"time {total_ms:.0f} ms", highlight=False)
             else:
-                console.print(f"[bold green]aligned[/] {result.reference} -> {target}", soft_wrap=True)
+                console.print(f"[bold green]aligned[/] {escape(f'{result.reference} -> {target}')}", soft_wrap=True)
                 rows = ["  [" + "  ".join(f"{v: .6g}" for v in row) + "]" for row in result.homography]
                 console.print("homography (reference -> target px):\n" + "\n".join(rows), highlight=False)
                 console.print(
@@ -123,11 +127,11 @@ def register(app: typer.Typer) -> None:
                     soft_wrap=True,
                 )
             if len(result.candidates) > 1:
-                console.print(f"candidates: {', '.join(result.candidates)}", highlight=False)
+                console.print(f"candidates: {', '.join(result.candidates)}", highlight=False, markup=False)
             for w in result.warnings:
-                console.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+                console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
             for name, path in data.get("outputs", {}).items():
-                console.print(f"wrote {name}: {path}", highlight=False, soft_wrap=True)
+                console.print(f"wrote {name}: {path}", highlight=False, soft_wrap=True, markup=False)
 
         emit(data, json_out, human)
         if not result.ok:

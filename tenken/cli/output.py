@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from tenken.core.errors import TenkenError
@@ -70,5 +71,6 @@ class TenkenGroup(TyperGroup):
         except TenkenError as exc:
             if ctx.params.get("debug"):
                 raise
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)  # one line in logs
+            # one line in logs; the message is data (paths may hold brackets), never rich markup
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None

@@ -7,12 +7,14 @@ from ``TENKEN_MODEL``), ``--family`` (required over a server), ``--lang ja|en``,
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from tenken.cli.output import JsonFlag, console, emit, err_console
+from tenken.configs import Lang
 
 ModelOpt = Annotated[
     str,
@@ -28,31 +30,57 @@ FamilyOpt = Annotated[
     ),
 ]
 LangOpt = Annotated[str, typer.Option("--lang", help="Prompt language: ja or en.")]
-TokensOpt = Annotated[int | None, typer.Option("--max-new-tokens", help="Cap on generated tokens.")]
+TokensOpt = Annotated[
+    int | None,
+    typer.Option("--max-new-tokens", min=1, help="Cap on generated tokens (default 512; count 16, classify 32)."),
+]
 RemoteOpt = Annotated[bool, typer.Option("--trust-remote-code", help="Run the checkpoint's own code (PLaMo needs it).")]
+DeviceOpt = Annotated[
+    str | None, typer.Option("--device", help="In process: cuda, cuda:1, cpu (default: cuda when present, else cpu).")
+]
+DtypeOpt = Annotated[
+    str | None,
+    typer.Option("--dtype", help="In process: float32, bfloat16, float16 (default: bfloat16 on CUDA, float32 on CPU)."),
+]
 BoxFormatOpt = Annotated[
     str | None, typer.Option("--box-format", help="Override the family's box frame: processed, rel1000, rel1, pixels.")
 ]
 
 
-def _lang(lang: str) -> str:
+@dataclass
+class _ModelArgs:
+    """The model options every VLM verb shares."""
+
+    model: str
+    family: str | None
+    lang: str
+    max_new_tokens: int | None
+    trust_remote_code: bool
+    device: str | None
+    dtype: str | None
+    box_format: str | None = None
+
+
+def _session(args: _ModelArgs, image: Path) -> tuple[Any, Any, Lang]:
+    """``(vlm, image array, lang)``: options and the image are checked *before* the model loads (seconds to
+    minutes), so a typo fails at once."""
     from tenken.core.errors import InputError
-
-    if lang not in ("ja", "en"):
-        raise InputError(f"--lang must be ja or en, got {lang!r}")
-    return lang
-
-
-def _load(
-    model: str, family: str | None, max_new_tokens: int | None, trust_remote_code: bool, box_format: str | None
-) -> Any:
+    from tenken.core.images import image_size, load_image
     from tenken.vlm.loader import load_vlm
 
-    opts: dict[str, Any] = {"max_new_tokens": max_new_tokens, "box_format": box_format}
-    if not model.startswith("openai:"):
-        opts["trust_remote_code"] = trust_remote_code
-    with err_console.status(f"loading {model} ..."):
-        return load_vlm(model, family=family, **opts)
+    if args.lang not in ("ja", "en"):
+        raise InputError(f"--lang must be ja or en, got {args.lang!r}")
+    img = load_image(image)
+    opts: dict[str, Any] = {"max_new_tokens": args.max_new_tokens, "box_format": args.box_format}
+    if not args.model.startswith("openai:"):
+        opts.update(trust_remote_code=args.trust_remote_code, device=args.device, dtype=args.dtype)
+    with err_console.status(f"loading {args.model} ..."):
+        vlm = load_vlm(args.model, family=args.family, **opts)
+    try:
+        vlm.processed_size(image_size(img))  # the family's own limits (Qwen-VL: aspect ratio below 200)
+    except InputError as exc:
+        raise InputError(f"{image}: {exc}") from None
+    return vlm, img, args.lang  # type: ignore[return-value]
 
 
 def register(app: typer.Typer) -> None:
@@ -68,6 +96,8 @@ def register(app: typer.Typer) -> None:
         lang: LangOpt = "ja",
         max_new_tokens: TokensOpt = None,
         trust_remote_code: RemoteOpt = False,
+        device: DeviceOpt = None,
+        dtype: DtypeOpt = None,
         json_out: JsonFlag = False,
     ) -> None:
         """Ask a question about an image (VQA).
@@ -76,13 +106,14 @@ def register(app: typer.Typer) -> None:
         """
         from tenken.tasks.vqa import ask
 
-        vlm = _load(model, family, max_new_tokens, trust_remote_code, None)
+        args = _ModelArgs(model, family, lang, max_new_tokens, trust_remote_code, device, dtype)
+        vlm, img, lang_ = _session(args, image)
         with err_console.status("generating ..."):
-            answer = ask(vlm, image, question, lang=_lang(lang), short=short)  # type: ignore[arg-type]
+            answer = ask(vlm, img, question, lang=lang_, short=short)
         emit(
             {"image": str(image), "question": question, "answer": answer, "model": vlm.describe()},
             json_out,
-            lambda: console.print(answer, highlight=False),
+            lambda: console.print(answer, highlight=False, markup=False),
         )
 
     @app.command("ground", rich_help_panel="Vision-language model")
@@ -96,6 +127,8 @@ def register(app: typer.Typer) -> None:
         lang: LangOpt = "ja",
         max_new_tokens: TokensOpt = None,
         trust_remote_code: RemoteOpt = False,
+        device: DeviceOpt = None,
+        dtype: DtypeOpt = None,
         json_out: JsonFlag = False,
     ) -> None:
         """Find every instance of an expression; boxes in image pixels (xyxy).
@@ -103,26 +136,32 @@ def register(app: typer.Typer) -> None:
         Example: tenken ground site.jpg "カラーコーン" --model openai:qwen2.5-vl@http://localhost:8000/v1
         --family qwen2.5-vl --out cones.png
         """
-        from tenken.core.images import load_image, save_image
+        from tenken.core.images import check_output_path, save_image
         from tenken.tasks.grounding import ground
         from tenken.viz.draw import draw_detections
 
-        vlm = _load(model, family, max_new_tokens, trust_remote_code, box_format)
-        img = load_image(image)
+        if out is not None:
+            check_output_path(out)
+        args = _ModelArgs(model, family, lang, max_new_tokens, trust_remote_code, device, dtype, box_format)
+        vlm, img, lang_ = _session(args, image)
         warnings: list[str] = []
         with err_console.status("generating ..."):
-            dets = ground(vlm, img, expression, lang=_lang(lang), warnings_out=warnings)  # type: ignore[arg-type]
+            dets = ground(vlm, img, expression, lang=lang_, warnings_out=warnings)
         if out is not None:
             save_image(draw_detections(img, dets), out)
 
         def human() -> None:
-            console.print(f"{len(dets)} box(es) for {expression!r}")
+            from rich.markup import escape
+
+            console.print(f"{len(dets)} box(es) for {expression!r}", markup=False)
             for r in dets.to_records():
-                console.print(f"  {r['label']}: [{', '.join(f'{v:.1f}' for v in r['box'])}]", highlight=False)
+                console.print(
+                    f"  {r['label']}: [{', '.join(f'{v:.1f}' for v in r['box'])}]", highlight=False, markup=False
+                )
             for w in warnings:
-                err_console.print(f"[yellow]warning:[/] {w}", highlight=False)
+                err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
             if out is not None:
-                console.print(f"annotated image: {out}")
+                console.print(f"annotated image: {out}", markup=False)
 
         emit(
             {
@@ -146,6 +185,8 @@ def register(app: typer.Typer) -> None:
         lang: LangOpt = "ja",
         max_new_tokens: TokensOpt = None,
         trust_remote_code: RemoteOpt = False,
+        device: DeviceOpt = None,
+        dtype: DtypeOpt = None,
         json_out: JsonFlag = False,
     ) -> None:
         """Count the instances of an expression in an image.
@@ -154,9 +195,10 @@ def register(app: typer.Typer) -> None:
         """
         from tenken.tasks.counting import count
 
-        vlm = _load(model, family, max_new_tokens, trust_remote_code, None)
+        args = _ModelArgs(model, family, lang, max_new_tokens, trust_remote_code, device, dtype)
+        vlm, img, lang_ = _session(args, image)
         with err_console.status("generating ..."):
-            n = count(vlm, image, expression, lang=_lang(lang))  # type: ignore[arg-type]
+            n = count(vlm, img, expression, lang=lang_, **_tokens(max_new_tokens))
         emit(
             {"image": str(image), "expression": expression, "count": n, "model": vlm.describe()},
             json_out,
@@ -174,6 +216,8 @@ def register(app: typer.Typer) -> None:
         lang: LangOpt = "ja",
         max_new_tokens: TokensOpt = None,
         trust_remote_code: RemoteOpt = False,
+        device: DeviceOpt = None,
+        dtype: DtypeOpt = None,
         json_out: JsonFlag = False,
     ) -> None:
         """Which factory task is the worker doing? Prints a task id from the task set, or 'unknown'.
@@ -184,12 +228,18 @@ def register(app: typer.Typer) -> None:
         from tenken.tasks.factory import classify_task
 
         taskset = load_task_set(tasks)
-        vlm = _load(model, family, max_new_tokens, trust_remote_code, None)
+        args = _ModelArgs(model, family, lang, max_new_tokens, trust_remote_code, device, dtype)
+        vlm, img, lang_ = _session(args, image)
         with err_console.status("generating ..."):
-            task = classify_task(vlm, image, taskset, lang=_lang(lang))  # type: ignore[arg-type]
-        name = taskset.display(task, lang) if task != UNKNOWN else UNKNOWN  # type: ignore[arg-type]
+            task = classify_task(vlm, img, taskset, lang=lang_, **_tokens(max_new_tokens))
+        name = taskset.display(task, lang_) if task != UNKNOWN else UNKNOWN
         emit(
             {"image": str(image), "task": task, "name": name, "taskset": taskset.name, "model": vlm.describe()},
             json_out,
-            lambda: console.print(f"{task} ({name})", highlight=False),
+            lambda: console.print(f"{task} ({name})", highlight=False, markup=False),
         )
+
+
+def _tokens(max_new_tokens: int | None) -> dict[str, int]:
+    """``max_new_tokens=`` for a task only when the user set it (count and classify have their own caps)."""
+    return {} if max_new_tokens is None else {"max_new_tokens": max_new_tokens}

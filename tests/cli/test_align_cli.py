@@ -90,3 +90,13 @@ def test_align_failure_summary_has_no_misleading_figures(tmp_path: Path, dev_dat
     assert res.exit_code == 1
     assert "not aligned" in res.output and "too few features" in res.output
     assert "homography" not in res.output and "nan" not in res.output and "inf px" not in res.output
+
+
+def test_align_summary_keeps_brackets_in_paths(dev_data: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "[north]"
+    folder.mkdir()
+    graf = dev_data / "homography" / "oxford_graf"
+    for name in ("img1.png", "img2.png"):
+        (folder / name).write_bytes((graf / name).read_bytes())
+    res = CliRunner().invoke(app, ["align", str(folder / "img2.png"), str(folder / "img1.png")], terminal_width=400)
+    assert res.exit_code == 0 and str(folder / "img1.png") in res.output

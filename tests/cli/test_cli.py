@@ -55,3 +55,9 @@ def test_long_error_stays_on_one_line(tmp_path):
     assert r.exit_code == 2
     line = next(x for x in r.output.splitlines() if x.startswith("error:"))
     assert str(missing) in line and "not found" in line
+
+
+def test_error_keeps_brackets_in_paths(tmp_path):
+    missing = tmp_path / "[north]" / "missing.yaml"  # rich markup used to swallow "[north]"
+    r = runner.invoke(app, ["tasks", "--tasks", str(missing)], terminal_width=200)
+    assert r.exit_code == 2 and str(missing) in r.output
