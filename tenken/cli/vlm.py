@@ -7,7 +7,9 @@ from ``TENKEN_MODEL``), ``--family`` (required over a server), ``--lang ja|en``,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -83,22 +85,59 @@ def _session(args: _ModelArgs, image: Path) -> tuple[Any, Any, Lang]:
     return vlm, img, args.lang  # type: ignore[return-value]
 
 
+_SHARED: tuple[tuple[str, Any, Any], ...] = (
+    ("model", ModelOpt, inspect.Parameter.empty),
+    ("family", FamilyOpt, None),
+    ("lang", LangOpt, "ja"),
+    ("max_new_tokens", TokensOpt, None),
+    ("trust_remote_code", RemoteOpt, False),
+    ("device", DeviceOpt, None),
+    ("dtype", DtypeOpt, None),
+)
+"""The options every VLM verb takes, in help order (then ``--json``): one list, so no verb misses one."""
+
+
+def _vlm_command(app: typer.Typer, name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register ``fn(args: _ModelArgs, json_out: bool, <own arguments and options>)`` as ``tenken NAME``.
+
+    The command's signature (what typer turns into the CLI) is ``fn``'s own parameters followed by
+    :data:`_SHARED` and ``--json``; the shared values reach ``fn`` gathered in one :class:`_ModelArgs`.
+    """
+
+    def register_fn(fn: Callable[..., None]) -> Callable[..., None]:
+        kw_only = inspect.Parameter.KEYWORD_ONLY
+        own = [
+            p.replace(kind=kw_only)
+            for n, p in inspect.signature(fn, eval_str=True).parameters.items()
+            if n not in ("args", "json_out")
+        ]
+        shared = [inspect.Parameter(n, kw_only, annotation=a, default=d) for n, a, d in _SHARED]
+        params = [*own, *shared, inspect.Parameter("json_out", kw_only, annotation=JsonFlag, default=False)]
+
+        def command(**kwargs: Any) -> None:
+            json_out = kwargs.pop("json_out")
+            args = _ModelArgs(**{n: kwargs.pop(n) for n, _, _ in _SHARED})
+            fn(args, json_out, **kwargs)
+
+        command.__name__, command.__doc__ = fn.__name__, fn.__doc__
+        command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        app.command(name, rich_help_panel="Vision-language model")(command)
+        return fn
+
+    return register_fn
+
+
 def register(app: typer.Typer) -> None:
     """Add the VLM commands to the root app."""
 
-    @app.command("ask", rich_help_panel="Vision-language model")
+    @_vlm_command(app, "ask")
     def ask_cmd(
+        args: _ModelArgs,
+        json_out: bool,
         image: Annotated[Path, typer.Argument(help="Image file.")],
         question: Annotated[str, typer.Argument(help="The question, in Japanese or English.")],
-        model: ModelOpt,
         short: Annotated[bool, typer.Option("--short", help="Ask for a word or short phrase.")] = False,
-        family: FamilyOpt = None,
-        lang: LangOpt = "ja",
-        max_new_tokens: TokensOpt = None,
-        trust_remote_code: RemoteOpt = False,
-        device: DeviceOpt = None,
-        dtype: DtypeOpt = None,
-        json_out: JsonFlag = False,
     ) -> None:
         """Ask a question about an image (VQA).
 
@@ -106,35 +145,27 @@ def register(app: typer.Typer) -> None:
         """
         from tenken.tasks.vqa import ask
 
-        args = _ModelArgs(model, family, lang, max_new_tokens, trust_remote_code, device, dtype)
-        vlm, img, lang_ = _session(args, image)
+        vlm, img, lang = _session(args, image)
         with err_console.status("generating ..."):
-            answer = ask(vlm, img, question, lang=lang_, short=short)
+            answer = ask(vlm, img, question, lang=lang, short=short)
         emit(
             {"image": str(image), "question": question, "answer": answer, "model": vlm.describe()},
             json_out,
             lambda: console.print(answer, highlight=False, markup=False),
         )
 
-    @app.command("ground", rich_help_panel="Vision-language model")
+    @_vlm_command(app, "ground")
     def ground_cmd(
+        args: _ModelArgs,
+        json_out: bool,
         image: Annotated[Path, typer.Argument(help="Image file.")],
         expression: Annotated[str, typer.Argument(help="What to find, e.g. 'カラーコーン' or 'all the cones'.")],
-        model: ModelOpt,
         out: Annotated[Path | None, typer.Option("--out", "-o", help="Write an annotated PNG/JPEG here.")] = None,
-        family: FamilyOpt = None,
         box_format: BoxFormatOpt = None,
-        lang: LangOpt = "ja",
-        max_new_tokens: TokensOpt = None,
-        trust_remote_code: RemoteOpt = False,
-        device: DeviceOpt = None,
-        dtype: DtypeOpt = None,
-        json_out: JsonFlag = False,
     ) -> None:
         """Find every instance of an expression; boxes in image pixels (xyxy).
 
-        Example: tenken ground site.jpg "カラーコーン" --model openai:qwen2.5-vl@http://localhost:8000/v1
-        --family qwen2.5-vl --out cones.png
+        Example: tenken ground site.jpg "カラーコーン" --model Qwen/Qwen2.5-VL-3B-Instruct --out cones.png
         """
         from tenken.core.images import check_output_path, save_image
         from tenken.tasks.grounding import ground
@@ -142,11 +173,10 @@ def register(app: typer.Typer) -> None:
 
         if out is not None:
             check_output_path(out)
-        args = _ModelArgs(model, family, lang, max_new_tokens, trust_remote_code, device, dtype, box_format)
-        vlm, img, lang_ = _session(args, image)
+        vlm, img, lang = _session(replace(args, box_format=box_format), image)
         warnings: list[str] = []
         with err_console.status("generating ..."):
-            dets = ground(vlm, img, expression, lang=lang_, warnings_out=warnings)
+            dets = ground(vlm, img, expression, lang=lang, warnings_out=warnings)
         if out is not None:
             save_image(draw_detections(img, dets), out)
 
@@ -155,9 +185,8 @@ def register(app: typer.Typer) -> None:
 
             console.print(f"{len(dets)} box(es) for {expression!r}", markup=False)
             for r in dets.to_records():
-                console.print(
-                    f"  {r['label']}: [{', '.join(f'{v:.1f}' for v in r['box'])}]", highlight=False, markup=False
-                )
+                box = ", ".join(f"{v:.1f}" for v in r["box"])
+                console.print(f"  {r['label']}: [{box}]", highlight=False, markup=False)
             for w in warnings:
                 err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
             if out is not None:
@@ -176,18 +205,12 @@ def register(app: typer.Typer) -> None:
             human,
         )
 
-    @app.command("count", rich_help_panel="Vision-language model")
+    @_vlm_command(app, "count")
     def count_cmd(
+        args: _ModelArgs,
+        json_out: bool,
         image: Annotated[Path, typer.Argument(help="Image file.")],
         expression: Annotated[str, typer.Argument(help="What to count, e.g. 'ヘルメット' or 'helmets'.")],
-        model: ModelOpt,
-        family: FamilyOpt = None,
-        lang: LangOpt = "ja",
-        max_new_tokens: TokensOpt = None,
-        trust_remote_code: RemoteOpt = False,
-        device: DeviceOpt = None,
-        dtype: DtypeOpt = None,
-        json_out: JsonFlag = False,
     ) -> None:
         """Count the instances of an expression in an image.
 
@@ -195,30 +218,23 @@ def register(app: typer.Typer) -> None:
         """
         from tenken.tasks.counting import count
 
-        args = _ModelArgs(model, family, lang, max_new_tokens, trust_remote_code, device, dtype)
-        vlm, img, lang_ = _session(args, image)
+        vlm, img, lang = _session(args, image)
         with err_console.status("generating ..."):
-            n = count(vlm, img, expression, lang=lang_, **_tokens(max_new_tokens))
+            n = count(vlm, img, expression, lang=lang, **_tokens(args))
         emit(
             {"image": str(image), "expression": expression, "count": n, "model": vlm.describe()},
             json_out,
             lambda: console.print(n),
         )
 
-    @app.command("classify", rich_help_panel="Vision-language model")
+    @_vlm_command(app, "classify")
     def classify_cmd(
+        args: _ModelArgs,
+        json_out: bool,
         image: Annotated[Path, typer.Argument(help="Image file (a worker at a station).")],
-        model: ModelOpt,
         tasks: Annotated[
             Path | None, typer.Option("--tasks", "-t", help="Task-set YAML/JSON (default: the shipped example).")
         ] = None,
-        family: FamilyOpt = None,
-        lang: LangOpt = "ja",
-        max_new_tokens: TokensOpt = None,
-        trust_remote_code: RemoteOpt = False,
-        device: DeviceOpt = None,
-        dtype: DtypeOpt = None,
-        json_out: JsonFlag = False,
     ) -> None:
         """Which factory task is the worker doing? Prints a task id from the task set, or 'unknown'.
 
@@ -228,11 +244,10 @@ def register(app: typer.Typer) -> None:
         from tenken.tasks.factory import classify_task
 
         taskset = load_task_set(tasks)
-        args = _ModelArgs(model, family, lang, max_new_tokens, trust_remote_code, device, dtype)
-        vlm, img, lang_ = _session(args, image)
+        vlm, img, lang = _session(args, image)
         with err_console.status("generating ..."):
-            task = classify_task(vlm, img, taskset, lang=lang_, **_tokens(max_new_tokens))
-        name = taskset.display(task, lang_) if task != UNKNOWN else UNKNOWN
+            task = classify_task(vlm, img, taskset, lang=lang, **_tokens(args))
+        name = taskset.display(task, lang) if task != UNKNOWN else UNKNOWN
         emit(
             {"image": str(image), "task": task, "name": name, "taskset": taskset.name, "model": vlm.describe()},
             json_out,
@@ -240,6 +255,6 @@ def register(app: typer.Typer) -> None:
         )
 
 
-def _tokens(max_new_tokens: int | None) -> dict[str, int]:
+def _tokens(args: _ModelArgs) -> dict[str, int]:
     """``max_new_tokens=`` for a task only when the user set it (count and classify have their own caps)."""
-    return {} if max_new_tokens is None else {"max_new_tokens": max_new_tokens}
+    return {} if args.max_new_tokens is None else {"max_new_tokens": args.max_new_tokens}

@@ -117,3 +117,13 @@ def test_answers_with_brackets_print_verbatim(image_path):
         r = runner.invoke(app, ["ask", str(image_path), "q", "--model", f"openai:s@{url}", "--family", "llava"])
     assert r.exit_code == 0, r.output
     assert "[/INST] a [red] cone" in r.stdout
+
+
+@pytest.mark.parametrize("verb", ["ask", "ground", "count", "classify"])
+def test_help_example_is_one_pasteable_line(verb, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    r = runner.invoke(app, [verb, "--help"])
+    lines = r.output.splitlines()
+    i = next(i for i, x in enumerate(lines) if "Example:" in x)
+    assert f"tenken {verb} " in lines[i] and "--model " in lines[i]
+    assert lines[i + 1].strip() == "", lines[i + 1]  # no continuation line: the command pastes whole
