@@ -190,3 +190,20 @@ def test_tiny_qwen3_detected_and_grounds(tiny_qwen3_path):
     assert _processor_resize_options(vlm.backend.image_processor)["factor"] == 32  # patch 16 x merge 2
     dets = ground(vlm, _img(70, 130, 5), "cone", lang="en", warnings_out=[])
     assert dets.image_size == (130, 70)
+
+
+def test_missing_vlm_extra_names_the_install_command(monkeypatch, tiny_llava_path):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "transformers", None)  # as on a core-only install: import fails
+    with pytest.raises(ModelLoadError, match=r"pip install 'tenken\[vlm\]'"):
+        load_vlm(str(tiny_llava_path))
+
+
+def test_missing_httpx_names_the_install_command(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "httpx" else real(name, *a))
+    with pytest.raises(ModelLoadError, match=r"pip install 'tenken\[vlm\]'"):
+        load_vlm("openai:m@http://127.0.0.1:9/v1", family="llava")

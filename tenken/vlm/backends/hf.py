@@ -62,7 +62,12 @@ class TransformersBackend:
         max_new_tokens: int = 512,
         do_sample: bool = False,
     ) -> None:
-        import transformers
+        try:
+            import torch  # noqa: F401  (checked here: a core-only install fails with the fix, not deep inside)
+            import transformers
+        except ImportError as exc:
+            hint = "in-process models need torch and transformers: pip install 'tenken[vlm]'"
+            raise ModelLoadError(f"{hint} ({exc})") from None
 
         self.path = str(path)
         self.batch_size = max(1, int(batch_size))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import concurrent.futures
+import importlib.util
 import io
 import os
 import time
@@ -21,7 +22,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from tenken.core.errors import InputError
+from tenken.core.errors import InputError, ModelLoadError
 from tenken.vlm.backends.base import BackendError, BackendStats, VLMRequest
 
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
@@ -86,6 +87,8 @@ class OpenAIBackend:
         image_format: str = "jpeg",
         temperature: float = 0.0,
     ) -> None:
+        if importlib.util.find_spec("httpx") is None:  # imported where used; checked here, before any request
+            raise ModelLoadError("OpenAI-compatible servers need httpx: pip install 'tenken[vlm]'")
         if image_format not in ("jpeg", "png"):
             raise InputError(f"image_format must be 'jpeg' or 'png', got {image_format!r}")
         self.model = model
