@@ -1,8 +1,8 @@
 """``tenken ask``, ``ground``, ``count``, ``classify``: one VLM question per command.
 
 Every command takes ``--model SPEC`` (a checkpoint directory, a hub id, or ``openai:MODEL@BASE_URL``; default
-from ``TENKEN_MODEL``), ``--family`` (required over a server), ``--lang ja|en``, ``--max-new-tokens`` and
-``--json``.
+from ``TENKEN_MODEL``), ``--family`` (required over a server), ``--lang ja|en``, ``--max-new-tokens``,
+``--trust-remote-code``, ``--device``, ``--dtype`` and ``--json`` (declared once, in :data:`_SHARED`).
 """
 
 from __future__ import annotations
@@ -70,7 +70,8 @@ def _session(args: _ModelArgs, image: Path) -> tuple[Any, Any, Lang]:
     from tenken.core.images import image_size, load_image
     from tenken.vlm.loader import load_vlm
 
-    if args.lang not in ("ja", "en"):
+    lang = args.lang.strip().lower()
+    if lang not in ("ja", "en"):
         raise InputError(f"--lang must be ja or en, got {args.lang!r}")
     img = load_image(image)
     opts: dict[str, Any] = {"max_new_tokens": args.max_new_tokens, "box_format": args.box_format}
@@ -82,7 +83,7 @@ def _session(args: _ModelArgs, image: Path) -> tuple[Any, Any, Lang]:
         vlm.processed_size(image_size(img))  # the family's own limits (Qwen-VL: aspect ratio below 200)
     except InputError as exc:
         raise InputError(f"{image}: {exc}") from None
-    return vlm, img, args.lang  # type: ignore[return-value]
+    return vlm, img, lang  # type: ignore[return-value]
 
 
 _SHARED: tuple[tuple[str, Any, Any], ...] = (

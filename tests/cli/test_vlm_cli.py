@@ -91,7 +91,9 @@ def test_max_new_tokens_reaches_count_and_classify(image_path):
         for verb in (["count", str(image_path), "x"], ["classify", str(image_path)]):
             model = ["--model", f"openai:scripted@{url}", "--family", "qwen3-vl"]
             _json([*verb, *model, "--max-new-tokens", "77", "--json"])
-    assert [r.max_new_tokens for r in backend.seen] == [77, 77]
+            _json([*verb, *model, "--lang", "EN", "--json"])  # any case: "EN" is English, not an error
+    assert [r.max_new_tokens for r in backend.seen] == [77, 16, 77, 32]  # count, count EN, classify, classify EN
+    assert "How many" in backend.seen[1].prompt
 
 
 def test_image_the_family_cannot_take_is_named(tmp_path):
