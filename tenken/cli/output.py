@@ -65,6 +65,13 @@ class TenkenGroup(TyperGroup):
     ``tenken --debug ...`` shows the full traceback instead.
     """
 
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        """Accept ``--debug`` anywhere before a ``--`` (``tenken align a.jpg b.jpg --debug`` too)."""
+        end = args.index("--") if "--" in args else len(args)
+        if "--debug" in args[:end]:
+            args = ["--debug", *(a for i, a in enumerate(args) if not (a == "--debug" and i < end))]
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)

@@ -61,3 +61,8 @@ def test_error_keeps_brackets_in_paths(tmp_path):
     missing = tmp_path / "[north]" / "missing.yaml"  # rich markup used to swallow "[north]"
     r = runner.invoke(app, ["tasks", "--tasks", str(missing)], terminal_width=200)
     assert r.exit_code == 2 and str(missing) in r.output
+
+
+def test_debug_works_after_the_verb_too(tmp_path):
+    r = runner.invoke(app, ["tasks", "--tasks", str(tmp_path / "missing.yaml"), "--debug"])
+    assert r.exit_code != 0 and r.exception is not None and "No such option" not in r.output
