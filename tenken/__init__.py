@@ -55,6 +55,12 @@ _LAZY: dict[str, str] = {
     "render_annotated": "tenken.inspect.render",
     "run_batch": "tenken.inspect.batch",
     "read_manifest": "tenken.inspect.batch",
+    "score_detections": "tenken.eval.detection",
+    "map50": "tenken.eval.coco_map",
+    "rec_scores": "tenken.eval.rec",
+    "rouge_l": "tenken.eval.text",
+    "LLMJudge": "tenken.eval.judge",
+    "run_benchmark": "tenken.eval.runners",
 }
 
 

@@ -69,7 +69,10 @@ class LightGlueMatcher:
         try:
             state = torch.load(str(path), map_location="cpu", weights_only=True)
         except Exception as exc:  # torch raises many types for a bad file; all mean "not loadable"
-            raise ModelLoadError(f"{path}: cannot load LightGlue weights ({exc})") from None
+            raise ModelLoadError(
+                f"{path}: cannot load LightGlue weights ({type(exc).__name__}: {exc}); expected a PyTorch state "
+                "dict such as sift_lightglue.pth from https://github.com/cvg/LightGlue/releases"
+            ) from None
         if not isinstance(state, dict):
             raise ModelLoadError(f"{path}: expected a state dict, got {type(state).__name__}")
         state = _renamed(state)

@@ -21,6 +21,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from tenken.core.errors import InputError
+
 DEFAULT_MAX_SIDE = 1024
 """Longest side, in pixels, of the copy SIFT runs on; larger images are downscaled (INTER_AREA)."""
 
@@ -268,12 +270,23 @@ class FeatureCache:
     Disk entries are plain ``.npz`` arrays (no pickle); a damaged file is ignored and recomputed. Thread-safe.
 
     Args:
-        directory: folder for ``<key>.npz`` files (created on demand); None keeps features in memory only.
+        directory: folder for ``<key>.npz`` files (created if missing); None keeps features in memory only.
+
+    Raises:
+        InputError: ``directory`` is a file or cannot be created.
         max_items: most feature sets kept in memory (least recently used are dropped first).
     """
 
     def __init__(self, directory: str | os.PathLike | None = None, max_items: int = 256) -> None:
         self.directory = Path(directory) if directory is not None else None
+        if self.directory is not None:  # checked now, not after the first (slow) feature extraction
+            if self.directory.exists() and not self.directory.is_dir():
+                raise InputError(f"{self.directory}: feature cache folder is a file")
+            try:
+                self.directory.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                reason = exc.strerror or exc
+                raise InputError(f"{self.directory}: cannot create the feature cache folder ({reason})") from None
         self.max_items = max_items
         self._memory: OrderedDict[str, Features] = OrderedDict()
         self._lock = threading.Lock()

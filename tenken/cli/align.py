@@ -28,10 +28,14 @@ def register(app: typer.Typer) -> None:
                 help="Write warped_reference.png, valid_mask.png, composite.jpg, alignment.json.",
             ),
         ] = None,
-        k: Annotated[int, typer.Option("--k", help="With GPS telemetry: match only the k nearest references.")] = 5,
+        k: Annotated[
+            int, typer.Option("--k", min=1, help="With GPS telemetry: match only the k nearest references.")
+        ] = 5,
         radius_m: Annotated[
             float | None,
-            typer.Option("--radius-m", help="With GPS telemetry: ignore references farther than this."),
+            typer.Option(
+                "--radius-m", min=0.0, help="With GPS telemetry: ignore references farther than this (metres)."
+            ),
         ] = None,
         no_telemetry: Annotated[
             bool, typer.Option("--no-telemetry", help="Ignore GPS telemetry: every reference is a candidate.")
@@ -41,7 +45,10 @@ def register(app: typer.Typer) -> None:
             typer.Option("--views", help="Affine view synthesis for strong viewpoint change: auto, on, off."),
         ] = "auto",
         max_side: Annotated[
-            int, typer.Option("--max-side", help="Longest side (px) of the copies SIFT runs on.")
+            int,
+            typer.Option(
+                "--max-side", min=0, help="Longest side (px) of the copies SIFT runs on; 0 = full resolution (slow)."
+            ),
         ] = 1024,
         cache_dir: Annotated[
             Path | None, typer.Option("--cache-dir", help="Keep reference features here between runs.")
@@ -71,6 +78,8 @@ def register(app: typer.Typer) -> None:
         view_mode = {"auto": "auto", "on": True, "off": False}.get(views.lower())
         if view_mode is None:
             raise InputError(f"--views must be auto, on or off, got {views!r}")
+        if out is not None and out.exists() and not out.is_dir():
+            raise InputError(f"--out {out}: is a file; --out names a folder for the outputs")
         matcher = None
         if lightglue is not None:
             from tenken.align.lightglue import LightGlueMatcher
@@ -93,38 +102,51 @@ def register(app: typer.Typer) -> None:
         data = {"target": str(target), **result.to_dict()}
         if out is not None and result.ok:
             data["outputs"] = _write_outputs(out, target, result)
-        elif out is not None:
-            out.mkdir(parents=True, exist_ok=True)
         if out is not None:
-            from tenken.cli.output import to_json_text
-
-            (out / "alignment.json").write_text(to_json_text(data) + "\n", encoding="utf-8")
+            _write_json(out, data)
 
         def human() -> None:
-            if result.ok:
-                console.print(f"[bold green]aligned[/] {result.reference} -> {target}")
+            from rich.markup import escape
+
+            total_ms = result.timings_ms.get("total", 0)
+            if not result.ok:  # the rejected estimate's matrix and figures would only mislead
+                console.print(
+                    f"[bold red]not aligned[/]: {escape(str(result.reason))}", highlight=False, soft_wrap=True
+                )
+                console.print(f"time {total_ms:.0f} ms", highlight=False)
             else:
-                console.print(f"[bold red]not aligned[/]: {result.reason}")
-            if result.homography is not None:
+                console.print(f"[bold green]aligned[/] {escape(f'{result.reference} -> {target}')}", soft_wrap=True)
                 rows = ["  [" + "  ".join(f"{v: .6g}" for v in row) + "]" for row in result.homography]
                 console.print("homography (reference -> target px):\n" + "\n".join(rows), highlight=False)
-            console.print(
-                f"inliers {result.inliers}  inlier ratio {result.inlier_ratio:.2f}  "
-                f"reprojection {result.mean_reprojection_px:.2f} px  "
-                f"selection score {result.selection_score:.1f} px  "
-                f"valid {result.valid_fraction:.1%}  time {result.timings_ms.get('total', 0):.0f} ms",
-                highlight=False,
-            )
+                console.print(
+                    f"inliers {result.inliers}  inlier ratio {result.inlier_ratio:.2f}  "
+                    f"reprojection {result.mean_reprojection_px:.2f} px  "
+                    f"selection score {result.selection_score:.1f} px  "
+                    f"valid {result.valid_fraction:.1%}  time {total_ms:.0f} ms",
+                    highlight=False,
+                    soft_wrap=True,
+                )
             if len(result.candidates) > 1:
-                console.print(f"candidates: {', '.join(result.candidates)}", highlight=False)
+                console.print(f"candidates: {', '.join(result.candidates)}", highlight=False, markup=False)
             for w in result.warnings:
-                console.print(f"[yellow]warning:[/] {w}", highlight=False)
+                console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
             for name, path in data.get("outputs", {}).items():
-                console.print(f"wrote {name}: {path}", highlight=False)
+                console.print(f"wrote {name}: {path}", highlight=False, soft_wrap=True, markup=False)
 
         emit(data, json_out, human)
         if not result.ok:
             raise typer.Exit(1)
+
+
+def _write_json(out: Path, data: dict) -> None:
+    from tenken.cli.output import to_json_text
+    from tenken.core.errors import InputError
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "alignment.json").write_text(to_json_text(data) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
 
 
 def _write_outputs(out: Path, target: Path, result: object) -> dict[str, str]:
@@ -133,7 +155,6 @@ def _write_outputs(out: Path, target: Path, result: object) -> dict[str, str]:
     from tenken.align.warp import composite
     from tenken.core.images import load_image, save_image
 
-    out.mkdir(parents=True, exist_ok=True)
     warped = result.warped_reference  # type: ignore[attr-defined]
     mask = result.valid_mask  # type: ignore[attr-defined]
     paths = {

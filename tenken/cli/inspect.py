@@ -71,6 +71,14 @@ def register(app: typer.Typer) -> None:
             list[str] | None, typer.Option("--param", help="Change-detector parameter KEY=VALUE (repeatable).")
         ] = None,
         k: Annotated[int, typer.Option("--k", help="With GPS telemetry: match the k nearest references.")] = 5,
+        registered: Annotated[
+            bool,
+            typer.Option(
+                "--registered",
+                help="Images are already registered (fixed camera, orthophoto tiles): skip feature matching and "
+                "use the identity homography.",
+            ),
+        ] = False,
         json_out: JsonFlag = False,
     ) -> None:
         from tenken.core.errors import InputError
@@ -83,7 +91,7 @@ def register(app: typer.Typer) -> None:
                 "give exactly one of: TARGET REFERENCE..., --pairs MANIFEST, or --targets DIR --references DIR "
                 "(see tenken inspect --help)"
             )
-        inspector = _inspector(detector, model, family, classes, lang, param, k)
+        inspector = _inspector(detector, model, family, classes, lang, param, k, registered)
         if target is not None:
             if not references:
                 raise InputError(f"{target}: give at least one REFERENCE photo after the target")
@@ -121,6 +129,7 @@ def _inspector(
     lang: str,
     param: list[str] | None,
     k: int,
+    registered: bool = False,
 ) -> Any:
     from tenken.changedet import ChangeParams
     from tenken.core.errors import InputError
@@ -142,7 +151,7 @@ def _inspector(
         lang=lang,  # type: ignore[arg-type]
         vlm=vlm,
         change_params=ChangeParams.from_assignments(param),
-        align_options={"k": k},
+        align_options={"k": k, "registered": registered} if registered else {"k": k},
     )
 
 

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from tenken.core.errors import TenkenError
@@ -64,11 +65,19 @@ class TenkenGroup(TyperGroup):
     ``tenken --debug ...`` shows the full traceback instead.
     """
 
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        """Accept ``--debug`` anywhere before a ``--`` (``tenken align a.jpg b.jpg --debug`` too)."""
+        end = args.index("--") if "--" in args else len(args)
+        if "--debug" in args[:end]:
+            args = ["--debug", *(a for i, a in enumerate(args) if not (a == "--debug" and i < end))]
+        return super().parse_args(ctx, args)
+
     def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
         except TenkenError as exc:
             if ctx.params.get("debug"):
                 raise
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+            # one line in logs; the message is data (paths may hold brackets), never rich markup
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None

@@ -1,18 +1,22 @@
 """``tenken ask``, ``ground``, ``count``, ``classify``: one VLM question per command.
 
 Every command takes ``--model SPEC`` (a checkpoint directory, a hub id, or ``openai:MODEL@BASE_URL``; default
-from ``TENKEN_MODEL``), ``--family`` (required over a server), ``--lang ja|en``, ``--max-new-tokens`` and
-``--json``.
+from ``TENKEN_MODEL``), ``--family`` (required over a server), ``--lang ja|en``, ``--max-new-tokens``,
+``--trust-remote-code``, ``--device``, ``--dtype`` and ``--json`` (declared once, in :data:`_SHARED`).
 """
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from tenken.cli.output import JsonFlag, console, emit, err_console
+from tenken.configs import Lang
 
 ModelOpt = Annotated[
     str,
@@ -28,47 +32,113 @@ FamilyOpt = Annotated[
     ),
 ]
 LangOpt = Annotated[str, typer.Option("--lang", help="Prompt language: ja or en.")]
-TokensOpt = Annotated[int | None, typer.Option("--max-new-tokens", help="Cap on generated tokens.")]
+TokensOpt = Annotated[
+    int | None,
+    typer.Option("--max-new-tokens", min=1, help="Cap on generated tokens (default 512; count 16, classify 32)."),
+]
 RemoteOpt = Annotated[bool, typer.Option("--trust-remote-code", help="Run the checkpoint's own code (PLaMo needs it).")]
+DeviceOpt = Annotated[
+    str | None, typer.Option("--device", help="In process: cuda, cuda:1, cpu (default: cuda when present, else cpu).")
+]
+DtypeOpt = Annotated[
+    str | None,
+    typer.Option("--dtype", help="In process: float32, bfloat16, float16 (default: bfloat16 on CUDA, float32 on CPU)."),
+]
 BoxFormatOpt = Annotated[
     str | None, typer.Option("--box-format", help="Override the family's box frame: processed, rel1000, rel1, pixels.")
 ]
 
 
-def _lang(lang: str) -> str:
+@dataclass
+class _ModelArgs:
+    """The model options every VLM verb shares."""
+
+    model: str
+    family: str | None
+    lang: str
+    max_new_tokens: int | None
+    trust_remote_code: bool
+    device: str | None
+    dtype: str | None
+    box_format: str | None = None
+
+
+def _session(args: _ModelArgs, image: Path) -> tuple[Any, Any, Lang]:
+    """``(vlm, image array, lang)``: options and the image are checked *before* the model loads (seconds to
+    minutes), so a typo fails at once."""
     from tenken.core.errors import InputError
-
-    if lang not in ("ja", "en"):
-        raise InputError(f"--lang must be ja or en, got {lang!r}")
-    return lang
-
-
-def _load(
-    model: str, family: str | None, max_new_tokens: int | None, trust_remote_code: bool, box_format: str | None
-) -> Any:
+    from tenken.core.images import image_size, load_image
     from tenken.vlm.loader import load_vlm
 
-    opts: dict[str, Any] = {"max_new_tokens": max_new_tokens, "box_format": box_format}
-    if not model.startswith("openai:"):
-        opts["trust_remote_code"] = trust_remote_code
-    with err_console.status(f"loading {model} ..."):
-        return load_vlm(model, family=family, **opts)
+    lang = args.lang.strip().lower()
+    if lang not in ("ja", "en"):
+        raise InputError(f"--lang must be ja or en, got {args.lang!r}")
+    img = load_image(image)
+    opts: dict[str, Any] = {"max_new_tokens": args.max_new_tokens, "box_format": args.box_format}
+    if not args.model.startswith("openai:"):
+        opts.update(trust_remote_code=args.trust_remote_code, device=args.device, dtype=args.dtype)
+    with err_console.status(f"loading {args.model} ..."):
+        vlm = load_vlm(args.model, family=args.family, **opts)
+    try:
+        vlm.processed_size(image_size(img))  # the family's own limits (Qwen-VL: aspect ratio below 200)
+    except InputError as exc:
+        raise InputError(f"{image}: {exc}") from None
+    return vlm, img, lang  # type: ignore[return-value]
+
+
+_SHARED: tuple[tuple[str, Any, Any], ...] = (
+    ("model", ModelOpt, inspect.Parameter.empty),
+    ("family", FamilyOpt, None),
+    ("lang", LangOpt, "ja"),
+    ("max_new_tokens", TokensOpt, None),
+    ("trust_remote_code", RemoteOpt, False),
+    ("device", DeviceOpt, None),
+    ("dtype", DtypeOpt, None),
+)
+"""The options every VLM verb takes, in help order (then ``--json``): one list, so no verb misses one."""
+
+
+def _vlm_command(app: typer.Typer, name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register ``fn(args: _ModelArgs, json_out: bool, <own arguments and options>)`` as ``tenken NAME``.
+
+    The command's signature (what typer turns into the CLI) is ``fn``'s own parameters followed by
+    :data:`_SHARED` and ``--json``; the shared values reach ``fn`` gathered in one :class:`_ModelArgs`.
+    """
+
+    def register_fn(fn: Callable[..., None]) -> Callable[..., None]:
+        kw_only = inspect.Parameter.KEYWORD_ONLY
+        own = [
+            p.replace(kind=kw_only)
+            for n, p in inspect.signature(fn, eval_str=True).parameters.items()
+            if n not in ("args", "json_out")
+        ]
+        shared = [inspect.Parameter(n, kw_only, annotation=a, default=d) for n, a, d in _SHARED]
+        params = [*own, *shared, inspect.Parameter("json_out", kw_only, annotation=JsonFlag, default=False)]
+
+        def command(**kwargs: Any) -> None:
+            json_out = kwargs.pop("json_out")
+            args = _ModelArgs(**{n: kwargs.pop(n) for n, _, _ in _SHARED})
+            fn(args, json_out, **kwargs)
+
+        command.__name__, command.__doc__ = fn.__name__, fn.__doc__
+        command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        app.command(name, rich_help_panel="Vision-language model")(command)
+        return fn
+
+    return register_fn
 
 
 def register(app: typer.Typer) -> None:
     """Add the VLM commands to the root app."""
 
-    @app.command("ask", rich_help_panel="Vision-language model")
+    @_vlm_command(app, "ask")
     def ask_cmd(
+        args: _ModelArgs,
+        json_out: bool,
         image: Annotated[Path, typer.Argument(help="Image file.")],
         question: Annotated[str, typer.Argument(help="The question, in Japanese or English.")],
-        model: ModelOpt,
         short: Annotated[bool, typer.Option("--short", help="Ask for a word or short phrase.")] = False,
-        family: FamilyOpt = None,
-        lang: LangOpt = "ja",
-        max_new_tokens: TokensOpt = None,
-        trust_remote_code: RemoteOpt = False,
-        json_out: JsonFlag = False,
     ) -> None:
         """Ask a question about an image (VQA).
 
@@ -76,53 +146,52 @@ def register(app: typer.Typer) -> None:
         """
         from tenken.tasks.vqa import ask
 
-        vlm = _load(model, family, max_new_tokens, trust_remote_code, None)
+        vlm, img, lang = _session(args, image)
         with err_console.status("generating ..."):
-            answer = ask(vlm, image, question, lang=_lang(lang), short=short)  # type: ignore[arg-type]
+            answer = ask(vlm, img, question, lang=lang, short=short)
         emit(
             {"image": str(image), "question": question, "answer": answer, "model": vlm.describe()},
             json_out,
-            lambda: console.print(answer, highlight=False),
+            lambda: console.print(answer, highlight=False, markup=False),
         )
 
-    @app.command("ground", rich_help_panel="Vision-language model")
+    @_vlm_command(app, "ground")
     def ground_cmd(
+        args: _ModelArgs,
+        json_out: bool,
         image: Annotated[Path, typer.Argument(help="Image file.")],
         expression: Annotated[str, typer.Argument(help="What to find, e.g. 'カラーコーン' or 'all the cones'.")],
-        model: ModelOpt,
         out: Annotated[Path | None, typer.Option("--out", "-o", help="Write an annotated PNG/JPEG here.")] = None,
-        family: FamilyOpt = None,
         box_format: BoxFormatOpt = None,
-        lang: LangOpt = "ja",
-        max_new_tokens: TokensOpt = None,
-        trust_remote_code: RemoteOpt = False,
-        json_out: JsonFlag = False,
     ) -> None:
         """Find every instance of an expression; boxes in image pixels (xyxy).
 
-        Example: tenken ground site.jpg "カラーコーン" --model openai:qwen2.5-vl@http://localhost:8000/v1
-        --family qwen2.5-vl --out cones.png
+        Example: tenken ground site.jpg "カラーコーン" --model Qwen/Qwen2.5-VL-3B-Instruct --out cones.png
         """
-        from tenken.core.images import load_image, save_image
+        from tenken.core.images import check_output_path, save_image
         from tenken.tasks.grounding import ground
         from tenken.viz.draw import draw_detections
 
-        vlm = _load(model, family, max_new_tokens, trust_remote_code, box_format)
-        img = load_image(image)
+        if out is not None:
+            check_output_path(out)
+        vlm, img, lang = _session(replace(args, box_format=box_format), image)
         warnings: list[str] = []
         with err_console.status("generating ..."):
-            dets = ground(vlm, img, expression, lang=_lang(lang), warnings_out=warnings)  # type: ignore[arg-type]
+            dets = ground(vlm, img, expression, lang=lang, warnings_out=warnings)
         if out is not None:
             save_image(draw_detections(img, dets), out)
 
         def human() -> None:
-            console.print(f"{len(dets)} box(es) for {expression!r}")
+            from rich.markup import escape
+
+            console.print(f"{len(dets)} box(es) for {expression!r}", markup=False)
             for r in dets.to_records():
-                console.print(f"  {r['label']}: [{', '.join(f'{v:.1f}' for v in r['box'])}]", highlight=False)
+                box = ", ".join(f"{v:.1f}" for v in r["box"])
+                console.print(f"  {r['label']}: [{box}]", highlight=False, markup=False)
             for w in warnings:
-                err_console.print(f"[yellow]warning:[/] {w}", highlight=False)
+                err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
             if out is not None:
-                console.print(f"annotated image: {out}")
+                console.print(f"annotated image: {out}", markup=False)
 
         emit(
             {
@@ -137,16 +206,12 @@ def register(app: typer.Typer) -> None:
             human,
         )
 
-    @app.command("count", rich_help_panel="Vision-language model")
+    @_vlm_command(app, "count")
     def count_cmd(
+        args: _ModelArgs,
+        json_out: bool,
         image: Annotated[Path, typer.Argument(help="Image file.")],
         expression: Annotated[str, typer.Argument(help="What to count, e.g. 'ヘルメット' or 'helmets'.")],
-        model: ModelOpt,
-        family: FamilyOpt = None,
-        lang: LangOpt = "ja",
-        max_new_tokens: TokensOpt = None,
-        trust_remote_code: RemoteOpt = False,
-        json_out: JsonFlag = False,
     ) -> None:
         """Count the instances of an expression in an image.
 
@@ -154,27 +219,23 @@ def register(app: typer.Typer) -> None:
         """
         from tenken.tasks.counting import count
 
-        vlm = _load(model, family, max_new_tokens, trust_remote_code, None)
+        vlm, img, lang = _session(args, image)
         with err_console.status("generating ..."):
-            n = count(vlm, image, expression, lang=_lang(lang))  # type: ignore[arg-type]
+            n = count(vlm, img, expression, lang=lang, **_tokens(args))
         emit(
             {"image": str(image), "expression": expression, "count": n, "model": vlm.describe()},
             json_out,
             lambda: console.print(n),
         )
 
-    @app.command("classify", rich_help_panel="Vision-language model")
+    @_vlm_command(app, "classify")
     def classify_cmd(
+        args: _ModelArgs,
+        json_out: bool,
         image: Annotated[Path, typer.Argument(help="Image file (a worker at a station).")],
-        model: ModelOpt,
         tasks: Annotated[
             Path | None, typer.Option("--tasks", "-t", help="Task-set YAML/JSON (default: the shipped example).")
         ] = None,
-        family: FamilyOpt = None,
-        lang: LangOpt = "ja",
-        max_new_tokens: TokensOpt = None,
-        trust_remote_code: RemoteOpt = False,
-        json_out: JsonFlag = False,
     ) -> None:
         """Which factory task is the worker doing? Prints a task id from the task set, or 'unknown'.
 
@@ -184,12 +245,17 @@ def register(app: typer.Typer) -> None:
         from tenken.tasks.factory import classify_task
 
         taskset = load_task_set(tasks)
-        vlm = _load(model, family, max_new_tokens, trust_remote_code, None)
+        vlm, img, lang = _session(args, image)
         with err_console.status("generating ..."):
-            task = classify_task(vlm, image, taskset, lang=_lang(lang))  # type: ignore[arg-type]
-        name = taskset.display(task, lang) if task != UNKNOWN else UNKNOWN  # type: ignore[arg-type]
+            task = classify_task(vlm, img, taskset, lang=lang, **_tokens(args))
+        name = taskset.display(task, lang) if task != UNKNOWN else UNKNOWN
         emit(
             {"image": str(image), "task": task, "name": name, "taskset": taskset.name, "model": vlm.describe()},
             json_out,
-            lambda: console.print(f"{task} ({name})", highlight=False),
+            lambda: console.print(f"{task} ({name})", highlight=False, markup=False),
         )
+
+
+def _tokens(args: _ModelArgs) -> dict[str, int]:
+    """``max_new_tokens=`` for a task only when the user set it (count and classify have their own caps)."""
+    return {} if args.max_new_tokens is None else {"max_new_tokens": args.max_new_tokens}

@@ -164,14 +164,22 @@ def _read_mapping(path: str | os.PathLike | None, default: str) -> tuple[dict, s
         where = f"tenken/configs/{default}"
     else:
         p = Path(path)
+        if p.is_dir():
+            raise ConfigError(f"{p}: is a directory, not a config file")
         if not p.is_file():
             raise ConfigError(f"{p}: config file not found")
-        text = p.read_text(encoding="utf-8")
+        try:
+            text = p.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ConfigError(f"{p}: not a text file (expected UTF-8 YAML or JSON)") from None
+        except OSError as exc:
+            raise ConfigError(f"{p}: cannot read ({exc.strerror or exc})") from None
         where = str(p)
     try:
         data = json.loads(text) if where.endswith(".json") else yaml.safe_load(text)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"{where}: not valid YAML/JSON ({exc})") from None
+        detail = " ".join(str(exc).split())  # parser messages span lines; an error is one line
+        raise ConfigError(f"{where}: not valid YAML/JSON ({detail})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: expected a mapping at the top level")
     return data, where

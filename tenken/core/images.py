@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from tenken.core.errors import ImageLoadError
+from tenken.core.errors import ImageLoadError, InputError
 
 ImageInput = str | os.PathLike | bytes | np.ndarray
 """A path, the encoded bytes of a file, or an already decoded ``(H, W, 3)``/``(H, W)`` array."""
@@ -180,22 +180,46 @@ def image_size(image: np.ndarray) -> tuple[int, int]:
     return int(image.shape[1]), int(image.shape[0])
 
 
+SAVE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+"""File suffixes :func:`save_image` writes (PNG or JPEG recommended)."""
+
+
+def check_output_path(path: str | os.PathLike) -> Path:
+    """``path`` as a :class:`Path` if :func:`save_image` can write there; call it before long work.
+
+    Raises:
+        InputError: an unsupported suffix, or ``path`` is an existing directory.
+    """
+    out = Path(path)
+    if out.suffix.lower() not in SAVE_SUFFIXES:
+        raise InputError(f"{out}: unsupported output format {out.suffix or '(no suffix)'!r} (use .png or .jpg)")
+    if out.is_dir():
+        raise InputError(f"{out}: is a directory; give an image file name such as {out / 'annotated.png'}")
+    return out
+
+
 def save_image(image: np.ndarray, path: str | os.PathLike, quality: int = 92, png_compress_level: int = 6) -> Path:
     """Save an RGB ``uint8`` array as PNG or JPEG (by the file's suffix); creates parent folders.
 
     ``quality``: JPEG quality; ``png_compress_level``: zlib level 0-9 for PNG (1 is ~4x faster than 6 and
     ~15% larger).
+
+    Raises:
+        ValueError: an unsupported suffix (see :data:`SAVE_SUFFIXES`).
+        InputError: the file or its folder cannot be written (permissions, a file where a folder should be).
     """
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    suffix = out.suffix.lower()
+    if out.suffix.lower() not in SAVE_SUFFIXES:
+        raise ValueError(f"{out}: unsupported output format {out.suffix!r} (use .png or .jpg)")
     pil = Image.fromarray(np.ascontiguousarray(image))
-    if suffix in (".jpg", ".jpeg"):
-        pil.convert("RGB").save(out, quality=quality)
-    elif suffix == ".png":
-        pil.save(out, compress_level=png_compress_level)
-    elif suffix in (".webp", ".bmp", ".tif", ".tiff"):
-        pil.save(out)
-    else:
-        raise ValueError(f"{out}: unsupported output format {suffix!r} (use .png or .jpg)")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix.lower() in (".jpg", ".jpeg"):
+            pil.convert("RGB").save(out, quality=quality)
+        elif out.suffix.lower() == ".png":
+            pil.save(out, compress_level=png_compress_level)
+        else:
+            pil.save(out)
+    except OSError as exc:
+        raise InputError(f"{out}: cannot write ({exc.strerror or exc})") from None
     return out

@@ -8,10 +8,11 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from tenken.core.errors import InputError, ModelLoadError
-from tenken.vlm.families import canonical_family, detect_family, get_family
+from tenken.vlm.families import BOX_FORMATS, canonical_family, detect_family, get_family
 from tenken.vlm.model import VLM
 
 _OPENAI_SPEC = re.compile(r"^openai:(?P<model>.+?)@(?P<url>https?://\S+)$")
@@ -59,6 +60,12 @@ def load_vlm(spec: str, family: str | None = None, **options: Any) -> VLM:
     unknown = sorted(set(options) - known)
     if unknown:
         raise InputError(f"unknown load_vlm option(s): {', '.join(unknown)}")
+    # checked before anything loads: a checkpoint takes seconds to minutes, a typo should fail at once
+    if family is not None:
+        canonical_family(family)
+    box_format = options.get("box_format")
+    if box_format is not None and box_format not in BOX_FORMATS:
+        raise InputError(f"box_format must be one of {', '.join(BOX_FORMATS)}, got {box_format!r}")
     server = parse_openai_spec(spec)
     if server is not None:
         from tenken.vlm.backends.openai_compat import OpenAIBackend
@@ -74,11 +81,25 @@ def load_vlm(spec: str, family: str | None = None, **options: Any) -> VLM:
 
     from tenken.vlm.backends.hf import TransformersBackend
 
+    _check_local_path(str(spec))
+
     backend_hf = TransformersBackend(str(spec), **_split(options, _HF_OPTIONS))
     name = canonical_family(family) if family else detect_family(getattr(backend_hf.config, "model_type", None))
     fam_opts = _processor_resize_options(backend_hf.image_processor) if name == "qwen2.5-vl" else {}
     fam_opts.update(_split(options, _FAMILY_OPTIONS))
     return VLM(backend_hf, get_family(name, **fam_opts), str(spec))
+
+
+def _check_local_path(spec: str) -> None:
+    """A spec written as a path (``/…``, ``./…``, ``~/…``, or more than one ``/``) must be a directory; a hub id
+    is ``org/name``. Without this check transformers answers a missing folder with a hub-id error."""
+    path = Path(spec).expanduser()
+    looks_local = spec.startswith(("/", ".", "~")) or "\\" in spec or spec.count("/") > 1
+    if path.is_dir() or not (looks_local or path.exists()):
+        return
+    if path.exists():
+        raise ModelLoadError(f"{spec}: is a file; --model takes the checkpoint's directory")
+    raise ModelLoadError(f"{spec}: model directory not found")
 
 
 def _processor_resize_options(image_processor: Any) -> dict[str, int]:

@@ -15,6 +15,7 @@ from tenken.align.match import (
     extract_features_asift,
     match_descriptors,
 )
+from tenken.core.errors import InputError
 
 
 def test_root_sift_descriptors_are_unit_norm(photo: np.ndarray) -> None:
@@ -87,3 +88,13 @@ def test_damaged_cache_file_is_recomputed_not_trusted(tmp_path: Path) -> None:
     (tmp_path / "bad.npz").write_bytes(b"garbage")
     cache = FeatureCache(tmp_path)
     assert cache.get("bad") is None
+
+
+def test_cache_folder_that_is_a_file_is_refused_at_once(tmp_path: Path) -> None:
+    blocker = tmp_path / "cache"
+    blocker.write_text("x")
+    with pytest.raises(InputError, match="feature cache folder is a file"):
+        FeatureCache(blocker)
+    with pytest.raises(InputError, match="cannot create the feature cache folder"):
+        FeatureCache(blocker / "sub")
+    assert FeatureCache(tmp_path / "new" / "dir").directory.is_dir()

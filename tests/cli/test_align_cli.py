@@ -56,3 +56,45 @@ def test_align_bad_file_is_a_clean_error(tmp_path: Path) -> None:
 def test_align_rejects_bad_views_value(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["align", "a.jpg", "b.jpg", "--views", "sometimes"])
     assert res.exit_code == 2 and "--views" in res.output
+
+
+def test_align_out_that_is_a_file_is_refused_before_aligning(tmp_path: Path) -> None:
+    out = tmp_path / "alignment.json"
+    out.write_text("{}")
+    res = CliRunner().invoke(app, ["align", "a.jpg", "b.jpg", "--out", str(out)])  # before the images load
+    assert res.exit_code == 2 and "is a file" in res.output and "Traceback" not in res.output
+
+
+def test_align_unwritable_out_is_a_clean_error(dev_data: Path, tmp_path: Path) -> None:
+    graf = dev_data / "homography" / "oxford_graf"
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    args = ["align", str(graf / "img2.png"), str(graf / "img1.png"), "--out", str(blocker / "o")]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 2 and "cannot write" in res.output and "Traceback" not in res.output
+
+
+def test_align_rejects_k_below_one_and_negative_sizes() -> None:
+    for args in (["--k", "0"], ["--max-side", "-1"], ["--radius-m", "-5"]):
+        res = CliRunner().invoke(app, ["align", "a.jpg", "b.jpg", *args])
+        assert res.exit_code == 2 and args[0] in res.output, args
+
+
+def test_align_failure_summary_has_no_misleading_figures(tmp_path: Path, dev_data: Path) -> None:
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.full((200, 300, 3), 128, np.uint8)).save(blank)
+    target = dev_data / "homography" / "oxford_graf" / "img2.png"
+    res = CliRunner().invoke(app, ["align", str(target), str(blank), "--views", "off"], terminal_width=80)
+    assert res.exit_code == 1
+    assert "not aligned" in res.output and "too few features" in res.output
+    assert "homography" not in res.output and "nan" not in res.output and "inf px" not in res.output
+
+
+def test_align_summary_keeps_brackets_in_paths(dev_data: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "[north]"
+    folder.mkdir()
+    graf = dev_data / "homography" / "oxford_graf"
+    for name in ("img1.png", "img2.png"):
+        (folder / name).write_bytes((graf / name).read_bytes())
+    res = CliRunner().invoke(app, ["align", str(folder / "img2.png"), str(folder / "img1.png")], terminal_width=400)
+    assert res.exit_code == 0 and str(folder / "img1.png") in res.output

@@ -44,3 +44,23 @@ def test_installed_console_script():
     assert out.returncode == 0 and __version__ in out.stdout
     out = subprocess.run([exe, "classes", "--json"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and json.loads(out.stdout)["name"] == "default"
+
+
+def test_long_error_stays_on_one_line(tmp_path):
+    # a log line per error: rich must not wrap the message at the terminal width
+    missing = tmp_path / ("a_rather_long_folder_name_" * 4) / "missing.yaml"
+    r = runner.invoke(app, ["tasks", "--tasks", str(missing)], terminal_width=80)
+    assert r.exit_code == 2
+    line = next(x for x in r.output.splitlines() if x.startswith("error:"))
+    assert str(missing) in line and "not found" in line
+
+
+def test_error_keeps_brackets_in_paths(tmp_path):
+    missing = tmp_path / "[north]" / "missing.yaml"  # rich markup used to swallow "[north]"
+    r = runner.invoke(app, ["tasks", "--tasks", str(missing)], terminal_width=200)
+    assert r.exit_code == 2 and str(missing) in r.output
+
+
+def test_debug_works_after_the_verb_too(tmp_path):
+    r = runner.invoke(app, ["tasks", "--tasks", str(tmp_path / "missing.yaml"), "--debug"])
+    assert r.exit_code != 0 and r.exception is not None and "No such option" not in r.output

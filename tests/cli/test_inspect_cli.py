@@ -59,6 +59,19 @@ def test_reference_of_another_place_exits_1_with_the_reason_in_the_report(pair, 
     assert (out / "annotated.png").is_file()
 
 
+def test_registered_tiles_skip_matching_and_find_the_change(dev_data: Path, tmp_path: Path):
+    # LEVIR tiles are orthorectified: the seasons differ too much for SIFT, but no matching is needed
+    levir = dev_data / "change_detection" / "changeformer_LEVIR"
+    name = "test_2_0000_0000.png"
+    out = tmp_path / "o"
+    res = _run("inspect", str(levir / "B" / name), str(levir / "A" / name), "--registered", "--out", str(out), "--json")
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.stdout)
+    assert report["alignment"]["ok"] is True
+    assert report["alignment"]["homography"] == [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    assert any("registered" in w for w in report["alignment"]["warnings"] + report["warnings"])
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

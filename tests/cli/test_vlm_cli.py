@@ -58,3 +58,74 @@ def test_errors_are_clear(image_path):
     assert r.exit_code == 2 and "unknown model family" in r.output
     r = runner.invoke(app, ["ask", "--help"])
     assert r.exit_code == 0 and "Example" in r.output
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--lang", "fr"], "--lang must be ja or en"),
+        (["--family", "gpt"], "unknown model family"),
+        (["--out", "boxes.gif"], "unsupported output format '.gif'"),
+        (["--box-format", "weird"], "box_format must be one of"),
+    ],
+)
+def test_bad_options_fail_before_the_model_loads(image_path, tmp_path, extra, message):
+    # the model path does not exist: an error about it would mean the model was loaded first
+    model = str(tmp_path / "models" / "not-there")
+    r = runner.invoke(app, ["ground", str(image_path), "x", "--model", model, *extra], terminal_width=200)
+    assert r.exit_code == 2 and message in r.output and "not-there" not in r.output
+
+
+def test_bad_image_fails_before_the_model_loads(tmp_path):
+    text = tmp_path / "photo.jpg"
+    text.write_text("not an image")
+    for verb in (["ask", str(text), "q"], ["count", str(text), "x"], ["classify", str(text)]):
+        r = runner.invoke(app, [*verb, "--model", str(tmp_path / "no-model")], terminal_width=200)
+        assert r.exit_code == 2 and "photo.jpg: not a recognised image format" in r.output, verb
+
+
+def test_max_new_tokens_reaches_count_and_classify(image_path):
+    # count and classify have their own small caps; the user's --max-new-tokens must override them
+    backend = ScriptedBackend("3")
+    with running_server(create_app(backend, "scripted")) as url:
+        for verb in (["count", str(image_path), "x"], ["classify", str(image_path)]):
+            model = ["--model", f"openai:scripted@{url}", "--family", "qwen3-vl"]
+            _json([*verb, *model, "--max-new-tokens", "77", "--json"])
+            _json([*verb, *model, "--lang", "EN", "--json"])  # any case: "EN" is English, not an error
+    assert [r.max_new_tokens for r in backend.seen] == [77, 16, 77, 32]  # count, count EN, classify, classify EN
+    assert "How many" in backend.seen[1].prompt
+
+
+def test_image_the_family_cannot_take_is_named(tmp_path):
+    strip = tmp_path / "strip.png"
+    Image.fromarray(np.zeros((4, 900, 3), np.uint8)).save(strip)
+    with running_server(create_app(ScriptedBackend("x"), "scripted")) as url:
+        r = runner.invoke(
+            app, ["ask", str(strip), "q", "--model", f"openai:s@{url}", "--family", "qwen2.5-vl"], terminal_width=200
+        )
+    assert r.exit_code == 2 and "strip.png: aspect ratio must be below 200" in r.output
+
+
+def test_help_shows_units_defaults_and_device_options(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # rich reads the width from the environment
+    r = runner.invoke(app, ["count", "--help"])
+    assert r.exit_code == 0 and "Example" in r.output
+    assert "(default 512; count 16, classify 32)" in r.output and "--device" in r.output and "--dtype" in r.output
+
+
+def test_answers_with_brackets_print_verbatim(image_path):
+    # a LLaVA-style "[/INST]" in an answer made rich raise MarkupError (a traceback instead of the answer)
+    with running_server(create_app(ScriptedBackend("[/INST] a [red] cone"), "scripted")) as url:
+        r = runner.invoke(app, ["ask", str(image_path), "q", "--model", f"openai:s@{url}", "--family", "llava"])
+    assert r.exit_code == 0, r.output
+    assert "[/INST] a [red] cone" in r.stdout
+
+
+@pytest.mark.parametrize("verb", ["ask", "ground", "count", "classify"])
+def test_help_example_is_one_pasteable_line(verb, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    r = runner.invoke(app, [verb, "--help"])
+    lines = r.output.splitlines()
+    i = next(i for i, x in enumerate(lines) if "Example:" in x)
+    assert f"tenken {verb} " in lines[i] and "--model " in lines[i]
+    assert lines[i + 1].strip() == "", lines[i + 1]  # no continuation line: the command pastes whole

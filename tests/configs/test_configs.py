@@ -61,3 +61,17 @@ def test_custom_files_are_validated(tmp_path):
 
     with pytest.raises(ConfigError, match="not found"):
         load_task_set(tmp_path / "nope.yaml")
+
+
+def test_unreadable_config_inputs_are_config_errors(tmp_path):
+    binary = tmp_path / "photo.yaml"
+    binary.write_bytes(b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01")  # a JPEG's first bytes: was a UnicodeDecodeError
+    with pytest.raises(ConfigError, match=r"photo\.yaml: not a text file"):
+        load_anomaly_classes(binary)
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_task_set(tmp_path)
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("classes: [\n")
+    with pytest.raises(ConfigError, match="not valid YAML") as info:
+        load_anomaly_classes(broken)
+    assert "\n" not in str(info.value)  # one line in a log

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tenken import ImageLoadError, load_image, save_image
-from tenken.core.images import image_size
+from tenken import ImageLoadError, InputError, load_image, save_image
+from tenken.core.images import check_output_path, image_size
 
 
 def rgb_pattern(w=64, h=48):
@@ -160,3 +160,19 @@ def test_save_and_reload(tmp_path):
 def test_real_dev_photo_loads(dev_data):
     img = load_image(dev_data / "backgrounds" / "sam_truck.jpg")
     assert img.ndim == 3 and img.shape[2] == 3 and img.dtype == np.uint8
+
+
+def test_check_output_path_refuses_before_the_work(tmp_path):
+    assert check_output_path(tmp_path / "a.PNG") == tmp_path / "a.PNG"
+    with pytest.raises(InputError, match=r"out\.gif: unsupported output format '\.gif'"):
+        check_output_path(tmp_path / "out.gif")
+    (tmp_path / "dir.png").mkdir()
+    with pytest.raises(InputError, match="is a directory"):
+        check_output_path(tmp_path / "dir.png")
+
+
+def test_save_image_unwritable_path_is_an_input_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(InputError, match="cannot write"):
+        save_image(np.zeros((4, 4, 3), np.uint8), blocker / "x.png")  # a file where a folder should be

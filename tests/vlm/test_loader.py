@@ -34,8 +34,35 @@ def test_openai_spec():
 
 
 def test_missing_checkpoint_is_a_model_load_error(tmp_path):
-    with pytest.raises(ModelLoadError, match="cannot load"):
+    # not the hub's "Repo id must be in the form 'repo_name'" for a folder that does not exist
+    with pytest.raises(ModelLoadError, match="nope: model directory not found"):
         load_vlm(str(tmp_path / "nope"))
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(ModelLoadError, match="is a file"):
+        load_vlm(str(tmp_path / "config.json"))
+
+
+def test_checkpoint_without_processor_files_says_so(tiny_qwen25_path, tmp_path):
+    for name in ("config.json", "model.safetensors"):
+        (tmp_path / name).write_bytes((tiny_qwen25_path / name).read_bytes())
+    with pytest.raises(ModelLoadError, match="no processor or tokenizer files") as info:
+        load_vlm(str(tmp_path))
+    assert "huggingface.co" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [({"family": "gpt"}, "unknown model family"), ({"box_format": "weird"}, "box_format must be one of")],
+)
+def test_family_and_box_format_checked_before_the_model_loads(monkeypatch, options, message):
+    import tenken.vlm.backends.hf as hf
+
+    def must_not_load(*args, **kwargs):
+        raise AssertionError("the model was loaded before the options were checked")
+
+    monkeypatch.setattr(hf, "TransformersBackend", must_not_load)
+    with pytest.raises(InputError, match=message):
+        load_vlm("Qwen/Qwen2.5-VL-3B-Instruct", **options)
 
 
 def test_tiny_llava_loads_as_a_user_checkpoint(tiny_llava, tiny_llava_path):
@@ -163,3 +190,20 @@ def test_tiny_qwen3_detected_and_grounds(tiny_qwen3_path):
     assert _processor_resize_options(vlm.backend.image_processor)["factor"] == 32  # patch 16 x merge 2
     dets = ground(vlm, _img(70, 130, 5), "cone", lang="en", warnings_out=[])
     assert dets.image_size == (130, 70)
+
+
+def test_missing_vlm_extra_names_the_install_command(monkeypatch, tiny_llava_path):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "transformers", None)  # as on a core-only install: import fails
+    with pytest.raises(ModelLoadError, match=r"pip install 'tenken\[vlm\]'"):
+        load_vlm(str(tiny_llava_path))
+
+
+def test_missing_httpx_names_the_install_command(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "httpx" else real(name, *a))
+    with pytest.raises(ModelLoadError, match=r"pip install 'tenken\[vlm\]'"):
+        load_vlm("openai:m@http://127.0.0.1:9/v1", family="llava")

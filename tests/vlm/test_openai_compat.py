@@ -85,9 +85,17 @@ def test_failures_are_reported_with_the_finished_answers():
 
 def test_connection_refused_is_retried_then_reported():
     backend = OpenAIBackend("m", "http://127.0.0.1:9/v1", backoff=0.01, max_retries=1, timeout=2)
-    with pytest.raises(BackendError):
+    with pytest.raises(BackendError) as info:
         backend.generate([VLMRequest("x")])
     assert backend.stats.retries == 1 and backend.stats.status_counts.get("transport") == 2
+    assert "cannot connect to http://127.0.0.1:9/v1 (is the server running?)" in str(info.value)
+
+
+def test_wrong_base_path_404_hints_at_v1(tiny_llava):
+    with running_server(create_app(tiny_llava, "tiny")) as url:
+        backend = OpenAIBackend("tiny", url.removesuffix("/v1") + "/v2", max_retries=0)
+        with pytest.raises(BackendError, match=r"HTTP 404 from .*/v2/chat/completions.*/v1"):
+            backend.generate([VLMRequest("x")])
 
 
 def test_payload_api_key_and_urls(monkeypatch):

@@ -12,6 +12,7 @@ import inspect
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from PIL import Image
@@ -61,7 +62,12 @@ class TransformersBackend:
         max_new_tokens: int = 512,
         do_sample: bool = False,
     ) -> None:
-        import transformers
+        try:
+            import torch  # noqa: F401  (checked here: a core-only install fails with the fix, not deep inside)
+            import transformers
+        except ImportError as exc:
+            hint = "in-process models need torch and transformers: pip install 'tenken[vlm]'"
+            raise ModelLoadError(f"{hint} ({exc})") from None
 
         self.path = str(path)
         self.batch_size = max(1, int(batch_size))
@@ -217,11 +223,21 @@ def _load_processor(transformers: Any, path: str, config: Any, trust_remote_code
         return image_only_processor_class(cls).from_pretrained(path)
 
 
+_PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json", "tokenizer.json", "tokenizer_config.json")
+
+
 def _load_message(path: str, what: str, exc: Exception, trust_remote_code: bool) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = text.split(" If you were trying to load it from", 1)[0]  # hub advice, noise for a local folder
     hint = ""
+    local = Path(path)
     if "trust_remote_code" in str(exc) and not trust_remote_code:
         hint = " This model ships its own code: pass trust_remote_code=True (CLI: --trust-remote-code) if you trust it."
+    elif local.is_dir() and not any((local / f).exists() for f in _PROCESSOR_FILES):
+        hint = (
+            f" The folder has no processor or tokenizer files ({', '.join(_PROCESSOR_FILES)}): save them next to "
+            "the weights with processor.save_pretrained(folder)."
+        )
     elif "torchvision" in str(exc).lower():
         hint = " Install torchvision matching your torch (Qwen-VL processors need it)."
     return f"{path}: cannot load the {what} ({type(exc).__name__}: {text[:300]}).{hint}"

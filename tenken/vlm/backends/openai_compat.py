@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import concurrent.futures
+import importlib.util
 import io
 import os
 import time
@@ -21,7 +22,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from tenken.core.errors import InputError
+from tenken.core.errors import InputError, ModelLoadError
 from tenken.vlm.backends.base import BackendError, BackendStats, VLMRequest
 
 RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
@@ -86,6 +87,8 @@ class OpenAIBackend:
         image_format: str = "jpeg",
         temperature: float = 0.0,
     ) -> None:
+        if importlib.util.find_spec("httpx") is None:  # imported where used; checked here, before any request
+            raise ModelLoadError("OpenAI-compatible servers need httpx: pip install 'tenken[vlm]'")
         if image_format not in ("jpeg", "png"):
             raise InputError(f"image_format must be 'jpeg' or 'png', got {image_format!r}")
         self.model = model
@@ -146,6 +149,9 @@ class OpenAIBackend:
                     try:
                         results[i] = await self._post_with_retries(client, bodies[i])
                         self.stats.completed += 1
+                    except BackendError as exc:  # our own message says what happened
+                        errors[i] = str(exc)
+                        self.stats.failures += 1
                     except Exception as exc:  # recorded per item, never dropped
                         errors[i] = f"{type(exc).__name__}: {exc}"
                         self.stats.failures += 1
@@ -183,6 +189,9 @@ class OpenAIBackend:
 
         try:
             resp = await client.post(f"{self.base_url}/chat/completions", json=body)
+        except httpx.ConnectError as exc:
+            self._count("transport")
+            raise _Retryable(f"cannot connect to {self.base_url} (is the server running?): {exc}") from None
         except (httpx.TimeoutException, httpx.TransportError) as exc:
             self._count("transport")
             raise _Retryable(f"{type(exc).__name__}: {exc}") from None
@@ -194,6 +203,13 @@ class OpenAIBackend:
             except ValueError:
                 after = None
             raise _Retryable(f"HTTP {resp.status_code}: {resp.text[:200]}", after)
+        if resp.status_code == 404:
+            raise BackendError(
+                f"HTTP 404 from {self.base_url}/chat/completions: {resp.text[:200]} "
+                "(check the base URL: OpenAI-compatible servers usually serve under /v1)",
+                [],
+                {},
+            )
         if resp.status_code != 200:
             raise BackendError(f"HTTP {resp.status_code}: {resp.text[:300]}", [], {})
         try:

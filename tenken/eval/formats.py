@@ -1,0 +1,501 @@
+"""Benchmark file formats (JSONL, one sample per line), their readers, and readers for published datasets.
+
+Formats (boxes are ``[x1, y1, x2, y2]`` float pixels of the image; image paths are relative to the JSONL
+file's folder unless absolute):
+
+- VQA: ``{"id", "image", "question", "answer"}``
+- REC (grounding): ``{"id", "image", "expression", "box": [x1, y1, x2, y2]}``
+- task classification: ``{"id", "image", "label"}``
+- anomaly pairs: ``{"id", "target", "reference", "boxes": [[x1, y1, x2, y2], ...], "labels": [...]}``
+  (``reference`` is a path or a list of candidate paths)
+- detection ground truth (``tenken eval detection``): ``{"id", "boxes": [[...]], "labels": [...]}``
+
+Predictions: ``{"id", "prediction"}`` (VQA, classification), ``{"id", "box"}`` (REC), and tenken reports
+``{"id", "detections": [{"box", "label", ...}]}`` (detection, anomaly).
+
+Bad input is never scored silently. Every reader returns the samples it could read and a
+:class:`LoadReport` listing each skipped line or box with the file, line number, id and reason:
+malformed JSON, a missing field, a box with NaN/infinite coordinates or negative width/height, a duplicate id,
+a prediction for an id not in the ground truth. Ground-truth ids with no prediction are listed in
+``LoadReport.missing`` and scored as empty predictions.
+
+Published datasets read from a local copy: :func:`read_ja_vg_vqa_500` (SakanaAI/JA-VG-VQA-500 parquet, its
+``qas`` list flattened to one sample per question) and :func:`read_ref_l4` (JierunChen/Ref-L4 parquet with
+``[x, y, w, h]`` boxes converted to ``xyxy``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tenken.core.detections import Detections
+from tenken.core.errors import InputError
+
+# -- reports of what was skipped -------------------------------------------------------------------------
+
+
+@dataclass
+class Skipped:
+    """One skipped line or box: ``source`` file, 1-based ``line`` (None for whole-dataset issues), ``id``."""
+
+    source: str
+    line: int | None
+    id: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}" if self.line is not None else self.source
+        return f"{where} (id {self.id!r}): {self.reason}" if self.id is not None else f"{where}: {self.reason}"
+
+
+@dataclass
+class LoadReport:
+    """What readers skipped, which ground-truth ids got no prediction (scored as empty), and notes on how to
+    read the scores (e.g. ground truth without labels)."""
+
+    skipped: list[Skipped] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def skip(self, source: str | Path, line: int | None, id: Any, reason: str) -> None:
+        """Record one skipped item."""
+        self.skipped.append(Skipped(str(source), line, None if id is None else str(id), reason))
+
+    def extend(self, other: LoadReport) -> None:
+        """Add another report's entries."""
+        self.skipped.extend(other.skipped)
+        self.missing.extend(other.missing)
+        self.notes.extend(other.notes)
+
+    @property
+    def clean(self) -> bool:
+        """True when nothing was skipped and nothing was missing."""
+        return not self.skipped and not self.missing
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"n_skipped", "skipped": [{source, line, id, reason}], "n_missing", "missing": [ids], "notes"}``."""
+        return {
+            "n_skipped": len(self.skipped),
+            "skipped": [s.__dict__ for s in self.skipped],
+            "n_missing": len(self.missing),
+            "missing": list(self.missing),
+            "notes": list(self.notes),
+        }
+
+
+# -- samples --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class VQASample:
+    """A question about an image with its reference answer."""
+
+    id: str
+    image: str
+    question: str
+    answer: str
+
+
+@dataclass
+class RECSample:
+    """A referring expression and its one ground-truth box (``(4,)`` float64 xyxy pixels)."""
+
+    id: str
+    image: str
+    expression: str
+    box: np.ndarray
+
+
+@dataclass
+class TaskSample:
+    """An image with its true class label (e.g. a factory task id)."""
+
+    id: str
+    image: str
+    label: str
+
+
+@dataclass
+class AnomalySample:
+    """A target, its reference candidates, and the ground-truth anomaly boxes (target pixels)."""
+
+    id: str
+    target: str
+    reference: list[str]
+    truth: Detections
+
+
+@dataclass
+class DetectionTruth:
+    """Ground-truth boxes of one image for ``tenken eval detection``."""
+
+    id: str
+    truth: Detections
+
+
+# -- low-level parsing ----------------------------------------------------------------------------------
+
+
+def iter_jsonl(path: str | Path, report: LoadReport) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield ``(line_number, object)`` for each JSON-object line; blank lines are ignored and malformed ones
+    are recorded in ``report``."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: file not found")
+    with p.open(encoding="utf-8") as fh:
+        for n, raw in enumerate(fh, start=1):
+            text = raw.strip()
+            if not text:
+                continue
+            try:
+                obj = json.loads(text)
+            except json.JSONDecodeError as exc:
+                report.skip(p, n, None, f"malformed JSON ({exc.msg} at column {exc.colno})")
+                continue
+            if not isinstance(obj, dict):
+                report.skip(p, n, None, f"expected a JSON object, got {type(obj).__name__}")
+                continue
+            yield n, obj
+
+
+def parse_box(value: Any) -> np.ndarray:
+    """``[x1, y1, x2, y2]`` -> ``(4,)`` float64; raises ``ValueError`` naming what is wrong."""
+    if not isinstance(value, (list, tuple)) or len(value) != 4:
+        raise ValueError(f"box must be a list of 4 numbers [x1, y1, x2, y2], got {value!r}")
+    try:
+        x1, y1, x2, y2 = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"box has a non-numeric coordinate: {value!r}") from None
+    if not all(math.isfinite(v) for v in (x1, y1, x2, y2)):
+        raise ValueError(f"box has NaN or infinite coordinates: {value!r}")
+    if x2 < x1 or y2 < y1:
+        raise ValueError(f"box has negative width or height (x2 < x1 or y2 < y1): {value!r}")
+    return np.array([x1, y1, x2, y2], dtype=np.float64)
+
+
+def _id(obj: dict[str, Any]) -> str | None:
+    v = obj.get("id")
+    if v is None or isinstance(v, (dict, list)) or (isinstance(v, float) and math.isnan(v)):
+        return None
+    return str(v)
+
+
+def _resolve(base: Path, value: Any) -> str:
+    p = Path(str(value))
+    return str(p if p.is_absolute() else base / p)
+
+
+def _require(obj: dict[str, Any], keys: tuple[str, ...]) -> str | None:
+    """The first missing or non-string/empty field name, or None."""
+    for k in keys:
+        if k not in obj or obj[k] is None:
+            return k
+    return None
+
+
+def _unique_rows(path: str | Path, report: LoadReport) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """Lines with a usable, first-seen ``id``; id-less and duplicate lines are recorded in ``report``."""
+    seen: dict[str, int] = {}
+    for n, obj in iter_jsonl(path, report):
+        sid = _id(obj)
+        if sid is None:
+            report.skip(path, n, None, "no 'id' field")
+            continue
+        if sid in seen:
+            report.skip(path, n, sid, f"duplicate id (first on line {seen[sid]}); this line is ignored")
+            continue
+        seen[sid] = n
+        yield n, sid, obj
+
+
+# -- ground-truth readers -------------------------------------------------------------------------------
+
+
+def read_vqa(path: str | Path) -> tuple[list[VQASample], LoadReport]:
+    """Read a VQA JSONL file ``{"id", "image", "question", "answer"}``."""
+    report = LoadReport()
+    base = Path(path).parent
+    out = []
+    for n, sid, obj in _unique_rows(path, report):
+        miss = _require(obj, ("image", "question", "answer"))
+        if miss:
+            report.skip(path, n, sid, f"missing field {miss!r}")
+            continue
+        out.append(VQASample(sid, _resolve(base, obj["image"]), str(obj["question"]), str(obj["answer"])))
+    return out, report
+
+
+def read_rec(path: str | Path) -> tuple[list[RECSample], LoadReport]:
+    """Read a REC JSONL file ``{"id", "image", "expression", "box": [x1, y1, x2, y2]}``."""
+    report = LoadReport()
+    base = Path(path).parent
+    out = []
+    for n, sid, obj in _unique_rows(path, report):
+        miss = _require(obj, ("image", "expression", "box"))
+        if miss:
+            report.skip(path, n, sid, f"missing field {miss!r}")
+            continue
+        try:
+            box = parse_box(obj["box"])
+        except ValueError as exc:
+            report.skip(path, n, sid, f"ground truth {exc}")
+            continue
+        out.append(RECSample(sid, _resolve(base, obj["image"]), str(obj["expression"]), box))
+    return out, report
+
+
+def read_classification(path: str | Path) -> tuple[list[TaskSample], LoadReport]:
+    """Read a task-classification JSONL file ``{"id", "image", "label"}``."""
+    report = LoadReport()
+    base = Path(path).parent
+    out = []
+    for n, sid, obj in _unique_rows(path, report):
+        miss = _require(obj, ("image", "label"))
+        if miss:
+            report.skip(path, n, sid, f"missing field {miss!r}")
+            continue
+        out.append(TaskSample(sid, _resolve(base, obj["image"]), str(obj["label"])))
+    return out, report
+
+
+def _truth_boxes(obj: dict[str, Any]) -> Detections:
+    """Ground-truth ``boxes`` + ``labels`` of a line; raises ``ValueError`` on any bad box (a sample with a
+    bad ground-truth box cannot be scored correctly, so the whole line is skipped)."""
+    boxes = obj.get("boxes")
+    if boxes is None:
+        raise ValueError("missing field 'boxes' (use [] for an image with nothing to find)")
+    if not isinstance(boxes, list):
+        raise ValueError(f"'boxes' must be a list of [x1, y1, x2, y2], got {boxes!r}")
+    labels = obj.get("labels", [""] * len(boxes))
+    if not isinstance(labels, list) or len(labels) != len(boxes):
+        raise ValueError(f"'labels' must be a list with one label per box ({len(boxes)} boxes)")
+    parsed = []
+    for i, b in enumerate(boxes):
+        try:
+            parsed.append(parse_box(b))
+        except ValueError as exc:
+            raise ValueError(f"ground-truth box {i}: {exc}") from None
+    xyxy = np.array(parsed).reshape(-1, 4)
+    return Detections(xyxy, labels=[str(x) for x in labels], sources=["gt"] * len(parsed))
+
+
+def read_detection_truth(path: str | Path) -> tuple[list[DetectionTruth], LoadReport]:
+    """Read detection ground truth ``{"id", "boxes", "labels"}`` (also accepts anomaly-pair lines)."""
+    report = LoadReport()
+    out = []
+    for n, sid, obj in _unique_rows(path, report):
+        try:
+            out.append(DetectionTruth(sid, _truth_boxes(obj)))
+        except ValueError as exc:
+            report.skip(path, n, sid, str(exc))
+    return out, report
+
+
+def read_anomaly(path: str | Path) -> tuple[list[AnomalySample], LoadReport]:
+    """Read anomaly pairs ``{"id", "target", "reference", "boxes", "labels"}``."""
+    report = LoadReport()
+    base = Path(path).parent
+    out = []
+    for n, sid, obj in _unique_rows(path, report):
+        miss = _require(obj, ("target", "reference"))
+        if miss:
+            report.skip(path, n, sid, f"missing field {miss!r}")
+            continue
+        refs = obj["reference"] if isinstance(obj["reference"], list) else [obj["reference"]]
+        if not refs:
+            report.skip(path, n, sid, "'reference' is an empty list")
+            continue
+        try:
+            truth = _truth_boxes(obj)
+        except ValueError as exc:
+            report.skip(path, n, sid, str(exc))
+            continue
+        out.append(AnomalySample(sid, _resolve(base, obj["target"]), [_resolve(base, r) for r in refs], truth))
+    return out, report
+
+
+# -- prediction readers ---------------------------------------------------------------------------------
+
+
+def read_predictions(
+    path: str | Path, known_ids: list[str], report: LoadReport
+) -> dict[str, tuple[int, dict[str, Any]]]:
+    """Prediction lines by id (``id -> (line, object)``), restricted to ``known_ids``.
+
+    Lines for unknown ids, duplicates and malformed lines are recorded in ``report``; the ids of
+    ``known_ids`` without a line are appended to ``report.missing``.
+    """
+    known = set(known_ids)
+    dropped_truth = {s.id for s in report.skipped if s.source != str(path)}
+    out: dict[str, tuple[int, dict[str, Any]]] = {}
+    for n, sid, obj in _unique_rows(path, report):
+        if sid not in known:
+            why = (
+                "prediction for an id whose ground-truth line was skipped (see above)"
+                if sid in dropped_truth
+                else "prediction for an id that is not in the ground truth"
+            )
+            report.skip(path, n, sid, why)
+            continue
+        out[sid] = (n, obj)
+    report.missing.extend(i for i in known_ids if i not in out)
+    return out
+
+
+def prediction_detections(path: str | Path, line: int, sid: str, obj: dict[str, Any], report: LoadReport) -> Detections:
+    """Detections of a tenken report line; bad boxes are dropped one by one and recorded in ``report``.
+
+    A line whose ``detections`` is missing or not a list is recorded and scored as an empty prediction.
+    """
+    records = obj.get("detections")
+    if not isinstance(records, list):
+        report.skip(path, line, sid, "no 'detections' list; scored as an empty prediction")
+        return Detections.empty()
+    boxes, labels, scores = [], [], []
+    for j, rec in enumerate(records):
+        if not isinstance(rec, dict):
+            report.skip(path, line, sid, f"detection {j} is not an object; dropped")
+            continue
+        raw = next((rec[k] for k in ("box", "bbox", "xyxy") if k in rec), None)
+        try:
+            box = parse_box(raw)
+        except ValueError as exc:
+            report.skip(path, line, sid, f"detection {j}: {exc}; dropped")
+            continue
+        score = rec.get("score")
+        try:
+            s = float("nan") if score is None else float(score)
+        except (TypeError, ValueError):
+            s = float("nan")
+        boxes.append(box)
+        labels.append(str(rec.get("label", "")))
+        scores.append(s if math.isfinite(s) else float("nan"))
+    return Detections(np.array(boxes).reshape(-1, 4), np.array(scores, dtype=np.float64), labels, ["pred"] * len(boxes))
+
+
+# -- published datasets ---------------------------------------------------------------------------------
+
+
+def _read_table(path: Path) -> list[dict[str, Any]]:
+    """Rows of a parquet, JSON (list of objects) or JSONL file."""
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise InputError(f"{path}: reading parquet needs pyarrow (pip install pyarrow)") from None
+        return pq.read_table(path).to_pylist()
+    if suffix == ".json":
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, list):
+            raise InputError(f"{path}: expected a JSON list of rows")
+        return data
+    if suffix == ".jsonl":
+        return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+    raise InputError(f"{path}: unsupported file type {suffix!r} (parquet, json or jsonl)")
+
+
+def _find(path: Path, patterns: tuple[str, ...], what: str) -> Path:
+    if path.is_file():
+        return path
+    if path.is_dir():
+        for pattern in patterns:
+            hits = sorted(path.glob(pattern))
+            if hits:
+                return hits[0]
+    raise InputError(f"{path}: no {what} found (looked for {', '.join(patterns)})")
+
+
+def read_ja_vg_vqa_500(
+    path: str | Path, split: str = "test", images_dir: str | Path | None = None
+) -> tuple[list[VQASample], LoadReport]:
+    """Read a local copy of SakanaAI/JA-VG-VQA-500 as VQA samples, one per question.
+
+    Args:
+        path: the dataset folder (as downloaded from the hub: ``data/{split}-00000-of-00001.parquet``) or a
+            parquet/JSON/JSONL file of its rows. A row is ``{"image_id", "url", "width", "height", "coco_id",
+            "flickr_id", "qas": [{"qa_id", "question", "answer", "q_objects", "a_objects"}], "image"}`` where
+            ``image`` is ``{"bytes", "path"}`` (parquet) or a path string.
+        split: ``"test"`` (the 500-image benchmark) or ``"train"``.
+        images_dir: where embedded image bytes are written once (default ``<folder>/images``).
+
+    Sample ids are ``"{image_id}-{qa_id}"``.
+    """
+    root = Path(path)
+    table = _find(root, (f"data/{split}-*.parquet", f"{split}-*.parquet", f"{split}*.jsonl"), f"{split} split")
+    img_dir = Path(images_dir) if images_dir else (root if root.is_dir() else root.parent) / "images"
+    report = LoadReport()
+    out: list[VQASample] = []
+    for r, row in enumerate(_read_table(table), start=1):
+        image_id = row.get("image_id")
+        qas = row.get("qas")
+        if image_id is None or not isinstance(qas, list):
+            report.skip(table, r, image_id, "row has no 'image_id' or no 'qas' list")
+            continue
+        image = row.get("image")
+        if isinstance(image, dict) and image.get("bytes"):
+            suffix = Path(str(image.get("path") or "x.jpg")).suffix or ".jpg"
+            target = img_dir / f"{image_id}{suffix}"
+            if not target.is_file():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(image["bytes"])
+            image_path = str(target)
+        elif isinstance(image, dict) and image.get("path"):
+            image_path = _resolve(table.parent, image["path"])
+        elif isinstance(image, str):
+            image_path = _resolve(table.parent, image)
+        else:
+            report.skip(table, r, image_id, "row has no image bytes or path")
+            continue
+        for j, qa in enumerate(qas):
+            if not isinstance(qa, dict) or qa.get("question") is None or qa.get("answer") is None:
+                report.skip(table, r, image_id, f"qas[{j}] has no question or answer")
+                continue
+            qa_id = qa.get("qa_id", j)
+            out.append(VQASample(f"{image_id}-{qa_id}", image_path, str(qa["question"]), str(qa["answer"])))
+    return out, report
+
+
+def read_ref_l4(
+    path: str | Path, split: str = "val", images_dir: str | Path | None = None
+) -> tuple[list[RECSample], LoadReport]:
+    """Read a local copy of JierunChen/Ref-L4 as REC samples.
+
+    Args:
+        path: the dataset folder (``ref-l4-{split}.parquet`` and ``images/`` extracted from
+            ``images.tar.gz``) or the parquet/JSON file itself. A row is ``{"id", "caption", "bbox": [x, y,
+            w, h], "bbox_area", "bbox_id", "ori_category_id", "image_id", "height", "width", "file_name",
+            "is_rewrite", "split"}``.
+        split: ``"val"`` or ``"test"``.
+        images_dir: the image folder (default ``<folder>/images``).
+
+    Boxes are converted from ``[x, y, w, h]`` to ``xyxy``; sample ids are the rows' ``id``.
+    """
+    root = Path(path)
+    table = _find(root, (f"ref-l4-{split}.parquet", f"ref-l4-{split}.json", f"*{split}*.parquet"), f"{split} split")
+    img_dir = Path(images_dir) if images_dir else (root if root.is_dir() else root.parent) / "images"
+    report = LoadReport()
+    out: list[RECSample] = []
+    for r, row in enumerate(_read_table(table), start=1):
+        sid = row.get("id")
+        if sid is None or row.get("caption") is None or row.get("file_name") is None:
+            report.skip(table, r, sid, "row has no 'id', 'caption' or 'file_name'")
+            continue
+        bbox = row.get("bbox")
+        try:
+            if not isinstance(bbox, (list, tuple)) or len(bbox) != 4:
+                raise ValueError(f"bbox must be [x, y, w, h], got {bbox!r}")
+            x, y, w, h = (float(v) for v in bbox)
+            box = parse_box([x, y, x + w, y + h])
+        except (TypeError, ValueError) as exc:
+            report.skip(table, r, sid, f"ground truth {exc}")
+            continue
+        out.append(RECSample(str(sid), str(img_dir / str(row["file_name"])), str(row["caption"]), box))
+    return out, report

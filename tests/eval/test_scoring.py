@@ -1,0 +1,130 @@
+"""File-level scoring: bad input is reported, never silently scored."""
+
+import json
+
+import pytest
+
+from tenken.eval.scoring import (
+    score_classification_files,
+    score_detection_files,
+    score_rec_files,
+    score_vqa_files,
+)
+
+
+def write(path, lines):
+    path.write_text("\n".join(x if isinstance(x, str) else json.dumps(x, ensure_ascii=False) for x in lines) + "\n")
+    return path
+
+
+def skipped(scores):
+    return {(s["id"], s["reason"].split(";")[0]) for s in scores["input"]["skipped"]}
+
+
+@pytest.fixture
+def det_files(tmp_path):
+    gt = write(
+        tmp_path / "gt.jsonl",
+        [
+            {"id": "a", "boxes": [[0, 0, 100, 100]], "labels": ["cone"]},
+            {"id": "b", "boxes": [[0, 0, 50, 50], [200, 200, 260, 260]], "labels": ["glove", "cone"]},
+            {"id": "c", "boxes": [], "labels": []},
+            {"id": "d", "boxes": [[0, 0, 10, 10]], "labels": ["tool"]},  # no prediction line
+            {"id": "e", "boxes": [[0, 0, float("nan"), 10]], "labels": ["tool"]},  # bad ground truth
+        ],
+    )
+    pred = write(
+        tmp_path / "pred.jsonl",
+        [
+            {"id": "a", "detections": [{"box": [0, 0, 100, 100], "label": "cone", "score": 0.9}]},
+            {
+                "id": "b",
+                "detections": [
+                    {"box": [0, 0, 50, 50], "label": "cone", "score": 0.8},
+                    {"box": [10, 10, 5, 20], "label": "cone"},  # negative width: dropped, reported
+                ],
+            },
+            {"id": "c", "detections": []},
+            {"id": "zzz", "detections": [{"box": [0, 0, 1, 1], "label": "cone"}]},  # unknown id
+            "{broken",
+            {"id": "e", "detections": []},  # its ground truth was skipped, so e is unknown here
+        ],
+    )
+    return gt, pred
+
+
+def test_detection_scores_and_skip_report(det_files):
+    gt, pred = det_files
+    s = score_detection_files(gt, pred, per_label=True)
+    # a: F=1, 1; b: TP 1 of (1 pred, 2 gt) -> 2/3 bbox, 0 label; c: empty/empty 1; d: missing -> 0
+    assert s["n_samples"] == 4
+    assert s["f1_bbox"] == pytest.approx((1 + 2 / 3 + 1 + 0) / 4)
+    assert s["f1_bbox_label"] == pytest.approx((1 + 0 + 1 + 0) / 4)
+    assert s["input"]["missing"] == ["d"]
+    reasons = skipped(s)
+    assert ("e", "ground-truth box 0: box has NaN or infinite coordinates: [0, 0, nan, 10]") in reasons
+    assert ("b", "detection 1: box has negative width or height (x2 < x1 or y2 < y1): [10, 10, 5, 20]") in reasons
+    assert ("zzz", "prediction for an id that is not in the ground truth") in reasons
+    assert ("e", "prediction for an id whose ground-truth line was skipped (see above)") in reasons
+    assert any(sid is None and r.startswith("malformed JSON") for sid, r in reasons)
+    assert 0 < s["map50"] < 1 and s["map50_bbox"] > s["map50"]
+    per = {r["name"]: r for r in s["per_label"]}
+    assert per["cone"]["n_boxes"] == 2 and per["cone"]["recall"] == 0.5
+    assert per["glove"]["recall"] == 1.0 and per["glove"]["agreement"] == 0.0
+
+
+def test_unlabelled_ground_truth_gets_a_note(tmp_path):
+    gt = write(tmp_path / "gt.jsonl", [{"id": "a", "boxes": [[0, 0, 10, 10]]}])
+    pred = write(tmp_path / "pred.jsonl", [{"id": "a", "detections": [{"box": [0, 0, 10, 10], "label": "tool"}]}])
+    s = score_detection_files(gt, pred)
+    assert s["f1_bbox"] == 1.0 and s["f1_bbox_label"] == 0.0
+    assert "no labels" in s["input"]["notes"][0]
+
+
+def test_rec_missing_null_and_bad_boxes_are_misses(tmp_path):
+    gt = write(
+        tmp_path / "gt.jsonl",
+        [{"id": str(i), "image": "x.jpg", "expression": "e", "box": [0, 0, 100, 100]} for i in range(5)],
+    )
+    pred = write(
+        tmp_path / "pred.jsonl",
+        [
+            {"id": "0", "box": [0, 0, 100, 100]},
+            {"id": "1", "box": None},
+            {"id": "2", "box": [0, 0, "x", 3]},
+            {"id": "3", "box": [0, 0, 100, 100]},
+            {"id": "9", "box": [0, 0, 100, 100]},
+        ],
+    )
+    s = score_rec_files(gt, pred)
+    assert s["acc@0.5"] == pytest.approx(2 / 5) and s["n"] == 5
+    assert s["input"]["missing"] == ["4"]
+    ids = {x["id"] for x in s["input"]["skipped"]}
+    assert ids == {"1", "2", "9"}
+
+
+def test_vqa_scores_with_missing_prediction_field(tmp_path):
+    gt = write(
+        tmp_path / "gt.jsonl",
+        [
+            {"id": "1", "image": "x.jpg", "question": "車は何色？", "answer": "車は白色です。"},
+            {"id": "2", "image": "x.jpg", "question": "何個？", "answer": "2"},
+            {"id": "3", "image": "x.jpg", "question": "何？", "answer": "猫"},
+        ],
+    )
+    pred = write(tmp_path / "pred.jsonl", [{"id": "1", "prediction": "白色"}, {"id": "2", "answer": "2"}])
+    s = score_vqa_files(gt, pred, use_neologdn=False)
+    assert s["rouge_l"] == pytest.approx((100 / 3 + 0 + 0) / 3)
+    assert s["input"]["missing"] == ["3"]
+    assert skipped(s) == {("2", "no 'prediction' field")}
+    assert s["rouge_l_config"]["neologdn"] is False and "llm_judge" not in s
+
+
+def test_classification_file_scoring(tmp_path):
+    gt = write(tmp_path / "gt.jsonl", [{"id": str(i), "image": "x.jpg", "label": lab} for i, lab in enumerate("aab")])
+    pred = write(tmp_path / "pred.jsonl", [{"id": "0", "prediction": "a"}, {"id": "2", "prediction": "a"}])
+    s = score_classification_files(gt, pred)
+    assert s["accuracy"] == pytest.approx(1 / 3)
+    assert s["labels"] == ["a", "b", "(other)"]
+    assert s["confusion"] == [[1, 0, 1], [1, 0, 0], [0, 0, 0]]
+    assert s["input"]["missing"] == ["1"]
