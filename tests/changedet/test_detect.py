@@ -98,3 +98,13 @@ def test_bad_input_raises_input_error(photo):
 def test_identical_and_fully_invalid_pairs_give_nothing(photo):
     assert len(detect_changes(photo, photo)) == 0
     assert len(detect_changes(photo, photo[::-1].copy(), np.zeros(photo.shape[:2], bool))) == 0
+
+
+def test_uint8_mask_means_the_same_as_bool(photo):
+    target = photo.copy()
+    target[300:360, 700:760] = (235, 40, 30)
+    valid = np.ones(photo.shape[:2], bool)
+    valid[:, :500] = False
+    a = detect_changes(target, photo, valid)
+    b = detect_changes(target, photo, valid.astype(np.uint8) * 255)
+    assert len(a) == 1 and np.array_equal(a.xyxy, b.xyxy)
