@@ -137,7 +137,9 @@ def make_4k_pairs(n: int, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray, n
         hm = cv2.getPerspectiveTransform(src, dst)
         tgt = cv2.warpPerspective(ref, hm, FOURK, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         gain, offset = rng.uniform(0.75, 1.2), rng.uniform(-20, 20)
-        tgt = np.clip(tgt.astype(np.float32) * gain + offset + rng.normal(0, 3, tgt.shape), 0, 255).astype(np.uint8)
+        tgt = np.clip(tgt.astype(np.float32) * gain + offset + rng.normal(0, 3, tgt.shape), 0, 255).astype(
+            np.uint8
+        )
         out.append((tgt, ref, hm, f.name))
     return out
 
@@ -185,7 +187,9 @@ def speed(n_pairs: int, repeats: int, fullres: bool) -> dict:
         "max_corner_error_px": max(r["corner_error_px"] for r in rows),
     }
     if fullres:
-        res["max_error_excess_over_fullres_px"] = max(r["corner_error_px"] - r["fullres_corner_error_px"] for r in rows)
+        res["max_error_excess_over_fullres_px"] = max(
+            r["corner_error_px"] - r["fullres_corner_error_px"] for r in rows
+        )
     return res
 
 
@@ -211,7 +215,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pairs", type=int, default=5, help="4K pairs for the speed test")
     ap.add_argument("--repeats", type=int, default=3, help="timed runs per pair (median)")
-    ap.add_argument("--skip-fullres", action="store_true", help="skip the ~8 s/pair full-resolution SIFT runs")
+    ap.add_argument(
+        "--skip-fullres", action="store_true", help="skip the ~8 s/pair full-resolution SIFT runs"
+    )
     ap.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results" / "align.json")
     args = ap.parse_args()
 

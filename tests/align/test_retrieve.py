@@ -28,7 +28,9 @@ def test_ecef_known_points() -> None:
     deast=st.floats(-500, 500),
     dup=st.floats(-100, 100),
 )
-def test_ecef_distance_matches_local_metres(lat: float, lon: float, dnorth: float, deast: float, dup: float) -> None:
+def test_ecef_distance_matches_local_metres(
+    lat: float, lon: float, dnorth: float, deast: float, dup: float
+) -> None:
     """Small offsets in metres north/east/up give the same straight-line distance in ECEF (to 0.1%)."""
     a, e2 = 6378137.0, 6.69437999014e-3
     s2 = np.sin(np.deg2rad(lat)) ** 2
@@ -44,7 +46,9 @@ def test_ecef_distance_matches_local_metres(lat: float, lon: float, dnorth: floa
 def _grid() -> ReferenceIndex:
     # frames every ~11 m north along a line at 35N 139E, 50 m altitude
     lat = 35.0 + np.arange(20) * 1e-4
-    return ReferenceIndex.from_arrays([f"f{i:02d}.jpg" for i in range(20)], lat, np.full(20, 139.0), np.full(20, 50.0))
+    return ReferenceIndex.from_arrays(
+        [f"f{i:02d}.jpg" for i in range(20)], lat, np.full(20, 139.0), np.full(20, 50.0)
+    )
 
 
 def test_candidates_nearest_first_with_radius() -> None:
@@ -59,7 +63,9 @@ def test_candidates_nearest_first_with_radius() -> None:
 
 
 def test_missing_altitude_counts_as_zero() -> None:
-    index = ReferenceIndex.from_telemetry([("a", Telemetry(35.0, 139.0, None)), ("b", Telemetry(35.0, 139.0, 80.0))])
+    index = ReferenceIndex.from_telemetry(
+        [("a", Telemetry(35.0, 139.0, None)), ("b", Telemetry(35.0, 139.0, 80.0))]
+    )
     assert index.candidates(Telemetry(35.0, 139.0, 75.0), k=1)[0].name == "b"
     assert index.candidates(Telemetry(35.0, 139.0, None), k=1)[0].name == "a"
 

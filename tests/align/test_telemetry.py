@@ -39,7 +39,9 @@ def _with_xmp(jpeg: bytes, xmp: str) -> bytes:
     return jpeg[:2] + segment + jpeg[2:]
 
 
-def _gps_exif(lat=(35.0, 39.0, 29.16), lat_ref="N", lon=(139.0, 44.0, 28.8), lon_ref="E", alt=52.5) -> Image.Exif:
+def _gps_exif(
+    lat=(35.0, 39.0, 29.16), lat_ref="N", lon=(139.0, 44.0, 28.8), lon_ref="E", alt=52.5
+) -> Image.Exif:
     exif = Image.Exif()
     gps = exif.get_ifd(IFD.GPSInfo)
     gps.update({1: lat_ref, 2: lat, 3: lon_ref, 4: lon, 5: b"\x00", 6: alt})

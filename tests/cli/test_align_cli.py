@@ -32,7 +32,9 @@ def test_align_json_and_outputs(dev_data: Path, tmp_path: Path) -> None:
 
 def test_align_human_output_names_the_reference(dev_data: Path) -> None:
     graf = dev_data / "homography" / "oxford_graf"
-    res = CliRunner().invoke(app, ["align", str(graf / "img2.png"), str(graf / "img1.png")], terminal_width=200)
+    res = CliRunner().invoke(
+        app, ["align", str(graf / "img2.png"), str(graf / "img1.png")], terminal_width=200
+    )
     assert res.exit_code == 0, res.output
     assert "aligned" in res.output and "img1.png" in res.output and "homography" in res.output
 

@@ -22,7 +22,9 @@ def test_classes_json_lists_japanese_names():
     r = runner.invoke(app, ["classes", "--json"])
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
-    assert {"id": "water_leakage", "en": "water leakage", "ja": "水漏れ"}.items() <= data["classes"][-1].items()
+    assert {"id": "water_leakage", "en": "water leakage", "ja": "水漏れ"}.items() <= data["classes"][
+        -1
+    ].items()
 
 
 def test_tenken_error_is_one_line_without_traceback(tmp_path):

@@ -68,7 +68,9 @@ def test_iou_known_value():
 
 
 def test_qwen3_style_relative_to_pixels():
-    np.testing.assert_allclose(normalized_to_pixels([[500, 250, 1000, 1000]], (640, 480), 1000), [[320, 120, 640, 480]])
+    np.testing.assert_allclose(
+        normalized_to_pixels([[500, 250, 1000, 1000]], (640, 480), 1000), [[320, 120, 640, 480]]
+    )
 
 
 def test_resized_processor_pixels_to_original():

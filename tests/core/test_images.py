@@ -115,7 +115,9 @@ def test_directory_is_refused(tmp_path):
 
 def test_truncated_jpeg_is_refused(tmp_path):
     buf = io.BytesIO()
-    Image.fromarray(np.random.default_rng(1).integers(0, 255, (200, 200, 3), dtype=np.uint8)).save(buf, "JPEG")
+    Image.fromarray(np.random.default_rng(1).integers(0, 255, (200, 200, 3), dtype=np.uint8)).save(
+        buf, "JPEG"
+    )
     path = tmp_path / "cut.jpg"
     path.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
     with pytest.raises(ImageLoadError, match="truncated") as info:
