@@ -1,9 +1,9 @@
 # ruff: noqa: E402  (the import path is fixed before the imports; see below)
 """Benchmark of the classical change detector on synthetic anomaly pairs (issue 4 targets).
 
-    python benchmarks/inspect.py                       # dev seed 0 and held-out seed 7, 60 pairs each
-    python benchmarks/inspect.py --n 30 --seeds 0      # quicker
-    python benchmarks/inspect.py --param sensitivity=6 # try a detector setting
+    python benchmarks/inspection.py                       # dev seed 0 and held-out seed 7, 60 pairs each
+    python benchmarks/inspection.py --n 30 --seeds 0      # quicker
+    python benchmarks/inspection.py --param sensitivity=6 # try a detector setting
 
 1. Quality: ``--n`` synthetic pairs per seed from ``../shared/data/dev`` (:func:`tenken.synth.pairs.generate_pairs`:
    re-shot photos and real homography-sequence steps, other light, blur, noise, JPEG, 0-4 pasted cut-outs or
@@ -24,23 +24,18 @@
 
 Every pair goes through ``tenken.inspect.pipeline.Inspector("classical")`` (``align_best`` with its feature cache,
 then the ``ChangeDetector``); the 4K run is ``inspect_to_folder`` (what ``tenken inspect T R --out DIR`` does: JPEG
-files in, report.json and annotated.png out). Prints a table and writes ``benchmarks/results/inspect.json``.
+files in, report.json and annotated.png out). Prints a table and writes ``benchmarks/results/inspection.json``.
 """
 
 from __future__ import annotations
 
-import os
-import sys
-
-# This file is named like the standard library's ``inspect``: keep its own folder off the import path.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _HERE]
-
 import argparse
 import json
+import os
 import platform
 import resource
 import statistics
+import sys
 import tempfile
 import time
 import tracemalloc
@@ -189,7 +184,7 @@ def main() -> None:
         action="store_true",
         help="also use the graf and boat sequences, whose real changes (a car leaves, people move) have no truth",
     )
-    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "inspect.json"))
+    ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "inspection.json"))
     args = ap.parse_args()
 
     params = ChangeParams.from_assignments(args.param)
