@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from tenken.cli.output import JsonFlag, console, emit, err_console
 
@@ -166,22 +167,29 @@ def _single(inspector: Any, target: Path, references: list[Path], out: Path, jso
     def human() -> None:
         if report.alignment.ok:
             console.print(
-                f"[bold]{target}[/]: aligned with {report.reference.path} "
+                f"[bold]{escape(str(target))}[/]: aligned with {escape(str(report.reference.path))} "
                 f"({report.alignment.inliers} inliers), {len(report.detections)} finding(s)",
                 highlight=False,
+                soft_wrap=True,
             )
         else:
-            console.print(f"[bold red]{target}: not aligned[/] — {report.alignment.reason}", highlight=False)
+            console.print(
+                f"[bold red]{escape(str(target))}: not aligned[/] — {escape(str(report.alignment.reason))}",
+                highlight=False,
+                soft_wrap=True,
+            )
         for d in report.detections:
             name = d.label_ja if inspector.lang == "ja" else d.label
             score = "" if d.score is None else f" {d.score:.2f}"
             box = ", ".join(f"{v:.0f}" for v in d.box)
-            console.print(f"  {name}{score}  [{box}]  ({d.source})", highlight=False)
+            console.print(f"  {name}{score}  [{box}]  ({d.source})", highlight=False, soft_wrap=True, markup=False)
         for w in report.warnings:
-            console.print(f"[yellow]warning:[/] {w}", highlight=False)
+            console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
         console.print(
             f"wrote {out / 'report.json'} and {out / 'annotated.png'} in {report.timings_ms['total']:.0f} ms",
             highlight=False,
+            soft_wrap=True,
+            markup=False,
         )
 
     emit(report.to_json(), json_out, human)
@@ -209,11 +217,10 @@ def _batch(
     warnings: list[str] = []
     items = read_manifest(pairs) if pairs is not None else pair_folders(targets, references_dir, k, warnings)  # type: ignore[arg-type]
     for w in warnings:
-        err_console.print(f"[yellow]warning:[/] {w}", highlight=False)
+        err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
     for it in items:
         if it.error is not None:
-            err_console.print(f"[red]skipped[/] {it.id}: {it.error}", highlight=False)
-    errors: list[str] = []
+            err_console.print(f"[red]skipped[/] {escape(f'{it.id}: {it.error}')}", highlight=False, soft_wrap=True)
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
         console=err_console, transient=json_out,
@@ -225,9 +232,9 @@ def _batch(
 
         def step(item: Any, row: dict[str, Any]) -> None:
             if "error" in row and item.error is None:
-                errors.append(f"{item.id}: {row['error']}")
-                bar.console.print(f"[red]error[/] {item.id}: {row['error']}", highlight=False)
-            bar.update(task, advance=1, description=f"inspecting {item.id}")
+                message = f"{item.id}: {row['error']}"
+                bar.console.print(f"[red]error[/] {escape(message)}", highlight=False, soft_wrap=True)
+            bar.update(task, advance=1, description=f"inspecting {escape(item.id)}")
 
         summary = run_batch(inspector, items, out, resume=resume, shard=shard_spec, progress=step, on_start=start)
     data = {
@@ -245,6 +252,8 @@ def _batch(
             f"{summary.done} inspected, {summary.failed} failed, {summary.skipped} already done "
             f"(of {summary.total}); results: {data['results']}; summary: {data['index']}",
             highlight=False,
+            soft_wrap=True,
+            markup=False,
         )
 
     emit(data, json_out, human)

@@ -34,3 +34,11 @@ class ConfigError(TenkenError):
 
 class InputError(TenkenError):
     """A user-supplied input other than an image (a path, a manifest line, an option) is invalid."""
+
+
+def describe_json_error(exc: ValueError) -> str:
+    """One readable phrase for a JSON line that failed to parse, e.g. ``unterminated string starting at
+    column 8`` (the decoder's message ends in "at" for some errors, which a naive "... at column N" doubled)."""
+    msg = getattr(exc, "msg", str(exc)).removesuffix(" at").removesuffix(":")
+    col = getattr(exc, "colno", None)
+    return f"{msg} at column {col}" if col is not None else msg

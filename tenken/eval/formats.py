@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from tenken.core.detections import Detections
-from tenken.core.errors import InputError
+from tenken.core.errors import InputError, describe_json_error
 
 # -- reports of what was skipped -------------------------------------------------------------------------
 
@@ -157,7 +157,7 @@ def iter_jsonl(path: str | Path, report: LoadReport) -> Iterator[tuple[int, dict
             try:
                 obj = json.loads(text)
             except json.JSONDecodeError as exc:
-                report.skip(p, n, None, f"malformed JSON ({exc.msg} at column {exc.colno})")
+                report.skip(p, n, None, f"malformed JSON ({describe_json_error(exc)})")
                 continue
             if not isinstance(obj, dict):
                 report.skip(p, n, None, f"expected a JSON object, got {type(obj).__name__}")

@@ -16,6 +16,7 @@ A manifest is JSON Lines, one item a line::
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import os
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tenken.core.errors import InputError, TenkenError
+from tenken.core.errors import InputError, TenkenError, describe_json_error
 from tenken.core.images import save_image
 from tenken.inspect.pipeline import Inspection, Inspector
 from tenken.inspect.render import render_annotated
@@ -97,7 +98,7 @@ def _manifest_item(raw: str, n: int, base: Path, mpath: Path) -> BatchItem:
     try:
         obj = json.loads(raw)
     except json.JSONDecodeError as exc:
-        return BatchItem(f"line-{n}", None, [], n, f"{where}: not valid JSON ({exc.msg} at column {exc.colno})")
+        return BatchItem(f"line-{n}", None, [], n, f"{where}: not valid JSON ({describe_json_error(exc)})")
     if not isinstance(obj, dict):
         return BatchItem(f"line-{n}", None, [], n, f"{where}: expected a JSON object, got {type(obj).__name__}")
     raw_id = obj.get("id")
@@ -244,8 +245,14 @@ class BatchSummary:
 
 
 def image_name(item_id: str) -> str:
-    """File name of an item's annotated image (the id with unsafe characters replaced)."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", item_id).strip("._") or "item"
+    """File stem of an item's annotated image: the id itself when it is a safe file name, else the id with
+    unsafe characters replaced plus a short hash of the id, so distinct ids never share an image
+    (``a/b`` and ``a_b``, or ``東京`` and ``大阪``, which would otherwise both become ``a_b`` / ``item``)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", item_id).strip("._")
+    if safe == item_id:
+        return safe
+    digest = hashlib.sha1(item_id.encode("utf-8")).hexdigest()[:8]
+    return f"{safe}-{digest}" if safe else digest
 
 
 def run_batch(

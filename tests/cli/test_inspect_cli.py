@@ -182,3 +182,17 @@ def test_hybrid_with_a_tiny_model_checkpoint(pair, tiny_llava_path: Path, tmp_pa
     jsonschema.validate(report, report_json_schema())
     assert report["detectors"] == ["classical", "vlm"] and report["model"]["family"] == "llava"
     assert all(d["label_pass2"] is not None for d in report["detections"])
+
+
+def test_batch_messages_print_ids_and_paths_verbatim_on_one_line(tmp_path: Path):
+    # ids and paths are data: "[/x]" crashed rich markup and "[old]" vanished; long lines were wrapped in logs
+    folder = tmp_path / "[old] site"
+    folder.mkdir()
+    long_name = "x" * 150
+    (folder / "m.jsonl").write_text(
+        json.dumps({"id": "[/x] spot", "target": f"{long_name}.jpg", "reference": "r.jpg"}) + "\n", encoding="utf-8"
+    )
+    res = CliRunner().invoke(app, ["inspect", "--pairs", str(folder / "m.jsonl"), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 1, res.output
+    line = next(x for x in res.stderr.splitlines() if x.startswith("error"))
+    assert "[/x] spot" in line and f"[old] site/{long_name}.jpg: file not found" in line

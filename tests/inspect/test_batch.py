@@ -16,6 +16,7 @@ from tenken.core.detections import Detections
 from tenken.core.errors import InputError
 from tenken.inspect.batch import (
     BatchItem,
+    image_name,
     load_results,
     pair_folders,
     parse_shard,
@@ -222,3 +223,25 @@ def test_folders_pair_by_telemetry_when_present(tmp_path: Path):
     _gps_jpeg(rdir / "DJI_0102.jpg", 900.0)
     items = {i.id: i for i in pair_folders(tdir, rdir, k=1)}
     assert items["IMG_0001"].references == [near1] and items["IMG_0002"].references == [near2]
+
+
+def test_distinct_ids_never_share_an_annotated_image(images: Path, tmp_path: Path):
+    # "a/b" and "a_b" sanitised alike, and every all-Japanese id became "item": the index showed another
+    # item's picture
+    ids = ["a/b", "a_b", "東京", "大阪", "plain-id_1.x"]
+    names = [image_name(i) for i in ids]
+    assert len(set(names)) == len(ids)
+    assert names[-1] == "plain-id_1.x"
+    lines = [json.dumps({"id": i, "target": "imgs/a.png", "reference": "imgs/b.png"}) for i in ids]
+    out = tmp_path / "out"
+    run_batch(_inspector(), read_manifest(_manifest(tmp_path / "m.jsonl", lines)), out)
+    page = (out / "index.html").read_text(encoding="utf-8")
+    for name in names:
+        assert (out / "images" / f"{name}.jpg").is_file()
+        assert f'src="images/{name}.jpg"' in page
+
+
+def test_broken_json_line_message_reads_once(tmp_path: Path):
+    items = read_manifest(_manifest(tmp_path / "m.jsonl", ['{"id": "broken']))
+    assert items[0].error is not None and "at at" not in items[0].error
+    assert "starting at column 8" in items[0].error
