@@ -21,6 +21,7 @@ import html
 import json
 import os
 import re
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,8 +125,9 @@ def pair_folders(
     """Pair every image in ``targets`` with references from ``references``.
 
     By telemetry when the target and references have GPS positions (the ``k`` nearest references, chosen
-    once with a :class:`~tenken.align.retrieve.ReferenceIndex`); otherwise by file name (the reference
-    with the same file stem, case-insensitive). A target with neither gets an error item.
+    once with a :class:`~tenken.align.retrieve.ReferenceIndex`); otherwise by file name (the references
+    with the same file stem, case-insensitive; several are all candidates). A target with neither gets an
+    error item. Item ids are the targets' file stems, or their full names when two targets share a stem.
 
     Raises:
         InputError: a folder is missing or holds no images.
@@ -137,19 +139,24 @@ def pair_folders(
     tdir, rdir = Path(targets), Path(references)
     target_files, reference_files = _images_in(tdir, "targets"), _images_in(rdir, "references")
     index = ReferenceIndex.from_paths(reference_files, warnings=warnings)
-    by_stem = {p.stem.lower(): p for p in reference_files}
+    by_stem: dict[str, list[Path]] = {}
+    for p in reference_files:
+        by_stem.setdefault(p.stem.lower(), []).append(p)
+    stems = Counter(t.stem for t in target_files)
     items = []
     for t in target_files:
+        # the id is the file stem, or the whole file name when two targets share a stem (IMG_1.jpg, IMG_1.png)
+        tid = t.stem if stems[t.stem] == 1 else t.name
         tel = read_telemetry(t, warnings) if len(index) else None
         if tel is not None:
             refs = [Path(c.name) for c in index.candidates(tel, k=k)]
-            items.append(BatchItem(t.stem, t, refs))
+            items.append(BatchItem(tid, t, refs))
         elif t.stem.lower() in by_stem:
-            items.append(BatchItem(t.stem, t, [by_stem[t.stem.lower()]]))
+            items.append(BatchItem(tid, t, by_stem[t.stem.lower()]))
         else:
             items.append(
                 BatchItem(
-                    t.stem,
+                    tid,
                     t,
                     [],
                     error=f"{t}: no GPS telemetry and no reference named {t.stem}.* in {rdir}; item skipped",

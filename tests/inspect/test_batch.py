@@ -245,3 +245,19 @@ def test_broken_json_line_message_reads_once(tmp_path: Path):
     items = read_manifest(_manifest(tmp_path / "m.jsonl", ['{"id": "broken']))
     assert items[0].error is not None and "at at" not in items[0].error
     assert "starting at column 8" in items[0].error
+
+
+def test_folder_targets_sharing_a_stem_get_distinct_ids(images: Path, tmp_path: Path):
+    # IMG_1.jpg and IMG_1.png both had id "IMG_1": one annotated image for two rows, and --resume skipped one
+    targets, refs = tmp_path / "t", tmp_path / "r"
+    targets.mkdir()
+    refs.mkdir()
+    (targets / "spot.png").write_bytes((images / "a.png").read_bytes())
+    Image.open(images / "a.png").save(targets / "spot.jpg")
+    (targets / "other.png").write_bytes((images / "b.png").read_bytes())
+    (refs / "spot.png").write_bytes((images / "c.png").read_bytes())
+    (refs / "other.png").write_bytes((images / "c.png").read_bytes())
+    (refs / "OTHER.jpg").write_bytes((images / "c.png").read_bytes())
+    items = {i.id: i for i in pair_folders(targets, refs)}
+    assert set(items) == {"spot.jpg", "spot.png", "other"}
+    assert len(items["other"].references) == 2  # both same-stem references are candidates
