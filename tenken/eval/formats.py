@@ -147,11 +147,17 @@ def iter_jsonl(path: str | Path, report: LoadReport) -> Iterator[tuple[int, dict
     """Yield ``(line_number, object)`` for each JSON-object line; blank lines are ignored and malformed ones
     are recorded in ``report``."""
     p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{p}: is a folder; give a JSONL file")
     if not p.is_file():
         raise InputError(f"{p}: file not found")
-    with p.open(encoding="utf-8") as fh:
+    with p.open("rb") as fh:
         for n, raw in enumerate(fh, start=1):
-            text = raw.strip()
+            try:
+                text = raw.decode("utf-8-sig" if n == 1 else "utf-8").strip()
+            except UnicodeDecodeError:
+                report.skip(p, n, None, "not UTF-8 text (is this a JSONL file?)")
+                continue
             if not text:
                 continue
             try:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from tenken.core.detections import Detections
+from tenken.core.errors import InputError
 from tenken.eval.formats import (
     LoadReport,
     parse_box,
@@ -23,6 +24,19 @@ from tenken.eval.formats import (
     read_rec,
     read_vqa,
 )
+
+
+def _require_truth(samples: list[Any], gt_path: str | Path, report: LoadReport) -> None:
+    """Refuse to score when no ground-truth line could be used (an empty, binary or all-malformed file):
+    a table of NaNs with exit code 0 hid the mistake.
+
+    Raises:
+        InputError: naming the file and the first reason lines were skipped.
+    """
+    if samples:
+        return
+    first = f"; first: {report.skipped[0]}" if report.skipped else ""
+    raise InputError(f"{gt_path}: no usable ground-truth line ({len(report.skipped)} skipped{first})")
 
 
 def score_detection_truth(
@@ -96,6 +110,7 @@ def score_detection_files(
 ) -> dict[str, Any]:
     """``tenken eval detection``: GT lines ``{"id","boxes","labels"}``, PRED lines tenken reports."""
     items, report = read_detection_truth(gt_path)
+    _require_truth(items, gt_path, report)
     ids, truth = [t.id for t in items], [t.truth for t in items]
     return score_detection_truth(ids, truth, pred_path, report, per_label, per_sample)
 
@@ -109,6 +124,7 @@ def score_rec_files(gt_path: str | Path, pred_path: str | Path, per_sample: bool
     from tenken.eval.rec import rec_scores, size_bucket
 
     samples, report = read_rec(gt_path)
+    _require_truth(samples, gt_path, report)
     ids = [s.id for s in samples]
     rows = read_predictions(pred_path, ids, report)
     pred = np.full((len(samples), 4), np.nan)
@@ -164,6 +180,7 @@ def score_vqa_files(
     from tenken.eval.text import exact_match, normalized_match, rouge_l, rouge_l_config
 
     samples, report = read_vqa(gt_path)
+    _require_truth(samples, gt_path, report)
     ids = [s.id for s in samples]
     preds = _text_predictions(pred_path, ids, report)
     refs = [s.answer for s in samples]
@@ -206,6 +223,7 @@ def score_classification_files(gt_path: str | Path, pred_path: str | Path, per_s
     from tenken.eval.classification import classification_scores
 
     samples, report = read_classification(gt_path)
+    _require_truth(samples, gt_path, report)
     ids = [s.id for s in samples]
     preds = _text_predictions(pred_path, ids, report)
     truth = [s.label for s in samples]

@@ -7,6 +7,8 @@ from hypothesis import strategies as st
 
 from tenken.core.errors import InputError
 from tenken.eval.formats import (
+    LoadReport,
+    iter_jsonl,
     parse_box,
     read_anomaly,
     read_classification,
@@ -211,3 +213,18 @@ def test_ref_l4_parquet_boxes_are_converted_from_xywh(tmp_path):
     assert len(report.skipped) == 1 and "negative width" in report.skipped[0].reason
     with pytest.raises(InputError, match="test split"):
         read_ref_l4(tmp_path, split="test")
+
+
+def test_jsonl_reader_reports_binary_lines_and_accepts_a_bom(tmp_path):
+    # a binary file raised UnicodeDecodeError (a traceback); Notepad's UTF-8 BOM made line 1 "malformed JSON"
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"id": "a"}\n\xff\xfe junk\n{"id": "b"}\n')
+    report = LoadReport()
+    rows = list(iter_jsonl(path, report))
+    assert [obj["id"] for _, obj in rows] == ["a", "b"]
+    assert [(s.line, s.reason) for s in report.skipped] == [(2, "not UTF-8 text (is this a JSONL file?)")]
+
+
+def test_a_folder_is_not_a_jsonl_file(tmp_path):
+    with pytest.raises(InputError, match="is a folder"):
+        list(iter_jsonl(tmp_path, LoadReport()))

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from tenken.core.errors import InputError
 from tenken.eval.scoring import (
     score_classification_files,
     score_detection_files,
@@ -128,3 +129,14 @@ def test_classification_file_scoring(tmp_path):
     assert s["labels"] == ["a", "b", "(other)"]
     assert s["confusion"] == [[1, 0, 1], [1, 0, 0], [0, 0, 0]]
     assert s["input"]["missing"] == ["1"]
+
+
+@pytest.mark.parametrize("score", [score_detection_files, score_rec_files, score_vqa_files, score_classification_files])
+@pytest.mark.parametrize("content", [b"", b"{broken\n", b"\xff\xd8\xff\xe0 a JPEG, not JSONL\n"])
+def test_ground_truth_with_no_usable_line_is_an_error_not_a_nan_table(tmp_path, score, content):
+    # an empty, all-malformed or binary GT file printed NaN scores with exit code 0
+    gt = tmp_path / "gt.jsonl"
+    gt.write_bytes(content)
+    pred = write(tmp_path / "pred.jsonl", [{"id": "a", "prediction": "x"}])
+    with pytest.raises(InputError, match="no usable ground-truth line"):
+        score(gt, pred)
