@@ -58,13 +58,26 @@ def score_detection_truth(
 
     rows = read_predictions(pred_path, ids, report)
     preds = []
-    for sid in ids:
-        if sid in rows:
+    failed = []
+    for k, sid in enumerate(ids):
+        if sid in rows and "error" in rows[sid][1]:
+            # a failed item (missing image, model error) is a failure, not an empty prediction: on a clean
+            # image an empty prediction would score a perfect F1
+            line, obj = rows[sid]
+            report.skip(pred_path, line, sid, f"prediction failed ({obj['error']}); scored F1 0, its boxes missed")
+            failed.append(k)
+            preds.append(Detections.empty())
+        elif sid in rows:
             line, obj = rows[sid]
             preds.append(prediction_detections(pred_path, line, sid, obj, report))
         else:
             preds.append(Detections.empty())
     det = score_detections(truth, preds)
+    if failed:
+        det.per_sample_f1_bbox[failed] = 0.0
+        det.per_sample_f1_bbox_label[failed] = 0.0
+        det.f1_bbox = float(det.per_sample_f1_bbox.mean())
+        det.f1_bbox_label = float(det.per_sample_f1_bbox_label.mean())
     if any(len(t) for t in truth) and not any(lab for t in truth for lab in t.labels):
         report.notes.append(
             "the ground truth has no labels: f1_bbox_label, agreement and map50 compare against empty labels; "

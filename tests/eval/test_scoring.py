@@ -140,3 +140,16 @@ def test_ground_truth_with_no_usable_line_is_an_error_not_a_nan_table(tmp_path, 
     pred = write(tmp_path / "pred.jsonl", [{"id": "a", "prediction": "x"}])
     with pytest.raises(InputError, match="no usable ground-truth line"):
         score(gt, pred)
+
+
+def test_a_failed_item_scores_zero_even_on_a_clean_image(tmp_path):
+    # an {"id", "error"} line (missing image, model crash) was scored as an empty prediction: F1 1 on a
+    # clean image, so failures raised the score
+    gt = write(tmp_path / "gt.jsonl", [{"id": "clean", "boxes": [], "labels": []},
+                                       {"id": "ok", "boxes": [], "labels": []}])  # fmt: skip
+    pred = write(tmp_path / "p.jsonl", [{"id": "clean", "target": "x.jpg", "line": 1, "error": "file not found"},
+                                        {"id": "ok", "detections": []}])  # fmt: skip
+    scores = score_detection_files(gt, pred, per_sample=True)
+    assert scores["f1_bbox"] == 0.5 and scores["f1_bbox_label"] == 0.5
+    assert [r["f1_bbox"] for r in scores["per_sample"]] == [0.0, 1.0]
+    assert ("clean", "prediction failed (file not found)") in skipped(scores)
