@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from tenken.cli.output import JsonFlag, console, emit, err_console
 from tenken.cli.vlm import FamilyOpt, RemoteOpt, TokensOpt
@@ -27,20 +28,21 @@ def _input_warnings(scores: dict[str, Any], strict: bool) -> None:
     info = scores.get("input", {})
     n_skip, n_miss = info.get("n_skipped", 0), info.get("n_missing", 0)
     if n_skip:
-        err_console.print(f"[yellow]warning:[/] {n_skip} line(s)/box(es) skipped:", highlight=False)
+        err_console.print(f"[yellow]warning:[/] {n_skip} line(s)/box(es) skipped:", highlight=False, soft_wrap=True)
         for s in info["skipped"][:10]:
             where = f"{s['source']}:{s['line']}" if s["line"] is not None else s["source"]
-            err_console.print(f"  {where} id={s['id']}: {s['reason']}", highlight=False, markup=False)
+            err_console.print(f"  {where} id={s['id']}: {s['reason']}", highlight=False, markup=False, soft_wrap=True)
         if n_skip > 10:
             err_console.print(f"  ... and {n_skip - 10} more (see --json output)", highlight=False)
     if n_miss:
         shown = ", ".join(info["missing"][:10]) + (" ..." if n_miss > 10 else "")
         err_console.print(
-            f"[yellow]warning:[/] {n_miss} id(s) have no prediction and were scored as empty: {shown}",
+            f"[yellow]warning:[/] {n_miss} id(s) have no prediction and were scored as empty: {escape(shown)}",
             highlight=False,
+            soft_wrap=True,
         )
     for note in info.get("notes", []):
-        err_console.print(f"[yellow]note:[/] {note}", highlight=False)
+        err_console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
     if strict and (n_skip or n_miss):
         raise typer.Exit(3)
 
@@ -58,7 +60,7 @@ def _write_per_sample(scores: dict[str, Any], path: Path | None) -> None:
 
 
 def _print_markdown(text: str) -> None:
-    console.print(text, markup=False, highlight=False)
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -259,9 +261,10 @@ def register(app: typer.Typer) -> None:
         missing = check_images(samples)
         if missing:
             err_console.print(
-                f"[yellow]warning:[/] {len(missing)} image file(s) do not exist (first: {missing[0]}); "
+                f"[yellow]warning:[/] {len(missing)} image file(s) do not exist (first: {escape(str(missing[0]))}); "
                 "those samples will be recorded as errors",
                 highlight=False,
+                soft_wrap=True,
             )
         judge_obj = None
         if judge:
@@ -306,6 +309,6 @@ def register(app: typer.Typer) -> None:
         def human() -> None:
             _print_markdown(comp.table)
             for p in comp.plots:
-                console.print(f"wrote {p}", highlight=False)
+                console.print(f"wrote {p}", highlight=False, markup=False, soft_wrap=True)
 
         emit(comp.to_dict(), json_out, human)

@@ -184,3 +184,15 @@ def test_anomaly_run_without_the_pipeline_is_a_clear_error(tmp_path, monkeypatch
         app, ["eval", "run", "anomaly", "--model", "classical", "--data", str(data), "--out", str(tmp_path / "o")]
     )
     assert r.exit_code == 2 and "inspection pipeline" in r.output
+
+
+def test_skip_report_lines_are_not_wrapped_and_keep_brackets(tmp_path):
+    # the stderr report wrapped at 80 columns (one reason over two lines) in logs and CI output
+    gt = write(tmp_path / "gt.jsonl", [{"id": "[a]", "boxes": [[0, 0, 10, 10]], "labels": ["cone"]}])
+    long_id = "x" * 120
+    pred = write(tmp_path / "pred.jsonl", [{"id": long_id, "detections": []}])
+    res = runner.invoke(app, ["eval", "detection", "--gt", str(gt), "--pred", str(pred)])
+    assert res.exit_code == 0, res.output
+    lines = res.stderr.splitlines()
+    assert any(long_id in x and x.endswith("prediction for an id that is not in the ground truth") for x in lines)
+    assert any(x.endswith("scored as empty: [a]") for x in lines)
