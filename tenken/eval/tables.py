@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,7 +16,7 @@ HEADLINE: dict[str, tuple[str, ...]] = {
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
-    if value is None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if isinstance(value, float):
         return f"{value:.{digits}g}" if abs(value) >= 10 else f"{value:.{digits}f}".rstrip("0").rstrip(".") or "0"
@@ -23,7 +24,7 @@ def _fmt(value: Any, digits: int = 4) -> str:
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A GitHub-flavoured markdown table; floats are rounded to 4 digits, None is "–"."""
+    """A GitHub-flavoured markdown table; floats are rounded to 4 digits, None and NaN (no data) are "–"."""
     lines = ["| " + " | ".join(str(h) for h in header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for row in rows:
         lines.append("| " + " | ".join(_fmt(v).replace("|", "\\|") for v in row) + " |")

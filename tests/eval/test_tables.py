@@ -30,3 +30,9 @@ def test_run_and_compare_tables():
     lines = cmp.splitlines()
     assert lines[0] == "| metric | run-a | run-b |"
     assert "| f1_bbox | 0.5 | – |" in lines and "| rouge_l | – | 41.5 |" in lines
+
+
+def test_an_empty_size_bucket_reads_as_a_dash_not_nan():
+    # eval rec printed "nan" for a size bucket with no samples while eval detection printed "–"
+    table = markdown_table(["size", "n", "acc"], [["medium", 0, float("nan")]])
+    assert table.splitlines()[-1] == "| medium | 0 | – |"
