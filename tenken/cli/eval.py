@@ -89,7 +89,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Per-sample F1 (bbox only, bbox + label), recall by box size, and COCO mAP@50.
 
-        GT lines: {"id", "boxes": [[x1,y1,x2,y2], ...], "labels": [...]}. PRED lines: tenken reports
+        GT lines: {"id", "boxes": [\\[x1,y1,x2,y2], ...], "labels": [...]}. PRED lines: tenken reports
         {"id", "detections": [{"box": [...], "label": ...}]} (e.g. results.jsonl of `tenken inspect`).
 
         Example: tenken eval detection --gt gt.jsonl --pred results.jsonl --labels --json
@@ -117,7 +117,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Grounding accuracy, Ref-L4 protocol: IoU > 0.5 / 0.75 / 0.9 and mAcc over 0.5:0.05:0.95.
 
-        GT lines: {"id", "image", "expression", "box": [x1,y1,x2,y2]}. PRED lines: {"id", "box": [...]}
+        GT lines: {"id", "image", "expression", "box": \\[x1,y1,x2,y2]}. PRED lines: {"id", "box": [...]}
         (a missing line or a null box is a miss).
 
         Example: tenken eval rec --gt refs.jsonl --pred boxes.jsonl
