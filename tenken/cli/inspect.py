@@ -54,7 +54,12 @@ def register(app: typer.Typer) -> None:
         references_dir: Annotated[
             Path | None, typer.Option("--references", help="Folder of reference photos (with --targets).")
         ] = None,
-        resume: Annotated[bool, typer.Option("--resume", help="Batch: skip ids already in results.jsonl.")] = False,
+        resume: Annotated[
+            bool,
+            typer.Option(
+                "--resume", help="Batch: keep results.jsonl and skip its ids (without it, the file is started afresh)."
+            ),
+        ] = False,
         shard: Annotated[
             str | None, typer.Option("--shard", help="Batch: I/N processes items I, I+N, ... (0-based).")
         ] = None,
@@ -71,7 +76,7 @@ def register(app: typer.Typer) -> None:
         param: Annotated[
             list[str] | None, typer.Option("--param", help="Change-detector parameter KEY=VALUE (repeatable).")
         ] = None,
-        k: Annotated[int, typer.Option("--k", help="With GPS telemetry: match the k nearest references.")] = 5,
+        k: Annotated[int, typer.Option("--k", min=1, help="With GPS telemetry: match the k nearest references.")] = 5,
         registered: Annotated[
             bool,
             typer.Option(
@@ -84,8 +89,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         from tenken.core.errors import InputError
 
-        if lang not in ("ja", "en"):
+        if lang.strip().lower() not in ("ja", "en"):
             raise InputError(f"--lang must be ja or en, got {lang!r}")
+        lang = lang.strip().lower()
         modes = [target is not None, pairs is not None, targets is not None or references_dir is not None]
         if sum(modes) != 1:
             raise InputError(

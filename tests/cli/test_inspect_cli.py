@@ -42,7 +42,8 @@ def test_example_pair_finds_the_pasted_objects(repo_root: Path, tmp_path: Path):
 
 def test_human_summary_in_english_with_a_param(pair, tmp_path: Path):
     target, reference, _ = pair
-    res = _run("inspect", str(target), str(reference), "--out", str(tmp_path / "o"), "--lang", "en",
+    # --lang takes any case, as the VLM verbs do ("EN" was refused)
+    res = _run("inspect", str(target), str(reference), "--out", str(tmp_path / "o"), "--lang", "EN",
                "--param", "min_area=4")  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "aligned with" in res.output and "finding(s)" in res.output and "report.json" in res.output
@@ -87,6 +88,7 @@ def test_registered_tiles_skip_matching_and_find_the_change(dev_data: Path, tmp_
         (["inspect", "--targets", "{tdir}", "--out", "{out}"], "go together"),
         (["inspect", "{t}", "{r}", "--pairs", "{missing}"], "exactly one of"),
         (["inspect", "--pairs", "{t}", "--out", "{out}", "--shard", "3/2"], "--shard"),
+        (["inspect", "{t}", "{r}", "--k", "0"], "greater than or equal to 1"),  # was accepted
     ],
 )
 def test_bad_input_gives_one_clear_line(pair, tmp_path: Path, args: list[str], message: str, monkeypatch):
