@@ -243,6 +243,13 @@ def _batch(
             bar.update(task, advance=1, description=f"inspecting {escape(item.id)}")
 
         summary = run_batch(inspector, items, out, resume=resume, shard=shard_spec, progress=step, on_start=start)
+    if summary.previous is not None:
+        err_console.print(
+            f"[yellow]warning:[/] {escape(str(out))} held results of an earlier run: moved to "
+            f"{escape(str(summary.previous))} (use --resume to continue a run instead)",
+            highlight=False,
+            soft_wrap=True,
+        )
     data = {
         "out": str(summary.out),
         "results": str(summary.out / "results.jsonl"),

@@ -242,13 +242,15 @@ def inspect_to_folder(
 
 @dataclass
 class BatchSummary:
-    """What a batch run did: counts of items done now, skipped (already done), failed; the output folder."""
+    """What a batch run did: counts of items done now, skipped (already done), failed; the output folder;
+    ``previous``: where an earlier results file went when the run started afresh (``results.jsonl.bak``)."""
 
     out: Path
     done: int = 0
     skipped: int = 0
     failed: int = 0
     total: int = 0
+    previous: Path | None = None
 
 
 def image_name(item_id: str) -> str:
@@ -276,7 +278,8 @@ def run_batch(
     Args:
         inspector: the configured pipeline (its feature cache serves the whole batch).
         items: from :func:`read_manifest` or :func:`pair_folders`.
-        resume: keep an existing results file and skip ids already in it (else it is started afresh).
+        resume: keep an existing results file and skip ids already in it (else it is started afresh and the
+            old one is kept as ``results.jsonl.bak``, replacing an older backup).
         shard: ``(I, N)``: only items at positions ``I, I+N, I+2N, ...`` (0-based, manifest order).
         progress: called after each item with the item and the line written.
         on_start: called once with the number of items this run will process.
@@ -288,14 +291,18 @@ def run_batch(
     (folder / IMAGES).mkdir(exist_ok=True)
     results = folder / RESULTS
     done_ids: set[str] = set()
+    previous = None
     if resume:
         done_ids = {str(r.get("id")) for r in load_results(results)}
         write_index(folder)
     elif results.exists():
-        results.unlink()
+        # a forgotten --resume must not wipe a long run's finished results: keep the last one aside
+        backup = results.with_name(RESULTS + ".bak")
+        results.replace(backup)
+        previous = backup
     mine = [it for i, it in enumerate(items) if shard is None or i % shard[1] == shard[0]]
     todo = [it for it in mine if it.id not in done_ids]
-    summary = BatchSummary(folder, skipped=len(mine) - len(todo), total=len(mine))
+    summary = BatchSummary(folder, skipped=len(mine) - len(todo), total=len(mine), previous=previous)
     if on_start:
         on_start(len(todo))
     with results.open("a", encoding="utf-8") as fh:

@@ -135,8 +135,11 @@ def test_resume_drops_a_partial_line_and_skips_done_ids(images: Path, tmp_path: 
     assert [r["id"] for r in rows] == ["a", "c"]
     again = run_batch(_inspector(), items, out, resume=True)
     assert (again.skipped, again.done) == (2, 0) and len(_rows(out)) == 2
-    run_batch(_inspector(), items[:1], out)  # without --resume a run starts afresh
+    fresh = run_batch(_inspector(), items[:1], out)  # without --resume a run starts afresh
     assert [r["id"] for r in _rows(out)] == ["a"]
+    # ... and the finished results of the earlier run are kept aside, not deleted (a forgotten --resume)
+    assert fresh.previous == out / "results.jsonl.bak"
+    assert [json.loads(x)["id"] for x in fresh.previous.read_text(encoding="utf-8").splitlines()] == ["a", "c"]
 
 
 def test_load_results_keeps_complete_lines_only(tmp_path: Path):
