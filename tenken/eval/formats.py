@@ -221,6 +221,18 @@ def _unique_rows(path: str | Path, report: LoadReport) -> Iterator[tuple[int, st
         yield n, sid, obj
 
 
+def _complete_rows(
+    path: str | Path, report: LoadReport, keys: tuple[str, ...]
+) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """:func:`_unique_rows` that have every field of ``keys`` (not null); the others are recorded."""
+    for n, sid, obj in _unique_rows(path, report):
+        miss = _require(obj, keys)
+        if miss:
+            report.skip(path, n, sid, f"missing field {miss!r}")
+            continue
+        yield n, sid, obj
+
+
 # -- ground-truth readers -------------------------------------------------------------------------------
 
 
@@ -229,11 +241,7 @@ def read_vqa(path: str | Path) -> tuple[list[VQASample], LoadReport]:
     report = LoadReport()
     base = Path(path).parent
     out = []
-    for n, sid, obj in _unique_rows(path, report):
-        miss = _require(obj, ("image", "question", "answer"))
-        if miss:
-            report.skip(path, n, sid, f"missing field {miss!r}")
-            continue
+    for _, sid, obj in _complete_rows(path, report, ("image", "question", "answer")):
         out.append(VQASample(sid, _resolve(base, obj["image"]), str(obj["question"]), str(obj["answer"])))
     return out, report
 
@@ -243,11 +251,7 @@ def read_rec(path: str | Path) -> tuple[list[RECSample], LoadReport]:
     report = LoadReport()
     base = Path(path).parent
     out = []
-    for n, sid, obj in _unique_rows(path, report):
-        miss = _require(obj, ("image", "expression", "box"))
-        if miss:
-            report.skip(path, n, sid, f"missing field {miss!r}")
-            continue
+    for n, sid, obj in _complete_rows(path, report, ("image", "expression", "box")):
         try:
             box = parse_box(obj["box"])
         except ValueError as exc:
@@ -262,11 +266,7 @@ def read_classification(path: str | Path) -> tuple[list[TaskSample], LoadReport]
     report = LoadReport()
     base = Path(path).parent
     out = []
-    for n, sid, obj in _unique_rows(path, report):
-        miss = _require(obj, ("image", "label"))
-        if miss:
-            report.skip(path, n, sid, f"missing field {miss!r}")
-            continue
+    for _, sid, obj in _complete_rows(path, report, ("image", "label")):
         out.append(TaskSample(sid, _resolve(base, obj["image"]), str(obj["label"])))
     return out, report
 
@@ -309,11 +309,7 @@ def read_anomaly(path: str | Path) -> tuple[list[AnomalySample], LoadReport]:
     report = LoadReport()
     base = Path(path).parent
     out = []
-    for n, sid, obj in _unique_rows(path, report):
-        miss = _require(obj, ("target", "reference"))
-        if miss:
-            report.skip(path, n, sid, f"missing field {miss!r}")
-            continue
+    for n, sid, obj in _complete_rows(path, report, ("target", "reference")):
         refs = obj["reference"] if isinstance(obj["reference"], list) else [obj["reference"]]
         if not refs:
             report.skip(path, n, sid, "'reference' is an empty list")

@@ -6,13 +6,9 @@ import pytest
 from typer.testing import CliRunner
 
 from tenken.cli import app
+from tests.eval.jsonl_files import write
 
 runner = CliRunner()
-
-
-def write(path, lines):
-    path.write_text("\n".join(x if isinstance(x, str) else json.dumps(x, ensure_ascii=False) for x in lines) + "\n")
-    return path
 
 
 @pytest.fixture

@@ -1,5 +1,3 @@
-import json
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -18,11 +16,7 @@ from tenken.eval.formats import (
     read_ref_l4,
     read_vqa,
 )
-
-
-def write_lines(path, lines):
-    path.write_text("\n".join(x if isinstance(x, str) else json.dumps(x, ensure_ascii=False) for x in lines) + "\n")
-    return path
+from tests.eval.jsonl_files import write as write_lines
 
 
 def reasons(report):

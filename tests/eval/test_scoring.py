@@ -1,7 +1,5 @@
 """File-level scoring: bad input is reported, never silently scored."""
 
-import json
-
 import pytest
 
 from tenken.core.errors import InputError
@@ -11,11 +9,7 @@ from tenken.eval.scoring import (
     score_rec_files,
     score_vqa_files,
 )
-
-
-def write(path, lines):
-    path.write_text("\n".join(x if isinstance(x, str) else json.dumps(x, ensure_ascii=False) for x in lines) + "\n")
-    return path
+from tests.eval.jsonl_files import write
 
 
 def skipped(scores):
