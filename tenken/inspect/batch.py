@@ -257,7 +257,7 @@ def image_name(item_id: str) -> str:
     """File stem of an item's annotated image: the id itself when it is a safe file name, else the id with
     unsafe characters replaced plus a short hash of the id, so distinct ids never share an image
     (``a/b`` and ``a_b``, or ``東京`` and ``大阪``, which would otherwise both become ``a_b`` / ``item``)."""
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", item_id).strip("._")
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", item_id).strip("._-")  # never a leading "-" (read as an option)
     if safe == item_id:
         return safe
     digest = hashlib.sha1(item_id.encode("utf-8")).hexdigest()[:8]

@@ -231,10 +231,11 @@ def test_folders_pair_by_telemetry_when_present(tmp_path: Path):
 def test_distinct_ids_never_share_an_annotated_image(images: Path, tmp_path: Path):
     # "a/b" and "a_b" sanitised alike, and every all-Japanese id became "item": the index showed another
     # item's picture
-    ids = ["a/b", "a_b", "東京", "大阪", "plain-id_1.x"]
+    ids = ["a/b", "a_b", "東京", "大阪", "点検-01", "plain-id_1.x"]
     names = [image_name(i) for i in ids]
     assert len(set(names)) == len(ids)
     assert names[-1] == "plain-id_1.x"
+    assert not any(n.startswith("-") for n in names)  # "点検-01" gave "-01.jpg", read as an option by ls
     lines = [json.dumps({"id": i, "target": "imgs/a.png", "reference": "imgs/b.png"}) for i in ids]
     out = tmp_path / "out"
     run_batch(_inspector(), read_manifest(_manifest(tmp_path / "m.jsonl", lines)), out)
