@@ -362,8 +362,8 @@ def write_index(folder: str | os.PathLike) -> Path:
         for d in dets:
             counts[d["label_ja"]] = counts.get(d["label_ja"], 0) + 1
         labels = ", ".join(f"{html.escape(k)} ×{v}" for k, v in counts.items())
-        problems = [*r.get("warnings", [])]
-        alignment = r.get("alignment", {})
+        alignment = r.get("alignment") or {}
+        problems = [*r.get("warnings", []), *alignment.get("warnings", [])]
         if not alignment.get("ok", True):
             problems.insert(0, f"not aligned: {alignment.get('reason')}")
         notes = "<br>".join(html.escape(w) for w in problems)

@@ -265,3 +265,13 @@ def test_folder_targets_sharing_a_stem_get_distinct_ids(images: Path, tmp_path: 
     items = {i.id: i for i in pair_folders(targets, refs)}
     assert set(items) == {"spot.jpg", "spot.png", "other"}
     assert len(items["other"].references) == 2  # both same-stem references are candidates
+
+
+def test_index_shows_alignment_warnings(images: Path, tmp_path: Path):
+    # a skipped reference candidate is an alignment warning; index.html showed only the report's warnings
+    lines = [json.dumps({"id": "x", "target": "imgs/a.png", "reference": ["imgs/lost.png", "imgs/b.png"]})]
+    out = tmp_path / "out"
+    summary = run_batch(_inspector(), read_manifest(_manifest(tmp_path / "m.jsonl", lines)), out)
+    assert summary.done == 1
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert "reference skipped" in page and "lost.png: file not found" in page
