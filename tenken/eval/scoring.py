@@ -60,11 +60,11 @@ def score_detection_truth(
     preds = []
     failed = []
     for k, sid in enumerate(ids):
-        if sid in rows and "error" in rows[sid][1]:
-            # a failed item (missing image, model error) is a failure, not an empty prediction: on a clean
-            # image an empty prediction would score a perfect F1
-            line, obj = rows[sid]
-            report.skip(pred_path, line, sid, f"prediction failed ({obj['error']}); scored F1 0, its boxes missed")
+        why = _failure(rows[sid][1]) if sid in rows else None
+        if why is not None:
+            # a failed item (missing image, model error, no alignment) is a failure, not an empty prediction:
+            # on a clean image an empty prediction would score a perfect F1
+            report.skip(pred_path, rows[sid][0], sid, f"{why}; scored F1 0, its boxes missed")
             failed.append(k)
             preds.append(Detections.empty())
         elif sid in rows:
@@ -116,6 +116,17 @@ def _per_label(truth: list[Detections], preds: list[Detections]) -> list[dict[st
         row["name"] = name
         out.append(row)
     return out
+
+
+def _failure(obj: dict[str, Any]) -> str | None:
+    """Why a prediction line is a failed item rather than a prediction, or None: an ``error`` line, or a
+    tenken report whose alignment failed (no detector ran on it)."""
+    if "error" in obj:
+        return f"prediction failed ({obj['error']})"
+    alignment = obj.get("alignment")
+    if isinstance(alignment, dict) and alignment.get("ok") is False:
+        return f"not aligned, nothing was inspected ({alignment.get('reason')})"
+    return None
 
 
 def score_detection_files(

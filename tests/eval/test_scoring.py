@@ -147,3 +147,12 @@ def test_a_failed_item_scores_zero_even_on_a_clean_image(tmp_path):
     assert scores["f1_bbox"] == 0.5 and scores["f1_bbox_label"] == 0.5
     assert [r["f1_bbox"] for r in scores["per_sample"]] == [0.0, 1.0]
     assert ("clean", "prediction failed (file not found)") in skipped(scores)
+
+
+def test_a_report_that_could_not_align_scores_zero(tmp_path):
+    # alignment failed -> no detector ran -> "detections": []; that is not a verified clean image
+    gt = write(tmp_path / "gt.jsonl", [{"id": "clean", "boxes": [], "labels": []}])
+    report = {"id": "clean", "alignment": {"ok": False, "reason": "too few inliers"}, "detections": []}
+    scores = score_detection_files(gt, write(tmp_path / "p.jsonl", [report]))
+    assert scores["f1_bbox"] == 0.0
+    assert ("clean", "not aligned, nothing was inspected (too few inliers)") in skipped(scores)
