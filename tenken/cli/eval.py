@@ -177,7 +177,11 @@ def register(app: typer.Typer) -> None:
 
         def human() -> None:
             keys = ("rouge_l", "exact_match", "normalized_match", "llm_judge", "n")
-            _print_markdown(markdown_table(["metric", "value"], [[k, scores[k]] for k in keys if k in scores]))
+            rows = [[k, scores[k]] for k in keys if k in scores]
+            if "llm_judge_detail" in scores:
+                d = scores["llm_judge_detail"]
+                rows.append(["llm_judge: judged / failed / invalid", f"{d['n']} / {d['failed']} / {d['invalid']}"])
+            _print_markdown(markdown_table(["metric", "value"], rows))
 
         emit(scores, json_out, human)
         _input_warnings(scores, strict)

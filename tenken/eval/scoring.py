@@ -231,6 +231,12 @@ def score_vqa_files(
         summary = summarize(results, judge.model)
         out["llm_judge"] = summary.pop("llm_judge")
         out["llm_judge_detail"] = summary
+        asked = sum(1 for p in preds if str(p).strip())
+        if asked and summary["failed"] == asked:
+            # every request failed (server down, wrong URL): the mean of the empty answers' zeros is no score
+            out["llm_judge"] = None
+            first = next(r.error for r in results if r.error)
+            report.notes.append(f"the judge failed on every request, llm_judge not scored (first error: {first})")
         for sid, r in zip(ids, results, strict=True):
             if r.error:
                 report.skip(pred_path, None, sid, f"judge request failed: {r.error}")

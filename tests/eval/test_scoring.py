@@ -156,3 +156,20 @@ def test_a_report_that_could_not_align_scores_zero(tmp_path):
     scores = score_detection_files(gt, write(tmp_path / "p.jsonl", [report]))
     assert scores["f1_bbox"] == 0.0
     assert ("clean", "not aligned, nothing was inspected (too few inliers)") in skipped(scores)
+
+
+def test_a_judge_that_fails_every_request_gives_no_score(tmp_path):
+    # server down: llm_judge was 0.0 (the mean of the empty answers' zeros) with exit code 0
+    import socket
+
+    from tenken.eval.judge import LLMJudge
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    gt = write(tmp_path / "gt.jsonl", [{"id": i, "image": "x.jpg", "question": "q", "answer": "赤"} for i in "abc"])
+    pred = write(tmp_path / "p.jsonl", [{"id": "a", "prediction": "赤"}, {"id": "b", "prediction": "青"}])
+    judge = LLMJudge("m", f"http://127.0.0.1:{port}/v1", cache_dir=tmp_path / "cache", retries=0)
+    scores = score_vqa_files(gt, pred, judge=judge)
+    assert scores["llm_judge"] is None and scores["llm_judge_detail"]["failed"] == 2
+    assert any(n.startswith("the judge failed on every request") for n in scores["input"]["notes"])
