@@ -192,3 +192,22 @@ def test_skip_report_lines_are_not_wrapped_and_keep_brackets(tmp_path):
     lines = res.stderr.splitlines()
     assert any(long_id in x and x.endswith("prediction for an id that is not in the ground truth") for x in lines)
     assert any(x.endswith("scored as empty: [a]") for x in lines)
+
+
+def test_core_install_without_eval_extras_gets_an_install_hint(tmp_path, monkeypatch):
+    # on `pip install tenken` (no extras) eval detection ended in a ModuleNotFoundError traceback
+    import sys
+
+    from tenken.eval.text import _scorer
+
+    for name in ("pycocotools", "faster_coco_eval", "rouge_score", "rouge_score.rouge_scorer", "fugashi"):
+        monkeypatch.setitem(sys.modules, name, None)  # import of these now fails
+    gt = write(tmp_path / "gt.jsonl", [{"id": "a", "boxes": [[0, 0, 10, 10]], "labels": ["cone"], "image": "x.jpg",
+                                        "question": "q", "answer": "赤"}])  # fmt: skip
+    pred = write(tmp_path / "p.jsonl", [{"id": "a", "detections": [{"box": [0, 0, 10, 10]}], "prediction": "赤"}])
+    res = runner.invoke(app, ["eval", "detection", "--gt", str(gt), "--pred", str(pred)])
+    assert res.exit_code == 2 and "pip install 'tenken[eval]'" in res.output, res.output
+    _scorer.cache_clear()
+    res = runner.invoke(app, ["eval", "vqa", "--gt", str(gt), "--pred", str(pred)])
+    assert res.exit_code == 2 and "pip install 'tenken[ja]'" in res.output, res.output
+    _scorer.cache_clear()

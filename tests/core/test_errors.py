@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tenken.core.errors import describe_json_error
+from tenken.core.errors import MissingDependencyError, describe_json_error, require_module
 
 
 @pytest.mark.parametrize(
@@ -20,3 +20,9 @@ def test_json_error_names_the_column_once(text: str, expected: str):
     message = describe_json_error(info.value)
     assert message == expected
     assert " at at " not in message
+
+
+def test_require_module_names_the_extra_to_install():
+    assert require_module("json", "eval", "x") is json
+    with pytest.raises(MissingDependencyError, match=r"mAP needs no_such_pkg_xyz, .*pip install 'tenken\[eval\]'"):
+        require_module("no_such_pkg_xyz", "eval", "mAP")
