@@ -14,8 +14,35 @@ from tenken.core.errors import InputError
 
 GtOpt = Annotated[Path, typer.Option("--gt", help="Ground-truth JSONL file.")]
 PredOpt = Annotated[Path, typer.Option("--pred", help="Predictions JSONL file.")]
+
+
+def _writable_file(path: Path | None) -> Path | None:
+    """Check an output file can be written *before* scoring (a folder or an unwritable place was a
+    traceback after all the work)."""
+    if path is None:
+        return None
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; give a file name such as {path / 'per_sample.jsonl'}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.open("a", encoding="utf-8").close()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be written ({exc.strerror or exc})") from None
+    return path
+
+
+def _writable_folder(path: Path | None) -> Path | None:
+    """Check an output folder before the work (a file given as --plots was a FileExistsError traceback)."""
+    from tenken.core.images import check_writable
+
+    return None if path is None else check_writable(path)
+
+
 PerSampleOpt = Annotated[
-    Path | None, typer.Option("--per-sample", help="Write each sample's scores to this JSONL (error analysis).")
+    Path | None,
+    typer.Option(
+        "--per-sample", help="Write each sample's scores to this JSONL (error analysis).", callback=_writable_file
+    ),
 ]
 StrictOpt = Annotated[
     bool,
@@ -297,7 +324,10 @@ def register(app: typer.Typer) -> None:
     @ev.command("compare")
     def compare_cmd(
         runs: Annotated[list[Path], typer.Argument(help="Run folders (each with scores.json) or scores.json files.")],
-        plots: Annotated[Path | None, typer.Option("--plots", help="Folder for PNG plots (default: none).")] = None,
+        plots: Annotated[
+            Path | None,
+            typer.Option("--plots", help="Folder for PNG plots (default: none).", callback=_writable_folder),
+        ] = None,
         json_out: JsonFlag = False,
     ) -> None:
         """Several runs side by side: a markdown table and, with --plots, PNG charts.

@@ -163,7 +163,8 @@ def _inspector(
 
 
 def _single(inspector: Any, target: Path, references: list[Path], out: Path, json_out: bool) -> None:
-    from tenken.inspect.batch import check_writable, inspect_to_folder
+    from tenken.core.images import check_writable
+    from tenken.inspect.batch import inspect_to_folder
 
     check_writable(out)
     with err_console.status(f"inspecting {target.name} against {len(references)} reference(s)..."):
@@ -216,7 +217,8 @@ def _batch(
 ) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from tenken.inspect.batch import check_writable, pair_folders, parse_shard, read_manifest, run_batch
+    from tenken.core.images import check_writable
+    from tenken.inspect.batch import pair_folders, parse_shard, read_manifest, run_batch
 
     shard_spec = parse_shard(shard)
     check_writable(out)

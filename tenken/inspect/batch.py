@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from tenken.core.errors import InputError, TenkenError, describe_json_error
-from tenken.core.images import save_image
+from tenken.core.images import check_writable, save_image
 from tenken.inspect.pipeline import Inspection, Inspector
 from tenken.inspect.render import render_annotated
 
@@ -186,23 +186,6 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     if not m or not 0 <= int(m.group(1)) < int(m.group(2)):
         raise InputError(f"--shard expects I/N with 0 <= I < N (e.g. 0/4), got {text!r}")
     return int(m.group(1)), int(m.group(2))
-
-
-def check_writable(out: str | os.PathLike) -> Path:
-    """Create ``out`` and prove a file can be written there, before any work.
-
-    Raises:
-        InputError: the folder cannot be created or written.
-    """
-    folder = Path(out)
-    probe = folder / ".tenken-write-test"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe.write_bytes(b"ok")
-        probe.unlink()
-    except OSError as exc:
-        raise InputError(f"{folder}: output folder is not writable ({exc.strerror or exc})") from None
-    return folder
 
 
 def load_results(path: Path, repair: bool = True) -> list[dict[str, Any]]:

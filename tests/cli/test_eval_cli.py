@@ -211,3 +211,13 @@ def test_core_install_without_eval_extras_gets_an_install_hint(tmp_path, monkeyp
     res = runner.invoke(app, ["eval", "vqa", "--gt", str(gt), "--pred", str(pred)])
     assert res.exit_code == 2 and "pip install 'tenken[ja]'" in res.output, res.output
     _scorer.cache_clear()
+
+
+def test_output_paths_are_checked_before_scoring(tmp_path):
+    # --per-sample naming a folder and --plots naming a file were tracebacks after all the work
+    gt = write(tmp_path / "gt.jsonl", [{"id": "a", "boxes": [], "labels": []}])
+    pred = write(tmp_path / "p.jsonl", [{"id": "a", "detections": []}])
+    res = runner.invoke(app, ["eval", "detection", "--gt", str(gt), "--pred", str(pred), "--per-sample", str(tmp_path)])
+    assert res.exit_code == 2 and "is a folder; give a file name" in res.output, res.output
+    res = runner.invoke(app, ["eval", "compare", str(tmp_path), "--plots", str(gt)])
+    assert res.exit_code == 2 and "is a file, not a folder" in res.output, res.output
