@@ -255,8 +255,9 @@ def score_classification_files(gt_path: str | Path, pred_path: str | Path, per_s
     samples, report = read_classification(gt_path)
     _require_truth(samples, gt_path, report)
     ids = [s.id for s in samples]
-    preds = _text_predictions(pred_path, ids, report)
-    truth = [s.label for s in samples]
+    # labels are compared after trimming whitespace (" 検査\n" from a model is 検査), as exact_match does
+    preds = [p.strip() for p in _text_predictions(pred_path, ids, report)]
+    truth = [s.label.strip() for s in samples]
     labels = list(dict.fromkeys(truth))
     out = classification_scores(truth, preds, labels).to_dict()
     if per_sample:

@@ -173,3 +173,10 @@ def test_a_judge_that_fails_every_request_gives_no_score(tmp_path):
     scores = score_vqa_files(gt, pred, judge=judge)
     assert scores["llm_judge"] is None and scores["llm_judge_detail"]["failed"] == 2
     assert any(n.startswith("the judge failed on every request") for n in scores["input"]["notes"])
+
+
+def test_classification_ignores_surrounding_whitespace(tmp_path):
+    # " 検査\n" (a model's answer with a newline) counted as wrong
+    gt = write(tmp_path / "gt.jsonl", [{"id": "a", "image": "x.jpg", "label": "検査"}])
+    pred = write(tmp_path / "p.jsonl", [{"id": "a", "prediction": " 検査\n"}])
+    assert score_classification_files(gt, pred)["accuracy"] == 1.0
