@@ -114,8 +114,11 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option("--out", "-o", help="Write here instead of printing (--ship: package file).")
         ] = None,
         ship: Annotated[bool, typer.Option("--ship", help="Regenerate tenken/schemas/report.schema.json.")] = False,
+        json_out: JsonFlag = False,
     ) -> None:
         """Print (or write) the JSON Schema of the tenken.report/1 inspection report.
+
+        The schema is JSON either way; with --out and --json, stdout gets {"wrote": PATH}.
 
         Example: tenken report-schema --out report.schema.json
         """
@@ -123,7 +126,7 @@ def register(app: typer.Typer) -> None:
 
         if ship or out is not None:
             path = write_report_schema(None if ship else out)
-            err_console.print(f"wrote {path}", highlight=False)
+            emit({"wrote": str(path)}, json_out, lambda: err_console.print(f"wrote {path}", highlight=False))
         else:
             typer.echo(schema_text(), nl=False)
 

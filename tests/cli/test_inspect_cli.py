@@ -198,3 +198,11 @@ def test_batch_messages_print_ids_and_paths_verbatim_on_one_line(tmp_path: Path)
     assert res.exit_code == 1, res.output
     line = next(x for x in res.stderr.splitlines() if x.startswith("error"))
     assert "[/x] spot" in line and f"[old] site/{long_name}.jpg: file not found" in line
+
+
+def test_every_verb_takes_json(tmp_path: Path):
+    # report-schema refused --json ("No such option"), unlike every other verb
+    res = _run("report-schema", "--json")
+    assert res.exit_code == 0 and json.loads(res.stdout)["$id"] == "tenken.report/1"
+    res = _run("report-schema", "--out", str(tmp_path / "s.json"), "--json")
+    assert res.exit_code == 0 and json.loads(res.stdout) == {"wrote": str(tmp_path / "s.json")}
