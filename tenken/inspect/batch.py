@@ -11,7 +11,8 @@ A manifest is JSON Lines, one item a line::
   killed at any moment loses no finished result and leaves at most a trailing partial line, which ``resume``
   drops before going on.
 - ``DIR/images/<id>.jpg``: the annotated composite of each item.
-- ``DIR/index.html``: a browsable summary (thumbnails, counts, warnings, errors), rewritten at the end.
+- ``DIR/index.html``: a browsable summary (thumbnails, counts, warnings, errors), written at the start,
+  every :data:`INDEX_REFRESH_S` seconds and at the end, so a killed run still has one.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import html
 import json
 import os
 import re
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -35,6 +37,8 @@ from tenken.inspect.render import render_annotated
 RESULTS = "results.jsonl"
 IMAGES = "images"
 INDEX = "index.html"
+INDEX_REFRESH_S = 30.0
+"""Seconds between rewrites of ``index.html`` during a run (it is also written at the start and the end)."""
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".heic", ".heif", ".dng"})
 
 
@@ -277,7 +281,6 @@ def run_batch(
     previous = None
     if resume:
         done_ids = {str(r.get("id")) for r in load_results(results)}
-        write_index(folder)
     elif results.exists():
         # a forgotten --resume must not wipe a long run's finished results: keep the last one aside
         backup = results.with_name(RESULTS + ".bak")
@@ -289,11 +292,16 @@ def run_batch(
     if on_start:
         on_start(len(todo))
     with results.open("a", encoding="utf-8") as fh:
+        write_index(folder)  # a run killed before its end still leaves a summary of what it finished
+        refreshed = time.monotonic()
         for item in todo:
             row = _run_item(inspector, item, folder)
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
+            if time.monotonic() - refreshed > INDEX_REFRESH_S:
+                write_index(folder)
+                refreshed = time.monotonic()
             if "error" in row:
                 summary.failed += 1
             else:
@@ -356,7 +364,8 @@ def write_index(folder: str | os.PathLike) -> Path:
         )
     page = (
         '<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>tenken inspect</title><style>'
-        "body{font-family:sans-serif;margin:1em}table{border-collapse:collapse}"
+        "body{font-family:system-ui,'Hiragino Sans','Yu Gothic UI',Meiryo,'Noto Sans CJK JP','IPAexGothic',sans-serif;"
+        "margin:1em}table{border-collapse:collapse}"
         "td{border:1px solid #ccc;padding:4px;vertical-align:top}img{max-width:480px}"
         "tr.err{background:#fee}</style></head><body>"
         f"<h1>tenken inspect</h1><p>{len(rows)} item(s), {n_found} with findings, {n_err} error(s)</p>"

@@ -275,3 +275,23 @@ def test_index_shows_alignment_warnings(images: Path, tmp_path: Path):
     assert summary.done == 1
     page = (out / "index.html").read_text(encoding="utf-8")
     assert "reference skipped" in page and "lost.png: file not found" in page
+
+
+def test_a_run_killed_midway_leaves_an_index_of_what_it_finished(images: Path, tmp_path: Path, monkeypatch):
+    # index.html was written only at the end: a killed first run had none
+    import tenken.inspect.batch as batch
+
+    monkeypatch.setattr(batch, "INDEX_REFRESH_S", 0.0)
+    items = [BatchItem(n, images / f"{n}.png", [images / "b.png"]) for n in ("a", "c", "b")]
+    seen = []
+
+    def kill_after_two(item, row):
+        seen.append(item.id)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(_inspector(), items, out, progress=kill_after_two)
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert "2 item(s)" in page and "images/c.jpg" in page
