@@ -269,6 +269,14 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option("--detector", help="anomaly: classical, vlm or hybrid (default: hybrid with a model)."),
         ] = None,
+        param: Annotated[
+            list[str] | None,
+            typer.Option("--param", help="anomaly: change-detector parameter KEY=VALUE (repeatable)."),
+        ] = None,
+        registered: Annotated[
+            bool,
+            typer.Option("--registered", help="anomaly: images already registered (fixed camera): no matching."),
+        ] = False,
         family: FamilyOpt = None,
         max_new_tokens: TokensOpt = None,
         trust_remote_code: RemoteOpt = False,
@@ -279,11 +287,27 @@ def register(app: typer.Typer) -> None:
         Interrupted runs resume where they stopped (finished predictions are kept; failed samples are retried).
 
         Example: tenken eval run vqa --model /models/Qwen2.5-VL-3B-Instruct --data vqa.jsonl --out runs/qwen3b
+
+        Anomaly pairs with the classical detector, tuned (each setting into its own --out):
+        tenken eval run anomaly --model classical --data pairs.jsonl --out runs/s6 --param sensitivity=6
         """
         from tenken.eval.runners import check_images, get_benchmark, model_predictor, run_benchmark
         from tenken.eval.tables import run_table
 
         spec = get_benchmark(benchmark)
+        settings: dict[str, Any] = {}
+        inspect_options: dict[str, Any] = {}
+        if param or registered or detector:
+            if spec.task != "detection":
+                raise InputError(
+                    f"--detector, --param and --registered are for the anomaly benchmark, not {benchmark!r}"
+                )
+            from tenken.changedet import ChangeParams
+
+            settings = {"detector": detector, "params": sorted(param or []), "registered": registered}
+            inspect_options = {"change_params": ChangeParams.from_assignments(param)}
+            if registered:
+                inspect_options["align_options"] = {"registered": True}
         samples, data_report = spec.read(data, split, images)
         if limit is not None:
             samples = samples[:limit]
@@ -313,10 +337,21 @@ def register(app: typer.Typer) -> None:
                 tasks=str(tasks) if tasks else None,
                 family=family,
                 detector=detector,
+                inspect_options=inspect_options,
                 **options,
             )
         result = run_benchmark(
-            spec, samples, predict, out, model, data, data_report, judge=judge_obj, progress=True, workers=workers
+            spec,
+            samples,
+            predict,
+            out,
+            model,
+            data,
+            data_report,
+            judge=judge_obj,
+            progress=True,
+            workers=workers,
+            settings=settings,
         )
         emit(result, json_out, lambda: _print_markdown(run_table(result)))
         _input_warnings(result["scores"], strict=False)
