@@ -145,12 +145,15 @@ class DetectionTruth:
 
 def iter_jsonl(path: str | Path, report: LoadReport) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(line_number, object)`` for each JSON-object line; blank lines are ignored and malformed ones
-    are recorded in ``report``."""
+    are recorded in ``report``. A ``.json`` file is read as one JSON document (an object or a list of them)."""
     p = Path(path)
     if p.is_dir():
         raise InputError(f"{p}: is a folder; give a JSONL file")
     if not p.is_file():
         raise InputError(f"{p}: file not found")
+    if p.suffix.lower() == ".json":
+        yield from _iter_json_document(p, report)
+        return
     with p.open("rb") as fh:
         for n, raw in enumerate(fh, start=1):
             try:
@@ -169,6 +172,25 @@ def iter_jsonl(path: str | Path, report: LoadReport) -> Iterator[tuple[int, dict
                 report.skip(p, n, None, f"expected a JSON object, got {type(obj).__name__}")
                 continue
             yield n, obj
+
+
+def _iter_json_document(p: Path, report: LoadReport) -> Iterator[tuple[int, dict[str, Any]]]:
+    """A ``.json`` file (e.g. the ``report.json`` of ``tenken inspect``, pretty-printed over many lines): one
+    object, or a list of objects (``line`` is then the 1-based position in the list)."""
+    try:
+        data = json.loads(p.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError:
+        report.skip(p, None, None, "not UTF-8 text (is this a JSON file?)")
+        return
+    except json.JSONDecodeError as exc:
+        report.skip(p, exc.lineno, None, f"malformed JSON ({describe_json_error(exc)})")
+        return
+    rows = data if isinstance(data, list) else [data]
+    for n, obj in enumerate(rows, start=1):
+        if isinstance(obj, dict):
+            yield n, obj
+        else:
+            report.skip(p, n, None, f"expected a JSON object, got {type(obj).__name__}")
 
 
 def parse_box(value: Any) -> np.ndarray:

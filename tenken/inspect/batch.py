@@ -211,16 +211,23 @@ def load_results(path: Path, repair: bool = True) -> list[dict[str, Any]]:
 
 
 def inspect_to_folder(
-    inspector: Inspector, target: str | os.PathLike, references: list[str | os.PathLike], out: str | os.PathLike
+    inspector: Inspector,
+    target: str | os.PathLike,
+    references: list[str | os.PathLike],
+    out: str | os.PathLike,
+    id: str | None = None,
 ) -> Inspection:
     """One pair: ``out/report.json`` and ``out/annotated.png`` (what ``tenken inspect T R --out DIR`` writes).
+
+    The report's ``id`` is ``id``, by default the target's file name without extension (as in folder
+    batches), so the report can be scored with ``tenken eval detection`` (a null id matched nothing).
 
     Raises:
         InputError: ``out`` is not writable (checked before the inspection).
         ImageLoadError: an image cannot be read.
     """
     folder = check_writable(out)
-    result = inspector.run(str(target), [str(r) for r in references])
+    result = inspector.run(str(target), [str(r) for r in references], id=id if id is not None else Path(target).stem)
     picture = render_annotated(result, inspector.classes, inspector.lang)
     (folder / "report.json").write_text(result.report.to_json_text() + "\n", encoding="utf-8")
     save_image(picture, folder / "annotated.png", png_compress_level=1)

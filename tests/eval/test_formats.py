@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -222,3 +224,15 @@ def test_jsonl_reader_reports_binary_lines_and_accepts_a_bom(tmp_path):
 def test_a_folder_is_not_a_jsonl_file(tmp_path):
     with pytest.raises(InputError, match="is a folder"):
         list(iter_jsonl(tmp_path, LoadReport()))
+
+
+def test_a_pretty_printed_json_report_is_read_as_one_document(tmp_path):
+    # report.json of `tenken inspect` spans many lines: each line was "malformed JSON" and the id "missing"
+    one = tmp_path / "report.json"
+    one.write_text(json.dumps({"id": "a", "detections": []}, indent=2), encoding="utf-8")
+    report = LoadReport()
+    assert [(n, obj["id"]) for n, obj in iter_jsonl(one, report)] == [(1, "a")] and report.clean
+    many = tmp_path / "reports.json"
+    many.write_text(json.dumps([{"id": "a"}, 3, {"id": "b"}], indent=2), encoding="utf-8")
+    assert [obj["id"] for _, obj in iter_jsonl(many, report)] == ["a", "b"]
+    assert [(s.line, s.reason) for s in report.skipped] == [(2, "expected a JSON object, got int")]

@@ -17,6 +17,7 @@ from tenken.core.errors import InputError
 from tenken.inspect.batch import (
     BatchItem,
     image_name,
+    inspect_to_folder,
     load_results,
     pair_folders,
     parse_shard,
@@ -295,3 +296,10 @@ def test_a_run_killed_midway_leaves_an_index_of_what_it_finished(images: Path, t
         run_batch(_inspector(), items, out, progress=kill_after_two)
     page = (out / "index.html").read_text(encoding="utf-8")
     assert "2 item(s)" in page and "images/c.jpg" in page
+
+
+def test_a_single_inspection_report_has_the_target_stem_as_id(images: Path, tmp_path: Path):
+    # `tenken inspect T R` wrote "id": null, so its report.json could not be scored against ground truth
+    result = inspect_to_folder(_inspector(), images / "a.png", [images / "b.png"], tmp_path / "o")
+    assert result.report.id == "a"
+    assert json.loads((tmp_path / "o" / "report.json").read_text(encoding="utf-8"))["id"] == "a"
