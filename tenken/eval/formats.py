@@ -216,7 +216,7 @@ def _id(obj: dict[str, Any]) -> str | None:
 
 
 def _resolve(base: Path, value: Any) -> str:
-    p = Path(str(value))
+    p = Path(str(value)).expanduser()
     return str(p if p.is_absolute() else base / p)
 
 

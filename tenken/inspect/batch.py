@@ -120,7 +120,8 @@ def _manifest_item(raw: str, n: int, base: Path, mpath: Path) -> BatchItem:
         problems.append("missing 'reference' (a path or a non-empty list of paths)")
     if problems:
         return BatchItem(item_id, None, [], n, f"{where}: {', '.join(problems)}")
-    return BatchItem(item_id, base / target, [base / r for r in refs], n)
+    # "~/..." is the user's home, as in a shell (it was taken as a folder named "~" beside the manifest)
+    return BatchItem(item_id, base / Path(target).expanduser(), [base / Path(r).expanduser() for r in refs], n)
 
 
 def pair_folders(

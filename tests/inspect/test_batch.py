@@ -303,3 +303,9 @@ def test_a_single_inspection_report_has_the_target_stem_as_id(images: Path, tmp_
     result = inspect_to_folder(_inspector(), images / "a.png", [images / "b.png"], tmp_path / "o")
     assert result.report.id == "a"
     assert json.loads((tmp_path / "o" / "report.json").read_text(encoding="utf-8"))["id"] == "a"
+
+
+def test_manifest_paths_expand_the_home_folder(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    items = read_manifest(_manifest(tmp_path / "m.jsonl", ['{"id": "a", "target": "~/t.jpg", "reference": "r.jpg"}']))
+    assert items[0].target == tmp_path / "home" / "t.jpg" and items[0].references == [tmp_path / "r.jpg"]
