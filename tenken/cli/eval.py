@@ -132,7 +132,9 @@ def register(app: typer.Typer) -> None:
             head += [[k, scores[k]] for k in ("n_samples", "n_gt", "n_pred")]
             _print_markdown(markdown_table(["metric", "value"], head) + "\n\n" + size_table(scores))
             if labels:
-                rows = [[r["name"], r["n_boxes"], r["recall"], r["agreement"]] for r in scores["per_label"]]
+                rows = [
+                    [r["name"] or "(no label)", r["n_boxes"], r["recall"], r["agreement"]] for r in scores["per_label"]
+                ]
                 _print_markdown("\n" + markdown_table(["label", "boxes", "recall", "agreement"], rows))
 
         emit(scores, json_out, human)

@@ -78,10 +78,16 @@ def score_detection_truth(
         det.per_sample_f1_bbox_label[failed] = 0.0
         det.f1_bbox = float(det.per_sample_f1_bbox.mean())
         det.f1_bbox_label = float(det.per_sample_f1_bbox_label.mean())
+    unlabelled = [sid for sid, t in zip(ids, truth, strict=True) if any(not lab for lab in t.labels)]
     if any(len(t) for t in truth) and not any(lab for t in truth for lab in t.labels):
         report.notes.append(
             "the ground truth has no labels: f1_bbox_label, agreement and map50 compare against empty labels; "
             "read f1_bbox, recall and map50_bbox"
+        )
+    elif unlabelled:  # some lines labelled, some not: the label scores of the others are silently 0
+        report.notes.append(
+            f"{len(unlabelled)} ground-truth image(s) have boxes without a label (first: {unlabelled[0]!r}); "
+            "those boxes never match in f1_bbox_label, agreement and map50"
         )
     out = det.to_dict()
     out["map50"] = map50(truth, preds)

@@ -180,3 +180,13 @@ def test_classification_ignores_surrounding_whitespace(tmp_path):
     gt = write(tmp_path / "gt.jsonl", [{"id": "a", "image": "x.jpg", "label": "検査"}])
     pred = write(tmp_path / "p.jsonl", [{"id": "a", "prediction": " 検査\n"}])
     assert score_classification_files(gt, pred)["accuracy"] == 1.0
+
+
+def test_partly_unlabelled_ground_truth_gets_a_note(tmp_path):
+    # a line without "labels" among labelled ones silently scored 0 in f1_bbox_label
+    gt = write(tmp_path / "gt.jsonl", [{"id": "a", "boxes": [[0, 0, 10, 10]], "labels": ["cone"]},
+                                       {"id": "b", "boxes": [[0, 0, 10, 10]]}])  # fmt: skip
+    found = [{"box": [0, 0, 10, 10], "label": "cone"}]
+    pred = write(tmp_path / "p.jsonl", [{"id": i, "detections": found} for i in "ab"])
+    notes = score_detection_files(gt, pred)["input"]["notes"]
+    assert len(notes) == 1 and notes[0].startswith("1 ground-truth image(s) have boxes without a label (first: 'b')")
