@@ -193,8 +193,11 @@ def _iter_json_document(p: Path, report: LoadReport) -> Iterator[tuple[int, dict
             report.skip(p, n, None, f"expected a JSON object, got {type(obj).__name__}")
 
 
-def parse_box(value: Any) -> np.ndarray:
-    """``[x1, y1, x2, y2]`` -> ``(4,)`` float64; raises ``ValueError`` naming what is wrong."""
+def parse_box(value: Any, truth: bool = False) -> np.ndarray:
+    """``[x1, y1, x2, y2]`` -> ``(4,)`` float64; raises ``ValueError`` naming what is wrong.
+
+    With ``truth`` (a ground-truth box) a zero width or height is wrong too: no prediction can ever match it
+    (IoU 0), so it would lower recall silently."""
     if not isinstance(value, (list, tuple)) or len(value) != 4:
         raise ValueError(f"box must be a list of 4 numbers [x1, y1, x2, y2], got {value!r}")
     try:
@@ -205,6 +208,8 @@ def parse_box(value: Any) -> np.ndarray:
         raise ValueError(f"box has NaN or infinite coordinates: {value!r}")
     if x2 < x1 or y2 < y1:
         raise ValueError(f"box has negative width or height (x2 < x1 or y2 < y1): {value!r}")
+    if truth and (x2 == x1 or y2 == y1):
+        raise ValueError(f"box has zero width or height (nothing can match it): {value!r}")
     return np.array([x1, y1, x2, y2], dtype=np.float64)
 
 
@@ -275,7 +280,7 @@ def read_rec(path: str | Path) -> tuple[list[RECSample], LoadReport]:
     out = []
     for n, sid, obj in _complete_rows(path, report, ("image", "expression", "box")):
         try:
-            box = parse_box(obj["box"])
+            box = parse_box(obj["box"], truth=True)
         except ValueError as exc:
             report.skip(path, n, sid, f"ground truth {exc}")
             continue
@@ -307,7 +312,7 @@ def _truth_boxes(obj: dict[str, Any]) -> Detections:
     parsed = []
     for i, b in enumerate(boxes):
         try:
-            parsed.append(parse_box(b))
+            parsed.append(parse_box(b, truth=True))
         except ValueError as exc:
             raise ValueError(f"ground-truth box {i}: {exc}") from None
     xyxy = np.array(parsed).reshape(-1, 4)
@@ -517,7 +522,7 @@ def read_ref_l4(
             if not isinstance(bbox, (list, tuple)) or len(bbox) != 4:
                 raise ValueError(f"bbox must be [x, y, w, h], got {bbox!r}")
             x, y, w, h = (float(v) for v in bbox)
-            box = parse_box([x, y, x + w, y + h])
+            box = parse_box([x, y, x + w, y + h], truth=True)
         except (TypeError, ValueError) as exc:
             report.skip(table, r, sid, f"ground truth {exc}")
             continue

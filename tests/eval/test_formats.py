@@ -236,3 +236,13 @@ def test_a_pretty_printed_json_report_is_read_as_one_document(tmp_path):
     many.write_text(json.dumps([{"id": "a"}, 3, {"id": "b"}], indent=2), encoding="utf-8")
     assert [obj["id"] for _, obj in iter_jsonl(many, report)] == ["a", "b"]
     assert [(s.line, s.reason) for s in report.skipped] == [(2, "expected a JSON object, got int")]
+
+
+def test_a_zero_size_ground_truth_box_is_rejected_but_a_prediction_is_not(tmp_path):
+    # a point or line GT box can never be matched (IoU 0): it lowered recall without a word
+    path = write_lines(tmp_path / "gt.jsonl", [{"id": "a", "boxes": [[5, 5, 5, 9]], "labels": ["x"]}])
+    items, report = read_detection_truth(path)
+    assert items == [] and "zero width or height" in report.skipped[0].reason
+    assert parse_box([5, 5, 5, 9]).tolist() == [5, 5, 5, 9]
+    with pytest.raises(ValueError, match="zero width"):
+        parse_box([5, 5, 9, 5], truth=True)
