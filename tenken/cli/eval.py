@@ -304,12 +304,10 @@ def register(app: typer.Typer) -> None:
                 raise InputError(
                     f"--detector, --param and --registered are for the anomaly benchmark, not {benchmark!r}"
                 )
-            from tenken.changedet import ChangeParams
+            from tenken.cli.inspect import inspector_options
 
             settings = {"detector": detector, "params": sorted(param or []), "registered": registered}
-            inspect_options = {"change_params": ChangeParams.from_assignments(param)}
-            if registered:
-                inspect_options["align_options"] = {"registered": True}
+            inspect_options = inspector_options(param, registered)
         samples, data_report = spec.read(data, split, images)
         if limit is not None:
             samples = samples[:limit]

@@ -141,7 +141,6 @@ def _inspector(
     k: int,
     registered: bool = False,
 ) -> Any:
-    from tenken.changedet import ChangeParams
     from tenken.core.errors import InputError
     from tenken.inspect.pipeline import Inspector
 
@@ -160,9 +159,23 @@ def _inspector(
         classes=classes,
         lang=lang,  # type: ignore[arg-type]
         vlm=vlm,
-        change_params=ChangeParams.from_assignments(param),
-        align_options={"k": k, "registered": registered} if registered else {"k": k},
+        **inspector_options(param, registered, k),
     )
+
+
+def inspector_options(param: list[str] | None, registered: bool, k: int | None = None) -> dict[str, Any]:
+    """``Inspector`` keyword arguments from the shared CLI options (``tenken inspect``, ``tenken eval run
+    anomaly``): ``change_params`` from ``--param KEY=VALUE``, ``align_options`` from ``--registered``/``--k``.
+
+    Raises:
+        InputError: a malformed or unknown ``--param``.
+    """
+    from tenken.changedet import ChangeParams
+
+    align: dict[str, Any] = {} if k is None else {"k": k}
+    if registered:
+        align["registered"] = True
+    return {"change_params": ChangeParams.from_assignments(param), "align_options": align}
 
 
 def _single(inspector: Any, target: Path, references: list[Path], out: Path, json_out: bool) -> None:
