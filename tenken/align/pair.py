@@ -47,6 +47,7 @@ from tenken.align.retrieve import ReferenceIndex
 from tenken.align.telemetry import Telemetry, read_telemetry
 from tenken.align.types import Alignment
 from tenken.align.warp import warp_reference
+from tenken.core.errors import ImageLoadError
 from tenken.core.images import ImageInput, describe, load_image
 
 MIN_SIDE = 32
@@ -400,6 +401,10 @@ def align_best(
     Returns:
         The chosen :class:`~tenken.align.types.Alignment`, ``candidates`` listing every candidate
         considered; when none aligns, ``ok=False`` with a ``reason`` listing each candidate's failure.
+        A candidate that cannot be read is skipped with a warning.
+
+    Raises:
+        ImageLoadError: the target, or every candidate reference, cannot be read.
     """
     if len(references) == 0:
         from tenken.core.errors import InputError
@@ -426,8 +431,15 @@ def align_best(
     with _threads():
         # pass 1: plain SIFT for every candidate (view synthesis is slow; a different place would pay it)
         first_views = False if opts.views == "auto" else opts.views
+        unreadable: list[ImageLoadError] = []
         for i, source in enumerate(chosen):
-            ref = _load(source, _name(source, i))
+            try:
+                ref = _load(source, _name(source, i))
+            except ImageLoadError as exc:
+                # one missing or corrupt candidate must not sink the others (a flight with a lost frame)
+                unreadable.append(exc)
+                warnings.append(f"reference skipped: {exc}")
+                continue
             names.append(ref.name)
             result = _estimate(tgt, ref, opts, timings, first_views)
             if not result.ok:
@@ -435,6 +447,8 @@ def align_best(
                 failed_sources.append(source)
             elif best is None or result.selection_score < best[0].selection_score:
                 best = (result, ref)
+        if not names:
+            raise unreadable[0]
         # pass 2: nothing aligned -> affine view synthesis for the most promising candidates
         if best is None and opts.views == "auto":
             order = sorted(range(len(failures)), key=lambda i: -failures[i].inliers)[:VIEW_SYNTHESIS_CANDIDATES]

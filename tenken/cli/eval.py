@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from tenken.cli.output import JsonFlag, console, emit, err_console
 from tenken.cli.vlm import FamilyOpt, RemoteOpt, TokensOpt
@@ -13,8 +14,35 @@ from tenken.core.errors import InputError
 
 GtOpt = Annotated[Path, typer.Option("--gt", help="Ground-truth JSONL file.")]
 PredOpt = Annotated[Path, typer.Option("--pred", help="Predictions JSONL file.")]
+
+
+def _writable_file(path: Path | None) -> Path | None:
+    """Check an output file can be written *before* scoring (a folder or an unwritable place was a
+    traceback after all the work)."""
+    if path is None:
+        return None
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; give a file name such as {path / 'per_sample.jsonl'}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.open("a", encoding="utf-8").close()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be written ({exc.strerror or exc})") from None
+    return path
+
+
+def _writable_folder(path: Path | None) -> Path | None:
+    """Check an output folder before the work (a file given as --plots was a FileExistsError traceback)."""
+    from tenken.core.images import check_writable
+
+    return None if path is None else check_writable(path)
+
+
 PerSampleOpt = Annotated[
-    Path | None, typer.Option("--per-sample", help="Write each sample's scores to this JSONL (error analysis).")
+    Path | None,
+    typer.Option(
+        "--per-sample", help="Write each sample's scores to this JSONL (error analysis).", callback=_writable_file
+    ),
 ]
 StrictOpt = Annotated[
     bool,
@@ -27,20 +55,21 @@ def _input_warnings(scores: dict[str, Any], strict: bool) -> None:
     info = scores.get("input", {})
     n_skip, n_miss = info.get("n_skipped", 0), info.get("n_missing", 0)
     if n_skip:
-        err_console.print(f"[yellow]warning:[/] {n_skip} line(s)/box(es) skipped:", highlight=False)
+        err_console.print(f"[yellow]warning:[/] {n_skip} line(s)/box(es) skipped:", highlight=False, soft_wrap=True)
         for s in info["skipped"][:10]:
             where = f"{s['source']}:{s['line']}" if s["line"] is not None else s["source"]
-            err_console.print(f"  {where} id={s['id']}: {s['reason']}", highlight=False, markup=False)
+            err_console.print(f"  {where} id={s['id']}: {s['reason']}", highlight=False, markup=False, soft_wrap=True)
         if n_skip > 10:
             err_console.print(f"  ... and {n_skip - 10} more (see --json output)", highlight=False)
     if n_miss:
         shown = ", ".join(info["missing"][:10]) + (" ..." if n_miss > 10 else "")
         err_console.print(
-            f"[yellow]warning:[/] {n_miss} id(s) have no prediction and were scored as empty: {shown}",
+            f"[yellow]warning:[/] {n_miss} id(s) have no prediction and were scored as empty: {escape(shown)}",
             highlight=False,
+            soft_wrap=True,
         )
     for note in info.get("notes", []):
-        err_console.print(f"[yellow]note:[/] {note}", highlight=False)
+        err_console.print(f"[yellow]note:[/] {escape(note)}", highlight=False, soft_wrap=True)
     if strict and (n_skip or n_miss):
         raise typer.Exit(3)
 
@@ -58,7 +87,7 @@ def _write_per_sample(scores: dict[str, Any], path: Path | None) -> None:
 
 
 def _print_markdown(text: str) -> None:
-    console.print(text, markup=False, highlight=False)
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
@@ -87,7 +116,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Per-sample F1 (bbox only, bbox + label), recall by box size, and COCO mAP@50.
 
-        GT lines: {"id", "boxes": [[x1,y1,x2,y2], ...], "labels": [...]}. PRED lines: tenken reports
+        GT lines: {"id", "boxes": [\\[x1,y1,x2,y2], ...], "labels": [...]}. PRED lines: tenken reports
         {"id", "detections": [{"box": [...], "label": ...}]} (e.g. results.jsonl of `tenken inspect`).
 
         Example: tenken eval detection --gt gt.jsonl --pred results.jsonl --labels --json
@@ -103,7 +132,9 @@ def register(app: typer.Typer) -> None:
             head += [[k, scores[k]] for k in ("n_samples", "n_gt", "n_pred")]
             _print_markdown(markdown_table(["metric", "value"], head) + "\n\n" + size_table(scores))
             if labels:
-                rows = [[r["name"], r["n_boxes"], r["recall"], r["agreement"]] for r in scores["per_label"]]
+                rows = [
+                    [r["name"] or "(no label)", r["n_boxes"], r["recall"], r["agreement"]] for r in scores["per_label"]
+                ]
                 _print_markdown("\n" + markdown_table(["label", "boxes", "recall", "agreement"], rows))
 
         emit(scores, json_out, human)
@@ -115,7 +146,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Grounding accuracy, Ref-L4 protocol: IoU > 0.5 / 0.75 / 0.9 and mAcc over 0.5:0.05:0.95.
 
-        GT lines: {"id", "image", "expression", "box": [x1,y1,x2,y2]}. PRED lines: {"id", "box": [...]}
+        GT lines: {"id", "image", "expression", "box": \\[x1,y1,x2,y2]}. PRED lines: {"id", "box": [...]}
         (a missing line or a null box is a miss).
 
         Example: tenken eval rec --gt refs.jsonl --pred boxes.jsonl
@@ -175,7 +206,11 @@ def register(app: typer.Typer) -> None:
 
         def human() -> None:
             keys = ("rouge_l", "exact_match", "normalized_match", "llm_judge", "n")
-            _print_markdown(markdown_table(["metric", "value"], [[k, scores[k]] for k in keys if k in scores]))
+            rows = [[k, scores[k]] for k in keys if k in scores]
+            if "llm_judge_detail" in scores:
+                d = scores["llm_judge_detail"]
+                rows.append(["llm_judge: judged / failed / invalid", f"{d['n']} / {d['failed']} / {d['invalid']}"])
+            _print_markdown(markdown_table(["metric", "value"], rows))
 
         emit(scores, json_out, human)
         _input_warnings(scores, strict)
@@ -236,6 +271,14 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option("--detector", help="anomaly: classical, vlm or hybrid (default: hybrid with a model)."),
         ] = None,
+        param: Annotated[
+            list[str] | None,
+            typer.Option("--param", help="anomaly: change-detector parameter KEY=VALUE (repeatable)."),
+        ] = None,
+        registered: Annotated[
+            bool,
+            typer.Option("--registered", help="anomaly: images already registered (fixed camera): no matching."),
+        ] = False,
         family: FamilyOpt = None,
         max_new_tokens: TokensOpt = None,
         trust_remote_code: RemoteOpt = False,
@@ -246,11 +289,25 @@ def register(app: typer.Typer) -> None:
         Interrupted runs resume where they stopped (finished predictions are kept; failed samples are retried).
 
         Example: tenken eval run vqa --model /models/Qwen2.5-VL-3B-Instruct --data vqa.jsonl --out runs/qwen3b
+
+        Anomaly pairs with the classical detector, tuned (each setting into its own --out):
+        tenken eval run anomaly --model classical --data pairs.jsonl --out runs/s6 --param sensitivity=6
         """
         from tenken.eval.runners import check_images, get_benchmark, model_predictor, run_benchmark
         from tenken.eval.tables import run_table
 
         spec = get_benchmark(benchmark)
+        settings: dict[str, Any] = {}
+        inspect_options: dict[str, Any] = {}
+        if param or registered or detector:
+            if spec.task != "detection":
+                raise InputError(
+                    f"--detector, --param and --registered are for the anomaly benchmark, not {benchmark!r}"
+                )
+            from tenken.cli.inspect import inspector_options
+
+            settings = {"detector": detector, "params": sorted(param or []), "registered": registered}
+            inspect_options = inspector_options(param, registered)
         samples, data_report = spec.read(data, split, images)
         if limit is not None:
             samples = samples[:limit]
@@ -259,9 +316,10 @@ def register(app: typer.Typer) -> None:
         missing = check_images(samples)
         if missing:
             err_console.print(
-                f"[yellow]warning:[/] {len(missing)} image file(s) do not exist (first: {missing[0]}); "
+                f"[yellow]warning:[/] {len(missing)} image file(s) do not exist (first: {escape(str(missing[0]))}); "
                 "those samples will be recorded as errors",
                 highlight=False,
+                soft_wrap=True,
             )
         judge_obj = None
         if judge:
@@ -279,10 +337,21 @@ def register(app: typer.Typer) -> None:
                 tasks=str(tasks) if tasks else None,
                 family=family,
                 detector=detector,
+                inspect_options=inspect_options,
                 **options,
             )
         result = run_benchmark(
-            spec, samples, predict, out, model, data, data_report, judge=judge_obj, progress=True, workers=workers
+            spec,
+            samples,
+            predict,
+            out,
+            model,
+            data,
+            data_report,
+            judge=judge_obj,
+            progress=True,
+            workers=workers,
+            settings=settings,
         )
         emit(result, json_out, lambda: _print_markdown(run_table(result)))
         _input_warnings(result["scores"], strict=False)
@@ -290,7 +359,10 @@ def register(app: typer.Typer) -> None:
     @ev.command("compare")
     def compare_cmd(
         runs: Annotated[list[Path], typer.Argument(help="Run folders (each with scores.json) or scores.json files.")],
-        plots: Annotated[Path | None, typer.Option("--plots", help="Folder for PNG plots (default: none).")] = None,
+        plots: Annotated[
+            Path | None,
+            typer.Option("--plots", help="Folder for PNG plots (default: none).", callback=_writable_folder),
+        ] = None,
         json_out: JsonFlag = False,
     ) -> None:
         """Several runs side by side: a markdown table and, with --plots, PNG charts.
@@ -306,6 +378,6 @@ def register(app: typer.Typer) -> None:
         def human() -> None:
             _print_markdown(comp.table)
             for p in comp.plots:
-                console.print(f"wrote {p}", highlight=False)
+                console.print(f"wrote {p}", highlight=False, markup=False, soft_wrap=True)
 
         emit(comp.to_dict(), json_out, human)

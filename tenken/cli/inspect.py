@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from tenken.cli.output import JsonFlag, console, emit, err_console
 
@@ -53,7 +54,12 @@ def register(app: typer.Typer) -> None:
         references_dir: Annotated[
             Path | None, typer.Option("--references", help="Folder of reference photos (with --targets).")
         ] = None,
-        resume: Annotated[bool, typer.Option("--resume", help="Batch: skip ids already in results.jsonl.")] = False,
+        resume: Annotated[
+            bool,
+            typer.Option(
+                "--resume", help="Batch: keep results.jsonl and skip its ids (without it, the file is started afresh)."
+            ),
+        ] = False,
         shard: Annotated[
             str | None, typer.Option("--shard", help="Batch: I/N processes items I, I+N, ... (0-based).")
         ] = None,
@@ -70,7 +76,7 @@ def register(app: typer.Typer) -> None:
         param: Annotated[
             list[str] | None, typer.Option("--param", help="Change-detector parameter KEY=VALUE (repeatable).")
         ] = None,
-        k: Annotated[int, typer.Option("--k", help="With GPS telemetry: match the k nearest references.")] = 5,
+        k: Annotated[int, typer.Option("--k", min=1, help="With GPS telemetry: match the k nearest references.")] = 5,
         registered: Annotated[
             bool,
             typer.Option(
@@ -83,8 +89,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         from tenken.core.errors import InputError
 
-        if lang not in ("ja", "en"):
+        if lang.strip().lower() not in ("ja", "en"):
             raise InputError(f"--lang must be ja or en, got {lang!r}")
+        lang = lang.strip().lower()
         modes = [target is not None, pairs is not None, targets is not None or references_dir is not None]
         if sum(modes) != 1:
             raise InputError(
@@ -107,8 +114,11 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option("--out", "-o", help="Write here instead of printing (--ship: package file).")
         ] = None,
         ship: Annotated[bool, typer.Option("--ship", help="Regenerate tenken/schemas/report.schema.json.")] = False,
+        json_out: JsonFlag = False,
     ) -> None:
         """Print (or write) the JSON Schema of the tenken.report/1 inspection report.
+
+        The schema is JSON either way; with --out and --json, stdout gets {"wrote": PATH}.
 
         Example: tenken report-schema --out report.schema.json
         """
@@ -116,7 +126,7 @@ def register(app: typer.Typer) -> None:
 
         if ship or out is not None:
             path = write_report_schema(None if ship else out)
-            err_console.print(f"wrote {path}", highlight=False)
+            emit({"wrote": str(path)}, json_out, lambda: err_console.print(f"wrote {path}", highlight=False))
         else:
             typer.echo(schema_text(), nl=False)
 
@@ -131,7 +141,6 @@ def _inspector(
     k: int,
     registered: bool = False,
 ) -> Any:
-    from tenken.changedet import ChangeParams
     from tenken.core.errors import InputError
     from tenken.inspect.pipeline import Inspector
 
@@ -150,13 +159,28 @@ def _inspector(
         classes=classes,
         lang=lang,  # type: ignore[arg-type]
         vlm=vlm,
-        change_params=ChangeParams.from_assignments(param),
-        align_options={"k": k, "registered": registered} if registered else {"k": k},
+        **inspector_options(param, registered, k),
     )
 
 
+def inspector_options(param: list[str] | None, registered: bool, k: int | None = None) -> dict[str, Any]:
+    """``Inspector`` keyword arguments from the shared CLI options (``tenken inspect``, ``tenken eval run
+    anomaly``): ``change_params`` from ``--param KEY=VALUE``, ``align_options`` from ``--registered``/``--k``.
+
+    Raises:
+        InputError: a malformed or unknown ``--param``.
+    """
+    from tenken.changedet import ChangeParams
+
+    align: dict[str, Any] = {} if k is None else {"k": k}
+    if registered:
+        align["registered"] = True
+    return {"change_params": ChangeParams.from_assignments(param), "align_options": align}
+
+
 def _single(inspector: Any, target: Path, references: list[Path], out: Path, json_out: bool) -> None:
-    from tenken.inspect.batch import check_writable, inspect_to_folder
+    from tenken.core.images import check_writable
+    from tenken.inspect.batch import inspect_to_folder
 
     check_writable(out)
     with err_console.status(f"inspecting {target.name} against {len(references)} reference(s)..."):
@@ -166,22 +190,29 @@ def _single(inspector: Any, target: Path, references: list[Path], out: Path, jso
     def human() -> None:
         if report.alignment.ok:
             console.print(
-                f"[bold]{target}[/]: aligned with {report.reference.path} "
+                f"[bold]{escape(str(target))}[/]: aligned with {escape(str(report.reference.path))} "
                 f"({report.alignment.inliers} inliers), {len(report.detections)} finding(s)",
                 highlight=False,
+                soft_wrap=True,
             )
         else:
-            console.print(f"[bold red]{target}: not aligned[/] — {report.alignment.reason}", highlight=False)
+            console.print(
+                f"[bold red]{escape(str(target))}: not aligned[/] — {escape(str(report.alignment.reason))}",
+                highlight=False,
+                soft_wrap=True,
+            )
         for d in report.detections:
             name = d.label_ja if inspector.lang == "ja" else d.label
             score = "" if d.score is None else f" {d.score:.2f}"
             box = ", ".join(f"{v:.0f}" for v in d.box)
-            console.print(f"  {name}{score}  [{box}]  ({d.source})", highlight=False)
+            console.print(f"  {name}{score}  [{box}]  ({d.source})", highlight=False, soft_wrap=True, markup=False)
         for w in report.warnings:
-            console.print(f"[yellow]warning:[/] {w}", highlight=False)
+            console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
         console.print(
             f"wrote {out / 'report.json'} and {out / 'annotated.png'} in {report.timings_ms['total']:.0f} ms",
             highlight=False,
+            soft_wrap=True,
+            markup=False,
         )
 
     emit(report.to_json(), json_out, human)
@@ -202,18 +233,18 @@ def _batch(
 ) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from tenken.inspect.batch import check_writable, pair_folders, parse_shard, read_manifest, run_batch
+    from tenken.core.images import check_writable
+    from tenken.inspect.batch import pair_folders, parse_shard, read_manifest, run_batch
 
     shard_spec = parse_shard(shard)
     check_writable(out)
     warnings: list[str] = []
     items = read_manifest(pairs) if pairs is not None else pair_folders(targets, references_dir, k, warnings)  # type: ignore[arg-type]
     for w in warnings:
-        err_console.print(f"[yellow]warning:[/] {w}", highlight=False)
+        err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
     for it in items:
         if it.error is not None:
-            err_console.print(f"[red]skipped[/] {it.id}: {it.error}", highlight=False)
-    errors: list[str] = []
+            err_console.print(f"[red]skipped[/] {escape(f'{it.id}: {it.error}')}", highlight=False, soft_wrap=True)
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
         console=err_console, transient=json_out,
@@ -225,11 +256,18 @@ def _batch(
 
         def step(item: Any, row: dict[str, Any]) -> None:
             if "error" in row and item.error is None:
-                errors.append(f"{item.id}: {row['error']}")
-                bar.console.print(f"[red]error[/] {item.id}: {row['error']}", highlight=False)
-            bar.update(task, advance=1, description=f"inspecting {item.id}")
+                message = f"{item.id}: {row['error']}"
+                bar.console.print(f"[red]error[/] {escape(message)}", highlight=False, soft_wrap=True)
+            bar.update(task, advance=1, description=f"inspecting {escape(item.id)}")
 
         summary = run_batch(inspector, items, out, resume=resume, shard=shard_spec, progress=step, on_start=start)
+    if summary.previous is not None:
+        err_console.print(
+            f"[yellow]warning:[/] {escape(str(out))} held results of an earlier run: moved to "
+            f"{escape(str(summary.previous))} (use --resume to continue a run instead)",
+            highlight=False,
+            soft_wrap=True,
+        )
     data = {
         "out": str(summary.out),
         "results": str(summary.out / "results.jsonl"),
@@ -245,6 +283,8 @@ def _batch(
             f"{summary.done} inspected, {summary.failed} failed, {summary.skipped} already done "
             f"(of {summary.total}); results: {data['results']}; summary: {data['index']}",
             highlight=False,
+            soft_wrap=True,
+            markup=False,
         )
 
     emit(data, json_out, human)

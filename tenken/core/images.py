@@ -198,6 +198,25 @@ def check_output_path(path: str | os.PathLike) -> Path:
     return out
 
 
+def check_writable(out: str | os.PathLike) -> Path:
+    """Create folder ``out`` and prove a file can be written there; call it before long work.
+
+    Raises:
+        InputError: the folder cannot be created or written.
+    """
+    folder = Path(out)
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"{folder}: is a file, not a folder; give an output folder")
+    probe = folder / ".tenken-write-test"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as exc:
+        raise InputError(f"{folder}: output folder is not writable ({exc.strerror or exc})") from None
+    return folder
+
+
 def save_image(image: np.ndarray, path: str | os.PathLike, quality: int = 92, png_compress_level: int = 6) -> Path:
     """Save an RGB ``uint8`` array as PNG or JPEG (by the file's suffix); creates parent folders.
 

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from tenken.core.detections import Detections
+from tenken.core.errors import require_module
 
 Backend = Literal["auto", "pycocotools", "faster-coco-eval"]
 
@@ -76,6 +77,8 @@ def map50(
         return 0.0
     if backend == "auto":
         backend = "faster-coco-eval" if importlib.util.find_spec("faster_coco_eval") else "pycocotools"
+    if backend in ("pycocotools", "faster-coco-eval"):
+        require_module(backend.replace("-", "_"), "eval", "mAP@50 (a COCO evaluator)")
     with contextlib.redirect_stdout(io.StringIO()):
         if backend == "pycocotools":
             from pycocotools.coco import COCO

@@ -81,8 +81,11 @@ def compare_runs(runs: Sequence[str | Path], plots: str | Path | None = None) ->
         path = r / "scores.json" if r.is_dir() else r
         if not path.is_file():
             raise InputError(f"{r}: no scores.json (run `tenken eval run ...` first)")
+        try:
+            results.append(json.loads(path.read_text(encoding="utf-8")))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InputError(f"{path}: not a readable scores.json ({exc}); rerun `tenken eval run ...`") from None
         folders.append(path.parent)
-        results.append(json.loads(path.read_text(encoding="utf-8")))
     if not results:
         raise InputError("give at least one run folder")
     names = _unique([f.name for f in folders])

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from tenken.core.detections import Detections
-from tenken.core.errors import InputError
+from tenken.core.errors import InputError, describe_json_error
 
 # -- reports of what was skipped -------------------------------------------------------------------------
 
@@ -145,19 +145,28 @@ class DetectionTruth:
 
 def iter_jsonl(path: str | Path, report: LoadReport) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield ``(line_number, object)`` for each JSON-object line; blank lines are ignored and malformed ones
-    are recorded in ``report``."""
+    are recorded in ``report``. A ``.json`` file is read as one JSON document (an object or a list of them)."""
     p = Path(path)
+    if p.is_dir():
+        raise InputError(f"{p}: is a folder; give a JSONL file")
     if not p.is_file():
         raise InputError(f"{p}: file not found")
-    with p.open(encoding="utf-8") as fh:
+    if p.suffix.lower() == ".json":
+        yield from _iter_json_document(p, report)
+        return
+    with p.open("rb") as fh:
         for n, raw in enumerate(fh, start=1):
-            text = raw.strip()
+            try:
+                text = raw.decode("utf-8-sig" if n == 1 else "utf-8").strip()
+            except UnicodeDecodeError:
+                report.skip(p, n, None, "not UTF-8 text (is this a JSONL file?)")
+                continue
             if not text:
                 continue
             try:
                 obj = json.loads(text)
             except json.JSONDecodeError as exc:
-                report.skip(p, n, None, f"malformed JSON ({exc.msg} at column {exc.colno})")
+                report.skip(p, n, None, f"malformed JSON ({describe_json_error(exc)})")
                 continue
             if not isinstance(obj, dict):
                 report.skip(p, n, None, f"expected a JSON object, got {type(obj).__name__}")
@@ -165,8 +174,30 @@ def iter_jsonl(path: str | Path, report: LoadReport) -> Iterator[tuple[int, dict
             yield n, obj
 
 
-def parse_box(value: Any) -> np.ndarray:
-    """``[x1, y1, x2, y2]`` -> ``(4,)`` float64; raises ``ValueError`` naming what is wrong."""
+def _iter_json_document(p: Path, report: LoadReport) -> Iterator[tuple[int, dict[str, Any]]]:
+    """A ``.json`` file (e.g. the ``report.json`` of ``tenken inspect``, pretty-printed over many lines): one
+    object, or a list of objects (``line`` is then the 1-based position in the list)."""
+    try:
+        data = json.loads(p.read_text(encoding="utf-8-sig"))
+    except UnicodeDecodeError:
+        report.skip(p, None, None, "not UTF-8 text (is this a JSON file?)")
+        return
+    except json.JSONDecodeError as exc:
+        report.skip(p, exc.lineno, None, f"malformed JSON ({describe_json_error(exc)})")
+        return
+    rows = data if isinstance(data, list) else [data]
+    for n, obj in enumerate(rows, start=1):
+        if isinstance(obj, dict):
+            yield n, obj
+        else:
+            report.skip(p, n, None, f"expected a JSON object, got {type(obj).__name__}")
+
+
+def parse_box(value: Any, truth: bool = False) -> np.ndarray:
+    """``[x1, y1, x2, y2]`` -> ``(4,)`` float64; raises ``ValueError`` naming what is wrong.
+
+    With ``truth`` (a ground-truth box) a zero width or height is wrong too: no prediction can ever match it
+    (IoU 0), so it would lower recall silently."""
     if not isinstance(value, (list, tuple)) or len(value) != 4:
         raise ValueError(f"box must be a list of 4 numbers [x1, y1, x2, y2], got {value!r}")
     try:
@@ -177,6 +208,8 @@ def parse_box(value: Any) -> np.ndarray:
         raise ValueError(f"box has NaN or infinite coordinates: {value!r}")
     if x2 < x1 or y2 < y1:
         raise ValueError(f"box has negative width or height (x2 < x1 or y2 < y1): {value!r}")
+    if truth and (x2 == x1 or y2 == y1):
+        raise ValueError(f"box has zero width or height (nothing can match it): {value!r}")
     return np.array([x1, y1, x2, y2], dtype=np.float64)
 
 
@@ -188,7 +221,7 @@ def _id(obj: dict[str, Any]) -> str | None:
 
 
 def _resolve(base: Path, value: Any) -> str:
-    p = Path(str(value))
+    p = Path(str(value)).expanduser()
     return str(p if p.is_absolute() else base / p)
 
 
@@ -215,6 +248,18 @@ def _unique_rows(path: str | Path, report: LoadReport) -> Iterator[tuple[int, st
         yield n, sid, obj
 
 
+def _complete_rows(
+    path: str | Path, report: LoadReport, keys: tuple[str, ...]
+) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """:func:`_unique_rows` that have every field of ``keys`` (not null); the others are recorded."""
+    for n, sid, obj in _unique_rows(path, report):
+        miss = _require(obj, keys)
+        if miss:
+            report.skip(path, n, sid, f"missing field {miss!r}")
+            continue
+        yield n, sid, obj
+
+
 # -- ground-truth readers -------------------------------------------------------------------------------
 
 
@@ -223,11 +268,7 @@ def read_vqa(path: str | Path) -> tuple[list[VQASample], LoadReport]:
     report = LoadReport()
     base = Path(path).parent
     out = []
-    for n, sid, obj in _unique_rows(path, report):
-        miss = _require(obj, ("image", "question", "answer"))
-        if miss:
-            report.skip(path, n, sid, f"missing field {miss!r}")
-            continue
+    for _, sid, obj in _complete_rows(path, report, ("image", "question", "answer")):
         out.append(VQASample(sid, _resolve(base, obj["image"]), str(obj["question"]), str(obj["answer"])))
     return out, report
 
@@ -237,13 +278,9 @@ def read_rec(path: str | Path) -> tuple[list[RECSample], LoadReport]:
     report = LoadReport()
     base = Path(path).parent
     out = []
-    for n, sid, obj in _unique_rows(path, report):
-        miss = _require(obj, ("image", "expression", "box"))
-        if miss:
-            report.skip(path, n, sid, f"missing field {miss!r}")
-            continue
+    for n, sid, obj in _complete_rows(path, report, ("image", "expression", "box")):
         try:
-            box = parse_box(obj["box"])
+            box = parse_box(obj["box"], truth=True)
         except ValueError as exc:
             report.skip(path, n, sid, f"ground truth {exc}")
             continue
@@ -256,11 +293,7 @@ def read_classification(path: str | Path) -> tuple[list[TaskSample], LoadReport]
     report = LoadReport()
     base = Path(path).parent
     out = []
-    for n, sid, obj in _unique_rows(path, report):
-        miss = _require(obj, ("image", "label"))
-        if miss:
-            report.skip(path, n, sid, f"missing field {miss!r}")
-            continue
+    for _, sid, obj in _complete_rows(path, report, ("image", "label")):
         out.append(TaskSample(sid, _resolve(base, obj["image"]), str(obj["label"])))
     return out, report
 
@@ -279,7 +312,7 @@ def _truth_boxes(obj: dict[str, Any]) -> Detections:
     parsed = []
     for i, b in enumerate(boxes):
         try:
-            parsed.append(parse_box(b))
+            parsed.append(parse_box(b, truth=True))
         except ValueError as exc:
             raise ValueError(f"ground-truth box {i}: {exc}") from None
     xyxy = np.array(parsed).reshape(-1, 4)
@@ -303,11 +336,7 @@ def read_anomaly(path: str | Path) -> tuple[list[AnomalySample], LoadReport]:
     report = LoadReport()
     base = Path(path).parent
     out = []
-    for n, sid, obj in _unique_rows(path, report):
-        miss = _require(obj, ("target", "reference"))
-        if miss:
-            report.skip(path, n, sid, f"missing field {miss!r}")
-            continue
+    for n, sid, obj in _complete_rows(path, report, ("target", "reference")):
         refs = obj["reference"] if isinstance(obj["reference"], list) else [obj["reference"]]
         if not refs:
             report.skip(path, n, sid, "'reference' is an empty list")
@@ -493,7 +522,7 @@ def read_ref_l4(
             if not isinstance(bbox, (list, tuple)) or len(bbox) != 4:
                 raise ValueError(f"bbox must be [x, y, w, h], got {bbox!r}")
             x, y, w, h = (float(v) for v in bbox)
-            box = parse_box([x, y, x + w, y + h])
+            box = parse_box([x, y, x + w, y + h], truth=True)
         except (TypeError, ValueError) as exc:
             report.skip(table, r, sid, f"ground truth {exc}")
             continue

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tenken.core.errors import InputError, ModelOutputError
+from tenken.core.errors import InputError, ModelOutputError, require_module
 
 SYSTEM_PROMPT = "You are a careful grader of answers to questions about images."
 
@@ -101,6 +101,7 @@ class LLMJudge:
     ) -> None:
         if not model or not base_url:
             raise InputError(f"judge needs a model and a base URL, got model={model!r} base_url={base_url!r}")
+        require_module("httpx", "eval", "the LLM judge")  # before any sample is scored, not per request
         self.model = model
         self.base_url = base_url.rstrip("/")
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()

@@ -47,13 +47,22 @@ def _finish(fig: Any, ax: Any, font: Any, title: str, path: str | Path) -> Path:
     return out
 
 
+def _bars(ax: Any, xs: np.ndarray, values: Sequence[float | None], width: float, name: str) -> None:
+    """One run's bars, each labelled with its value; a missing or NaN value is a "–" on the axis, not a 0 bar."""
+    missing = [v is None or not np.isfinite(v) for v in values]
+    heights = [0.0 if m else float(v) for v, m in zip(values, missing, strict=True)]  # type: ignore[arg-type]
+    bars = ax.bar(xs, heights, width, label=name)
+    ax.bar_label(bars, labels=["–" if m else f"{h:.2f}" for h, m in zip(heights, missing, strict=True)], fontsize=8)
+
+
 def plot_size_recall(
     runs: Sequence[dict[str, Any]], names: Sequence[str], path: str | Path, metric: str = "recall"
 ) -> Path:
     """Grouped bars of ``metric`` (``recall``, ``agreement``, ``recall_label``) per size row, a bar per run.
 
     ``runs`` are detection score dicts (with ``size_quartiles`` and ``size_lower_bounds``). Rows are taken
-    from the first run; missing values are drawn as 0-height bars.
+    from the first run (its box count under each label); each bar carries its value, and "–" marks a row
+    with no data (no box of that size), which is not a 0.
     """
     font = _font()
     rows = [*runs[0].get("size_quartiles", []), *runs[0].get("size_lower_bounds", [])]
@@ -64,8 +73,9 @@ def plot_size_recall(
     for i, (run, name) in enumerate(zip(runs, names, strict=True)):
         table = {r["name"]: r for r in [*run.get("size_quartiles", []), *run.get("size_lower_bounds", [])]}
         values = [table.get(lab, {}).get(metric) for lab in labels]
-        ax.bar(x + (i - (len(runs) - 1) / 2) * width, [v or 0.0 for v in values], width, label=name)
-    ax.set_xticks(x, labels)
+        _bars(ax, x + (i - (len(runs) - 1) / 2) * width, values, width, name)
+    # the first run's box count under each row: a 0 bar over 3 boxes and one over none read differently
+    ax.set_xticks(x, [f"{r['name']}\n({r.get('n_boxes', 0)})" for r in rows])
     ax.set_ylim(0, 1.05)
     ax.set_ylabel({"recall": "検出率 recall", "agreement": "ラベル一致率 agreement"}.get(metric, metric))
     ax.set_xlabel("箱の大きさ box size (sqrt(area), px)")
@@ -98,8 +108,7 @@ def plot_metric_bars(values: dict[str, dict[str, float | None]], path: str | Pat
     x = np.arange(len(metrics))
     width = 0.8 / max(1, len(names))
     for i, name in enumerate(names):
-        ys = [values[name].get(m) or 0.0 for m in metrics]
-        ax.bar(x + (i - (len(names) - 1) / 2) * width, ys, width, label=name)
+        _bars(ax, x + (i - (len(names) - 1) / 2) * width, [values[name].get(m) for m in metrics], width, name)
     ax.set_xticks(x, metrics)
     ax.legend()
     return _finish(fig, ax, font, title, path)

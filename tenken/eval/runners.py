@@ -183,6 +183,7 @@ def run_benchmark(
     judge: Any = None,
     progress: bool = True,
     workers: int = 1,
+    settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Predict the samples not yet done, append each to ``predictions.jsonl``, score, write ``scores.json``.
 
@@ -199,13 +200,15 @@ def run_benchmark(
         progress: show a rich progress bar.
         workers: samples predicted at once in threads (for models behind a server, which batch concurrent
             requests; keep 1 for in-process models). Lines are written as they finish, in any order.
+        settings: what else decides the predictions (e.g. ``{"detector": "hybrid", "params": [...]}``);
+            recorded, and an existing run directory with other settings is refused like another model.
 
     Returns:
         The ``scores.json`` content.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    meta = {"benchmark": benchmark.name, "model": model, "data": str(data)}
+    meta = {"benchmark": benchmark.name, "model": model, "data": str(data), "settings": settings or {}}
     meta_path = out / "run.json"
     if meta_path.is_file():
         old = json.loads(meta_path.read_text(encoding="utf-8"))
@@ -213,6 +216,10 @@ def run_benchmark(
             raise InputError(
                 f"{out} holds a run of benchmark {old.get('benchmark')!r} with model {old.get('model')!r}; "
                 f"use another --out for {meta['benchmark']!r} with {meta['model']!r}"
+            )
+        if old.get("settings", {}) != meta["settings"]:  # e.g. another --detector or --param: not mixed
+            raise InputError(
+                f"{out} holds a run with settings {old.get('settings', {})}; use another --out for {meta['settings']}"
             )
     else:
         from tenken import __version__
@@ -359,6 +366,7 @@ def model_predictor(
     tasks: str | None = None,
     family: str | None = None,
     detector: str | None = None,
+    inspect_options: dict[str, Any] | None = None,
     **vlm_options: Any,
 ) -> Predict:
     """The per-sample predict function of ``benchmark`` backed by the model ``model`` (a VLM spec).
@@ -367,7 +375,8 @@ def model_predictor(
     highest-ranked box is the answer; none is a miss), ``classify`` calls
     ``tenken.tasks.factory.classify_task`` with the task set ``tasks`` (default: the shipped example), and
     ``anomaly`` runs ``tenken.inspect.pipeline.Inspector`` with ``detector`` (``classical``, ``vlm`` or
-    ``hybrid``; default ``classical`` when ``model`` is ``"classical"``, else ``hybrid``).
+    ``hybrid``; default ``classical`` when ``model`` is ``"classical"``, else ``hybrid``) and
+    ``inspect_options`` (``change_params``, ``align_options``) as keyword arguments.
     ``family`` and ``vlm_options`` go to :func:`tenken.load_vlm`.
     """
     lang = lang or benchmark.lang
@@ -380,9 +389,10 @@ def model_predictor(
         if model in ("", "classical"):
             if detector not in (None, "classical"):
                 raise InputError(f"detector {detector!r} needs a VLM: pass --model SPEC instead of 'classical'")
-            inspector = Inspector(detector="classical", lang=lang)
+            inspector = Inspector(detector="classical", lang=lang, **(inspect_options or {}))
         else:
-            inspector = Inspector(detector=detector or "hybrid", lang=lang, vlm=_load_vlm(model, family, vlm_options))
+            vlm = _load_vlm(model, family, vlm_options)
+            inspector = Inspector(detector=detector or "hybrid", lang=lang, vlm=vlm, **(inspect_options or {}))
 
         def predict_anomaly(s: AnomalySample) -> dict[str, Any]:
             report = _report_dict(inspector.inspect(s.target, s.reference, id=s.id))

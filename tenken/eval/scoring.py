@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from tenken.core.detections import Detections
+from tenken.core.errors import InputError
 from tenken.eval.formats import (
     LoadReport,
     parse_box,
@@ -23,6 +24,19 @@ from tenken.eval.formats import (
     read_rec,
     read_vqa,
 )
+
+
+def _require_truth(samples: list[Any], gt_path: str | Path, report: LoadReport) -> None:
+    """Refuse to score when no ground-truth line could be used (an empty, binary or all-malformed file):
+    a table of NaNs with exit code 0 hid the mistake.
+
+    Raises:
+        InputError: naming the file and the first reason lines were skipped.
+    """
+    if samples:
+        return
+    first = f"; first: {report.skipped[0]}" if report.skipped else ""
+    raise InputError(f"{gt_path}: no usable ground-truth line ({len(report.skipped)} skipped{first})")
 
 
 def score_detection_truth(
@@ -44,17 +58,36 @@ def score_detection_truth(
 
     rows = read_predictions(pred_path, ids, report)
     preds = []
-    for sid in ids:
-        if sid in rows:
+    failed = []
+    for k, sid in enumerate(ids):
+        why = _failure(rows[sid][1]) if sid in rows else None
+        if why is not None:
+            # a failed item (missing image, model error, no alignment) is a failure, not an empty prediction:
+            # on a clean image an empty prediction would score a perfect F1
+            report.skip(pred_path, rows[sid][0], sid, f"{why}; scored F1 0, its boxes missed")
+            failed.append(k)
+            preds.append(Detections.empty())
+        elif sid in rows:
             line, obj = rows[sid]
             preds.append(prediction_detections(pred_path, line, sid, obj, report))
         else:
             preds.append(Detections.empty())
     det = score_detections(truth, preds)
+    if failed:
+        det.per_sample_f1_bbox[failed] = 0.0
+        det.per_sample_f1_bbox_label[failed] = 0.0
+        det.f1_bbox = float(det.per_sample_f1_bbox.mean())
+        det.f1_bbox_label = float(det.per_sample_f1_bbox_label.mean())
+    unlabelled = [sid for sid, t in zip(ids, truth, strict=True) if any(not lab for lab in t.labels)]
     if any(len(t) for t in truth) and not any(lab for t in truth for lab in t.labels):
         report.notes.append(
             "the ground truth has no labels: f1_bbox_label, agreement and map50 compare against empty labels; "
             "read f1_bbox, recall and map50_bbox"
+        )
+    elif unlabelled:  # some lines labelled, some not: the label scores of the others are silently 0
+        report.notes.append(
+            f"{len(unlabelled)} ground-truth image(s) have boxes without a label (first: {unlabelled[0]!r}); "
+            "those boxes never match in f1_bbox_label, agreement and map50"
         )
     out = det.to_dict()
     out["map50"] = map50(truth, preds)
@@ -91,11 +124,23 @@ def _per_label(truth: list[Detections], preds: list[Detections]) -> list[dict[st
     return out
 
 
+def _failure(obj: dict[str, Any]) -> str | None:
+    """Why a prediction line is a failed item rather than a prediction, or None: an ``error`` line, or a
+    tenken report whose alignment failed (no detector ran on it)."""
+    if "error" in obj:
+        return f"prediction failed ({obj['error']})"
+    alignment = obj.get("alignment")
+    if isinstance(alignment, dict) and alignment.get("ok") is False:
+        return f"not aligned, nothing was inspected ({alignment.get('reason')})"
+    return None
+
+
 def score_detection_files(
     gt_path: str | Path, pred_path: str | Path, per_label: bool = False, per_sample: bool = False
 ) -> dict[str, Any]:
     """``tenken eval detection``: GT lines ``{"id","boxes","labels"}``, PRED lines tenken reports."""
     items, report = read_detection_truth(gt_path)
+    _require_truth(items, gt_path, report)
     ids, truth = [t.id for t in items], [t.truth for t in items]
     return score_detection_truth(ids, truth, pred_path, report, per_label, per_sample)
 
@@ -109,6 +154,7 @@ def score_rec_files(gt_path: str | Path, pred_path: str | Path, per_sample: bool
     from tenken.eval.rec import rec_scores, size_bucket
 
     samples, report = read_rec(gt_path)
+    _require_truth(samples, gt_path, report)
     ids = [s.id for s in samples]
     rows = read_predictions(pred_path, ids, report)
     pred = np.full((len(samples), 4), np.nan)
@@ -164,6 +210,7 @@ def score_vqa_files(
     from tenken.eval.text import exact_match, normalized_match, rouge_l, rouge_l_config
 
     samples, report = read_vqa(gt_path)
+    _require_truth(samples, gt_path, report)
     ids = [s.id for s in samples]
     preds = _text_predictions(pred_path, ids, report)
     refs = [s.answer for s in samples]
@@ -190,6 +237,12 @@ def score_vqa_files(
         summary = summarize(results, judge.model)
         out["llm_judge"] = summary.pop("llm_judge")
         out["llm_judge_detail"] = summary
+        asked = sum(1 for p in preds if str(p).strip())
+        if asked and summary["failed"] == asked:
+            # every request failed (server down, wrong URL): the mean of the empty answers' zeros is no score
+            out["llm_judge"] = None
+            first = next(r.error for r in results if r.error)
+            report.notes.append(f"the judge failed on every request, llm_judge not scored (first error: {first})")
         for sid, r in zip(ids, results, strict=True):
             if r.error:
                 report.skip(pred_path, None, sid, f"judge request failed: {r.error}")
@@ -206,9 +259,11 @@ def score_classification_files(gt_path: str | Path, pred_path: str | Path, per_s
     from tenken.eval.classification import classification_scores
 
     samples, report = read_classification(gt_path)
+    _require_truth(samples, gt_path, report)
     ids = [s.id for s in samples]
-    preds = _text_predictions(pred_path, ids, report)
-    truth = [s.label for s in samples]
+    # labels are compared after trimming whitespace (" 検査\n" from a model is 検査), as exact_match does
+    preds = [p.strip() for p in _text_predictions(pred_path, ids, report)]
+    truth = [s.label.strip() for s in samples]
     labels = list(dict.fromkeys(truth))
     out = classification_scores(truth, preds, labels).to_dict()
     if per_sample:

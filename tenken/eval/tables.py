@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,7 +16,7 @@ HEADLINE: dict[str, tuple[str, ...]] = {
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
-    if value is None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if isinstance(value, float):
         return f"{value:.{digits}g}" if abs(value) >= 10 else f"{value:.{digits}f}".rstrip("0").rstrip(".") or "0"
@@ -23,7 +24,7 @@ def _fmt(value: Any, digits: int = 4) -> str:
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A GitHub-flavoured markdown table; floats are rounded to 4 digits, None is "–"."""
+    """A GitHub-flavoured markdown table; floats are rounded to 4 digits, None and NaN (no data) are "–"."""
     lines = ["| " + " | ".join(str(h) for h in header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for row in rows:
         lines.append("| " + " | ".join(_fmt(v).replace("|", "\\|") for v in row) + " |")
@@ -79,6 +80,8 @@ def compare_table(
             metrics[k] = None
     rows: list[list[Any]] = [["benchmark", *[r.get("benchmark") for r in results]]]
     rows.append(["model", *[r.get("model") for r in results]])
+    if any(r.get("settings") for r in results):  # runs of one model that differ by --detector / --param
+        rows.append(["settings", *[_settings_text(r.get("settings") or {}) for r in results]])
     for m in metrics:
         rows.append([m, *[r.get("scores", {}).get(m) for r in results]])
     if diffs is not None and any(d for d in diffs):
@@ -94,3 +97,11 @@ def _diff_text(d: dict[str, Any] | None) -> str | None:
     if not d or d.get("diff") is None:
         return None
     return f"{d['diff']:+.4g} [{d['low']:+.4g}, {d['high']:+.4g}] (n={d['n']})"
+
+
+def _settings_text(settings: dict[str, Any]) -> str:
+    """``{"detector": "hybrid", "params": ["a=1"], "registered": True}`` -> ``detector hybrid; a=1; registered``."""
+    parts = [f"detector {settings['detector']}"] if settings.get("detector") else []
+    parts += list(settings.get("params") or [])
+    parts += ["registered"] if settings.get("registered") else []
+    return "; ".join(parts) or "default"

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
+from tenken.core.errors import require_module
+
 _EMOJI = re.compile(
     "[\U0001f600-\U0001f64f\U0001f300-\U0001f5ff\U0001f680-\U0001f6ff\U0001f1e0-\U0001f1ff\U00002702-\U000027b0]+"
 )
@@ -68,7 +70,8 @@ class MecabTokenizer:
     """Word tokenizer for rouge-score: normalise, then MeCab (fugashi + unidic-lite) surface forms."""
 
     def __init__(self, use_neologdn: bool | None = None) -> None:
-        from fugashi import Tagger
+        require_module("unidic_lite", "ja", "Japanese ROUGE-L (the MeCab dictionary)")
+        Tagger = require_module("fugashi", "ja", "Japanese ROUGE-L (MeCab tokens)").Tagger
 
         self.use_neologdn = neologdn_available() if use_neologdn is None else use_neologdn
         self._tagger = Tagger("-Owakati")
@@ -80,8 +83,7 @@ class MecabTokenizer:
 
 @lru_cache(maxsize=2)
 def _scorer(use_neologdn: bool):
-    from rouge_score import rouge_scorer
-
+    rouge_scorer = require_module("rouge_score.rouge_scorer", "ja", "ROUGE-L")
     return rouge_scorer.RougeScorer(["rougeL"], tokenizer=MecabTokenizer(use_neologdn))
 
 

@@ -11,28 +11,34 @@ A manifest is JSON Lines, one item a line::
   killed at any moment loses no finished result and leaves at most a trailing partial line, which ``resume``
   drops before going on.
 - ``DIR/images/<id>.jpg``: the annotated composite of each item.
-- ``DIR/index.html``: a browsable summary (thumbnails, counts, warnings, errors), rewritten at the end.
+- ``DIR/index.html``: a browsable summary (thumbnails, counts, warnings, errors), written at the start,
+  every :data:`INDEX_REFRESH_S` seconds and at the end, so a killed run still has one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import os
 import re
+import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tenken.core.errors import InputError, TenkenError
-from tenken.core.images import save_image
+from tenken.core.errors import InputError, TenkenError, describe_json_error
+from tenken.core.images import check_writable, save_image
 from tenken.inspect.pipeline import Inspection, Inspector
 from tenken.inspect.render import render_annotated
 
 RESULTS = "results.jsonl"
 IMAGES = "images"
 INDEX = "index.html"
+INDEX_REFRESH_S = 30.0
+"""Seconds between rewrites of ``index.html`` during a run (it is also written at the start and the end)."""
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".heic", ".heif", ".dng"})
 
 
@@ -97,7 +103,7 @@ def _manifest_item(raw: str, n: int, base: Path, mpath: Path) -> BatchItem:
     try:
         obj = json.loads(raw)
     except json.JSONDecodeError as exc:
-        return BatchItem(f"line-{n}", None, [], n, f"{where}: not valid JSON ({exc.msg} at column {exc.colno})")
+        return BatchItem(f"line-{n}", None, [], n, f"{where}: not valid JSON ({describe_json_error(exc)})")
     if not isinstance(obj, dict):
         return BatchItem(f"line-{n}", None, [], n, f"{where}: expected a JSON object, got {type(obj).__name__}")
     raw_id = obj.get("id")
@@ -114,7 +120,8 @@ def _manifest_item(raw: str, n: int, base: Path, mpath: Path) -> BatchItem:
         problems.append("missing 'reference' (a path or a non-empty list of paths)")
     if problems:
         return BatchItem(item_id, None, [], n, f"{where}: {', '.join(problems)}")
-    return BatchItem(item_id, base / target, [base / r for r in refs], n)
+    # "~/..." is the user's home, as in a shell (it was taken as a folder named "~" beside the manifest)
+    return BatchItem(item_id, base / Path(target).expanduser(), [base / Path(r).expanduser() for r in refs], n)
 
 
 def pair_folders(
@@ -123,8 +130,9 @@ def pair_folders(
     """Pair every image in ``targets`` with references from ``references``.
 
     By telemetry when the target and references have GPS positions (the ``k`` nearest references, chosen
-    once with a :class:`~tenken.align.retrieve.ReferenceIndex`); otherwise by file name (the reference
-    with the same file stem, case-insensitive). A target with neither gets an error item.
+    once with a :class:`~tenken.align.retrieve.ReferenceIndex`); otherwise by file name (the references
+    with the same file stem, case-insensitive; several are all candidates). A target with neither gets an
+    error item. Item ids are the targets' file stems, or their full names when two targets share a stem.
 
     Raises:
         InputError: a folder is missing or holds no images.
@@ -136,19 +144,24 @@ def pair_folders(
     tdir, rdir = Path(targets), Path(references)
     target_files, reference_files = _images_in(tdir, "targets"), _images_in(rdir, "references")
     index = ReferenceIndex.from_paths(reference_files, warnings=warnings)
-    by_stem = {p.stem.lower(): p for p in reference_files}
+    by_stem: dict[str, list[Path]] = {}
+    for p in reference_files:
+        by_stem.setdefault(p.stem.lower(), []).append(p)
+    stems = Counter(t.stem for t in target_files)
     items = []
     for t in target_files:
+        # the id is the file stem, or the whole file name when two targets share a stem (IMG_1.jpg, IMG_1.png)
+        tid = t.stem if stems[t.stem] == 1 else t.name
         tel = read_telemetry(t, warnings) if len(index) else None
         if tel is not None:
             refs = [Path(c.name) for c in index.candidates(tel, k=k)]
-            items.append(BatchItem(t.stem, t, refs))
+            items.append(BatchItem(tid, t, refs))
         elif t.stem.lower() in by_stem:
-            items.append(BatchItem(t.stem, t, [by_stem[t.stem.lower()]]))
+            items.append(BatchItem(tid, t, by_stem[t.stem.lower()]))
         else:
             items.append(
                 BatchItem(
-                    t.stem,
+                    tid,
                     t,
                     [],
                     error=f"{t}: no GPS telemetry and no reference named {t.stem}.* in {rdir}; item skipped",
@@ -180,23 +193,6 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     return int(m.group(1)), int(m.group(2))
 
 
-def check_writable(out: str | os.PathLike) -> Path:
-    """Create ``out`` and prove a file can be written there, before any work.
-
-    Raises:
-        InputError: the folder cannot be created or written.
-    """
-    folder = Path(out)
-    probe = folder / ".tenken-write-test"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe.write_bytes(b"ok")
-        probe.unlink()
-    except OSError as exc:
-        raise InputError(f"{folder}: output folder is not writable ({exc.strerror or exc})") from None
-    return folder
-
-
 def load_results(path: Path, repair: bool = True) -> list[dict[str, Any]]:
     """The complete lines of a results file; with ``repair``, a trailing partial line is cut off the file."""
     if not path.is_file():
@@ -216,16 +212,23 @@ def load_results(path: Path, repair: bool = True) -> list[dict[str, Any]]:
 
 
 def inspect_to_folder(
-    inspector: Inspector, target: str | os.PathLike, references: list[str | os.PathLike], out: str | os.PathLike
+    inspector: Inspector,
+    target: str | os.PathLike,
+    references: list[str | os.PathLike],
+    out: str | os.PathLike,
+    id: str | None = None,
 ) -> Inspection:
     """One pair: ``out/report.json`` and ``out/annotated.png`` (what ``tenken inspect T R --out DIR`` writes).
+
+    The report's ``id`` is ``id``, by default the target's file name without extension (as in folder
+    batches), so the report can be scored with ``tenken eval detection`` (a null id matched nothing).
 
     Raises:
         InputError: ``out`` is not writable (checked before the inspection).
         ImageLoadError: an image cannot be read.
     """
     folder = check_writable(out)
-    result = inspector.run(str(target), [str(r) for r in references])
+    result = inspector.run(str(target), [str(r) for r in references], id=id if id is not None else Path(target).stem)
     picture = render_annotated(result, inspector.classes, inspector.lang)
     (folder / "report.json").write_text(result.report.to_json_text() + "\n", encoding="utf-8")
     save_image(picture, folder / "annotated.png", png_compress_level=1)
@@ -234,18 +237,26 @@ def inspect_to_folder(
 
 @dataclass
 class BatchSummary:
-    """What a batch run did: counts of items done now, skipped (already done), failed; the output folder."""
+    """What a batch run did: counts of items done now, skipped (already done), failed; the output folder;
+    ``previous``: where an earlier results file went when the run started afresh (``results.jsonl.bak``)."""
 
     out: Path
     done: int = 0
     skipped: int = 0
     failed: int = 0
     total: int = 0
+    previous: Path | None = None
 
 
 def image_name(item_id: str) -> str:
-    """File name of an item's annotated image (the id with unsafe characters replaced)."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", item_id).strip("._") or "item"
+    """File stem of an item's annotated image: the id itself when it is a safe file name, else the id with
+    unsafe characters replaced plus a short hash of the id, so distinct ids never share an image
+    (``a/b`` and ``a_b``, or ``東京`` and ``大阪``, which would otherwise both become ``a_b`` / ``item``)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", item_id).strip("._-")  # never a leading "-" (read as an option)
+    if safe == item_id:
+        return safe
+    digest = hashlib.sha1(item_id.encode("utf-8")).hexdigest()[:8]
+    return f"{safe}-{digest}" if safe else digest
 
 
 def run_batch(
@@ -262,7 +273,8 @@ def run_batch(
     Args:
         inspector: the configured pipeline (its feature cache serves the whole batch).
         items: from :func:`read_manifest` or :func:`pair_folders`.
-        resume: keep an existing results file and skip ids already in it (else it is started afresh).
+        resume: keep an existing results file and skip ids already in it (else it is started afresh and the
+            old one is kept as ``results.jsonl.bak``, replacing an older backup).
         shard: ``(I, N)``: only items at positions ``I, I+N, I+2N, ...`` (0-based, manifest order).
         progress: called after each item with the item and the line written.
         on_start: called once with the number of items this run will process.
@@ -274,22 +286,30 @@ def run_batch(
     (folder / IMAGES).mkdir(exist_ok=True)
     results = folder / RESULTS
     done_ids: set[str] = set()
+    previous = None
     if resume:
         done_ids = {str(r.get("id")) for r in load_results(results)}
-        write_index(folder)
     elif results.exists():
-        results.unlink()
+        # a forgotten --resume must not wipe a long run's finished results: keep the last one aside
+        backup = results.with_name(RESULTS + ".bak")
+        results.replace(backup)
+        previous = backup
     mine = [it for i, it in enumerate(items) if shard is None or i % shard[1] == shard[0]]
     todo = [it for it in mine if it.id not in done_ids]
-    summary = BatchSummary(folder, skipped=len(mine) - len(todo), total=len(mine))
+    summary = BatchSummary(folder, skipped=len(mine) - len(todo), total=len(mine), previous=previous)
     if on_start:
         on_start(len(todo))
     with results.open("a", encoding="utf-8") as fh:
+        write_index(folder)  # a run killed before its end still leaves a summary of what it finished
+        refreshed = time.monotonic()
         for item in todo:
             row = _run_item(inspector, item, folder)
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
+            if time.monotonic() - refreshed > INDEX_REFRESH_S:
+                write_index(folder)
+                refreshed = time.monotonic()
             if "error" in row:
                 summary.failed += 1
             else:
@@ -341,8 +361,8 @@ def write_index(folder: str | os.PathLike) -> Path:
         for d in dets:
             counts[d["label_ja"]] = counts.get(d["label_ja"], 0) + 1
         labels = ", ".join(f"{html.escape(k)} ×{v}" for k, v in counts.items())
-        problems = [*r.get("warnings", [])]
-        alignment = r.get("alignment", {})
+        alignment = r.get("alignment") or {}
+        problems = [*r.get("warnings", []), *alignment.get("warnings", [])]
         if not alignment.get("ok", True):
             problems.insert(0, f"not aligned: {alignment.get('reason')}")
         notes = "<br>".join(html.escape(w) for w in problems)
@@ -352,7 +372,8 @@ def write_index(folder: str | os.PathLike) -> Path:
         )
     page = (
         '<!doctype html><html lang="ja"><head><meta charset="utf-8"><title>tenken inspect</title><style>'
-        "body{font-family:sans-serif;margin:1em}table{border-collapse:collapse}"
+        "body{font-family:system-ui,'Hiragino Sans','Yu Gothic UI',Meiryo,'Noto Sans CJK JP','IPAexGothic',sans-serif;"
+        "margin:1em}table{border-collapse:collapse}"
         "td{border:1px solid #ccc;padding:4px;vertical-align:top}img{max-width:480px}"
         "tr.err{background:#fee}</style></head><body>"
         f"<h1>tenken inspect</h1><p>{len(rows)} item(s), {n_found} with findings, {n_err} error(s)</p>"

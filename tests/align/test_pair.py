@@ -191,6 +191,20 @@ def test_align_best_reports_every_failure(graf: Path, photo: np.ndarray) -> None
     assert len(a.candidates) == 2
 
 
+def test_an_unreadable_candidate_is_skipped_not_fatal(tmp_path: Path, photo: np.ndarray, synthetic_pair) -> None:
+    # one lost or corrupt frame among the candidates failed the whole item, though a good reference was there
+    shift = np.array([[1, 0, 6.0], [0, 1, -4.0], [0, 0, 1]])
+    target, near, _ = synthetic_pair(photo, shift)
+    corrupt = tmp_path / "corrupt.jpg"
+    corrupt.write_bytes(b"\xff\xd8 not really a jpeg")
+    a = align_best(target, [tmp_path / "lost.jpg", corrupt, near], views=False)
+    assert a.ok and a.reference == "references[2]"
+    assert [w.split(":")[0] for w in a.warnings[:2]] == ["reference skipped"] * 2
+    assert "lost.jpg: file not found" in a.warnings[0]
+    with pytest.raises(ImageLoadError, match=r"lost\.jpg"):  # nothing readable: the first cause, as before
+        align_best(target, [tmp_path / "lost.jpg", corrupt], views=False)
+
+
 def test_align_best_needs_references(photo: np.ndarray) -> None:
     with pytest.raises(InputError):
         align_best(photo, [])

@@ -66,3 +66,23 @@ def test_error_keeps_brackets_in_paths(tmp_path):
 def test_debug_works_after_the_verb_too(tmp_path):
     r = runner.invoke(app, ["tasks", "--tasks", str(tmp_path / "missing.yaml"), "--debug"])
     assert r.exit_code != 0 and r.exception is not None and "No such option" not in r.output
+
+
+def _commands(cmd, path):
+    yield path, cmd
+    for name, sub in sorted(getattr(cmd, "commands", {}).items()):
+        yield from _commands(sub, [*path, name])
+
+
+def test_help_text_never_loses_bracketed_text_to_rich_markup():
+    # "[x1,y1,x2,y2]" in a docstring is a rich tag: `eval detection --help` showed "boxes": [, ...]
+    import re
+
+    import typer
+
+    tag_like = re.compile(r"(?<!\\)\[([a-zA-Z#/@][^\[\]]*)\]")
+    for path, cmd in _commands(typer.main.get_command(app), []):
+        texts = [cmd.help or "", *(getattr(p, "help", None) or "" for p in cmd.params)]
+        for inner in (m for t in texts for m in tag_like.findall(t)):
+            res = CliRunner().invoke(app, [*path, "--help"], terminal_width=300)
+            assert inner in res.output, f"tenken {' '.join(path)} --help drops [{inner}]"

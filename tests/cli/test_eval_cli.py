@@ -6,13 +6,9 @@ import pytest
 from typer.testing import CliRunner
 
 from tenken.cli import app
+from tests.eval.jsonl_files import write
 
 runner = CliRunner()
-
-
-def write(path, lines):
-    path.write_text("\n".join(x if isinstance(x, str) else json.dumps(x, ensure_ascii=False) for x in lines) + "\n")
-    return path
 
 
 @pytest.fixture
@@ -184,3 +180,44 @@ def test_anomaly_run_without_the_pipeline_is_a_clear_error(tmp_path, monkeypatch
         app, ["eval", "run", "anomaly", "--model", "classical", "--data", str(data), "--out", str(tmp_path / "o")]
     )
     assert r.exit_code == 2 and "inspection pipeline" in r.output
+
+
+def test_skip_report_lines_are_not_wrapped_and_keep_brackets(tmp_path):
+    # the stderr report wrapped at 80 columns (one reason over two lines) in logs and CI output
+    gt = write(tmp_path / "gt.jsonl", [{"id": "[a]", "boxes": [[0, 0, 10, 10]], "labels": ["cone"]}])
+    long_id = "x" * 120
+    pred = write(tmp_path / "pred.jsonl", [{"id": long_id, "detections": []}])
+    res = runner.invoke(app, ["eval", "detection", "--gt", str(gt), "--pred", str(pred)])
+    assert res.exit_code == 0, res.output
+    lines = res.stderr.splitlines()
+    assert any(long_id in x and x.endswith("prediction for an id that is not in the ground truth") for x in lines)
+    assert any(x.endswith("scored as empty: [a]") for x in lines)
+
+
+def test_core_install_without_eval_extras_gets_an_install_hint(tmp_path, monkeypatch):
+    # on `pip install tenken` (no extras) eval detection ended in a ModuleNotFoundError traceback
+    import sys
+
+    from tenken.eval.text import _scorer
+
+    for name in ("pycocotools", "faster_coco_eval", "rouge_score", "rouge_score.rouge_scorer", "fugashi"):
+        monkeypatch.setitem(sys.modules, name, None)  # import of these now fails
+    gt = write(tmp_path / "gt.jsonl", [{"id": "a", "boxes": [[0, 0, 10, 10]], "labels": ["cone"], "image": "x.jpg",
+                                        "question": "q", "answer": "赤"}])  # fmt: skip
+    pred = write(tmp_path / "p.jsonl", [{"id": "a", "detections": [{"box": [0, 0, 10, 10]}], "prediction": "赤"}])
+    res = runner.invoke(app, ["eval", "detection", "--gt", str(gt), "--pred", str(pred)])
+    assert res.exit_code == 2 and "pip install 'tenken[eval]'" in res.output, res.output
+    _scorer.cache_clear()
+    res = runner.invoke(app, ["eval", "vqa", "--gt", str(gt), "--pred", str(pred)])
+    assert res.exit_code == 2 and "pip install 'tenken[ja]'" in res.output, res.output
+    _scorer.cache_clear()
+
+
+def test_output_paths_are_checked_before_scoring(tmp_path):
+    # --per-sample naming a folder and --plots naming a file were tracebacks after all the work
+    gt = write(tmp_path / "gt.jsonl", [{"id": "a", "boxes": [], "labels": []}])
+    pred = write(tmp_path / "p.jsonl", [{"id": "a", "detections": []}])
+    res = runner.invoke(app, ["eval", "detection", "--gt", str(gt), "--pred", str(pred), "--per-sample", str(tmp_path)])
+    assert res.exit_code == 2 and "is a folder; give a file name" in res.output, res.output
+    res = runner.invoke(app, ["eval", "compare", str(tmp_path), "--plots", str(gt)])
+    assert res.exit_code == 2 and "is a file, not a folder" in res.output, res.output

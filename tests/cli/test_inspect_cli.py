@@ -42,7 +42,8 @@ def test_example_pair_finds_the_pasted_objects(repo_root: Path, tmp_path: Path):
 
 def test_human_summary_in_english_with_a_param(pair, tmp_path: Path):
     target, reference, _ = pair
-    res = _run("inspect", str(target), str(reference), "--out", str(tmp_path / "o"), "--lang", "en",
+    # --lang takes any case, as the VLM verbs do ("EN" was refused)
+    res = _run("inspect", str(target), str(reference), "--out", str(tmp_path / "o"), "--lang", "EN",
                "--param", "min_area=4")  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "aligned with" in res.output and "finding(s)" in res.output and "report.json" in res.output
@@ -87,6 +88,7 @@ def test_registered_tiles_skip_matching_and_find_the_change(dev_data: Path, tmp_
         (["inspect", "--targets", "{tdir}", "--out", "{out}"], "go together"),
         (["inspect", "{t}", "{r}", "--pairs", "{missing}"], "exactly one of"),
         (["inspect", "--pairs", "{t}", "--out", "{out}", "--shard", "3/2"], "--shard"),
+        (["inspect", "{t}", "{r}", "--k", "0"], "greater than or equal to 1"),  # was accepted
     ],
 )
 def test_bad_input_gives_one_clear_line(pair, tmp_path: Path, args: list[str], message: str, monkeypatch):
@@ -182,3 +184,25 @@ def test_hybrid_with_a_tiny_model_checkpoint(pair, tiny_llava_path: Path, tmp_pa
     jsonschema.validate(report, report_json_schema())
     assert report["detectors"] == ["classical", "vlm"] and report["model"]["family"] == "llava"
     assert all(d["label_pass2"] is not None for d in report["detections"])
+
+
+def test_batch_messages_print_ids_and_paths_verbatim_on_one_line(tmp_path: Path):
+    # ids and paths are data: "[/x]" crashed rich markup and "[old]" vanished; long lines were wrapped in logs
+    folder = tmp_path / "[old] site"
+    folder.mkdir()
+    long_name = "x" * 150
+    (folder / "m.jsonl").write_text(
+        json.dumps({"id": "[/x] spot", "target": f"{long_name}.jpg", "reference": "r.jpg"}) + "\n", encoding="utf-8"
+    )
+    res = CliRunner().invoke(app, ["inspect", "--pairs", str(folder / "m.jsonl"), "--out", str(tmp_path / "o")])
+    assert res.exit_code == 1, res.output
+    line = next(x for x in res.stderr.splitlines() if x.startswith("error"))
+    assert "[/x] spot" in line and f"[old] site/{long_name}.jpg: file not found" in line
+
+
+def test_every_verb_takes_json(tmp_path: Path):
+    # report-schema refused --json ("No such option"), unlike every other verb
+    res = _run("report-schema", "--json")
+    assert res.exit_code == 0 and json.loads(res.stdout)["$id"] == "tenken.report/1"
+    res = _run("report-schema", "--out", str(tmp_path / "s.json"), "--json")
+    assert res.exit_code == 0 and json.loads(res.stdout) == {"wrote": str(tmp_path / "s.json")}

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from tenken import ImageLoadError, InputError, load_image, save_image
-from tenken.core.images import check_output_path, image_size
+from tenken.core.images import check_output_path, check_writable, image_size
 
 
 def rgb_pattern(w=64, h=48):
@@ -178,3 +178,11 @@ def test_save_image_unwritable_path_is_an_input_error(tmp_path):
     blocker.write_text("x")
     with pytest.raises(InputError, match="cannot write"):
         save_image(np.zeros((4, 4, 3), np.uint8), blocker / "x.png")  # a file where a folder should be
+
+
+def test_check_writable_names_a_file_given_as_a_folder(tmp_path):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    with pytest.raises(InputError, match="is a file, not a folder"):
+        check_writable(blocker)
+    assert check_writable(tmp_path / "new" / "deep").is_dir()

@@ -7,6 +7,8 @@ from hypothesis import strategies as st
 
 from tenken.core.errors import InputError
 from tenken.eval.formats import (
+    LoadReport,
+    iter_jsonl,
     parse_box,
     read_anomaly,
     read_classification,
@@ -16,11 +18,7 @@ from tenken.eval.formats import (
     read_ref_l4,
     read_vqa,
 )
-
-
-def write_lines(path, lines):
-    path.write_text("\n".join(x if isinstance(x, str) else json.dumps(x, ensure_ascii=False) for x in lines) + "\n")
-    return path
+from tests.eval.jsonl_files import write as write_lines
 
 
 def reasons(report):
@@ -211,3 +209,40 @@ def test_ref_l4_parquet_boxes_are_converted_from_xywh(tmp_path):
     assert len(report.skipped) == 1 and "negative width" in report.skipped[0].reason
     with pytest.raises(InputError, match="test split"):
         read_ref_l4(tmp_path, split="test")
+
+
+def test_jsonl_reader_reports_binary_lines_and_accepts_a_bom(tmp_path):
+    # a binary file raised UnicodeDecodeError (a traceback); Notepad's UTF-8 BOM made line 1 "malformed JSON"
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b'\xef\xbb\xbf{"id": "a"}\n\xff\xfe junk\n{"id": "b"}\n')
+    report = LoadReport()
+    rows = list(iter_jsonl(path, report))
+    assert [obj["id"] for _, obj in rows] == ["a", "b"]
+    assert [(s.line, s.reason) for s in report.skipped] == [(2, "not UTF-8 text (is this a JSONL file?)")]
+
+
+def test_a_folder_is_not_a_jsonl_file(tmp_path):
+    with pytest.raises(InputError, match="is a folder"):
+        list(iter_jsonl(tmp_path, LoadReport()))
+
+
+def test_a_pretty_printed_json_report_is_read_as_one_document(tmp_path):
+    # report.json of `tenken inspect` spans many lines: each line was "malformed JSON" and the id "missing"
+    one = tmp_path / "report.json"
+    one.write_text(json.dumps({"id": "a", "detections": []}, indent=2), encoding="utf-8")
+    report = LoadReport()
+    assert [(n, obj["id"]) for n, obj in iter_jsonl(one, report)] == [(1, "a")] and report.clean
+    many = tmp_path / "reports.json"
+    many.write_text(json.dumps([{"id": "a"}, 3, {"id": "b"}], indent=2), encoding="utf-8")
+    assert [obj["id"] for _, obj in iter_jsonl(many, report)] == ["a", "b"]
+    assert [(s.line, s.reason) for s in report.skipped] == [(2, "expected a JSON object, got int")]
+
+
+def test_a_zero_size_ground_truth_box_is_rejected_but_a_prediction_is_not(tmp_path):
+    # a point or line GT box can never be matched (IoU 0): it lowered recall without a word
+    path = write_lines(tmp_path / "gt.jsonl", [{"id": "a", "boxes": [[5, 5, 5, 9]], "labels": ["x"]}])
+    items, report = read_detection_truth(path)
+    assert items == [] and "zero width or height" in report.skipped[0].reason
+    assert parse_box([5, 5, 5, 9]).tolist() == [5, 5, 5, 9]
+    with pytest.raises(ValueError, match="zero width"):
+        parse_box([5, 5, 9, 5], truth=True)

@@ -52,3 +52,19 @@ def test_plot_text_uses_the_bundled_japanese_font(tmp_path):
     finally:
         plots._finish = original
     assert seen == [(str(japanese_font_path()), str(japanese_font_path()))]
+
+
+def test_missing_values_are_marked_not_drawn_as_zero():
+    # an empty size row (no boxes: recall NaN/None) and a real 0 were the same empty bar
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from tenken.eval.plots import _bars
+
+    fig, ax = plt.subplots()
+    _bars(ax, np.arange(3), [0.0, None, float("nan")], 0.4, "run")
+    assert [t.get_text() for t in ax.texts] == ["0.00", "–", "–"]
+    plt.close(fig)

@@ -5,11 +5,7 @@ import pytest
 from tenken.core.errors import InputError, ModelOutputError
 from tenken.eval.formats import read_anomaly, read_rec, read_vqa
 from tenken.eval.runners import get_benchmark, run_benchmark
-
-
-def write(path, lines):
-    path.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n")
-    return path
+from tests.eval.jsonl_files import write
 
 
 @pytest.fixture

@@ -49,3 +49,28 @@ def test_eval_run_anomaly_with_the_classical_pipeline(dev_data, tmp_path):
     reports = [json.loads(x) for x in (out / "predictions.jsonl").read_text().splitlines()]
     assert [x["id"] for x in reports] == names
     assert all(x["schema"] == "tenken.report/1" and isinstance(x["detections"], list) for x in reports)
+
+
+def test_eval_run_anomaly_takes_inspect_settings_and_keeps_them_apart(dev_data, tmp_path):
+    # fixed-camera pairs (LEVIR) need --registered and a tuned detector needs --param, which eval run lacked;
+    # and a run folder reused with another --detector/--param silently mixed predictions of two settings
+    pytest.importorskip("tenken.inspect.pipeline")
+    root = dev_data / "change_detection" / "changeformer_LEVIR"
+    name = sorted(p.name for p in (root / "label").iterdir())[0]
+    row = {"id": name, "target": str(root / "B" / name), "reference": str(root / "A" / name), "boxes": [],
+           "labels": []}  # fmt: skip
+    data = tmp_path / "pairs.jsonl"
+    data.write_text(json.dumps(row) + "\n")
+    out = tmp_path / "run"
+    args = ["eval", "run", "anomaly", "--model", "classical", "--data", str(data), "--out", str(out), "--registered"]
+    r = runner.invoke(app, [*args, "--param", "sensitivity=6", "--json"])
+    assert r.exit_code == 0, r.output
+    report = json.loads((out / "predictions.jsonl").read_text().splitlines()[0])
+    assert report["alignment"]["ok"] is True and report["alignment"]["homography"] == [[1, 0, 0], [0, 1, 0], [0, 0, 1]]
+    settings = json.loads((out / "run.json").read_text())["settings"]
+    assert settings == {"detector": None, "params": ["sensitivity=6"], "registered": True}
+    r = runner.invoke(app, [*args, "--param", "sensitivity=3"])
+    assert r.exit_code == 2 and "holds a run with settings" in " ".join(r.output.split())
+    r = runner.invoke(app, ["eval", "run", "vqa", "--model", "m", "--data", str(data), "--out", str(tmp_path / "v"),
+                            "--param", "sensitivity=3"])  # fmt: skip
+    assert r.exit_code == 2 and "are for the anomaly benchmark" in r.output

@@ -12,14 +12,10 @@ from typer.testing import CliRunner
 
 from tenken.cli import app
 from tenken.serve.openai_server import create_app, running_server
+from tests.eval.jsonl_files import write
 from tests.vlm.fakes import ScriptedBackend
 
 runner = CliRunner()
-
-
-def write(path, lines):
-    path.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n")
-    return path
 
 
 def run_json(args):

@@ -1,20 +1,15 @@
 """File-level scoring: bad input is reported, never silently scored."""
 
-import json
-
 import pytest
 
+from tenken.core.errors import InputError
 from tenken.eval.scoring import (
     score_classification_files,
     score_detection_files,
     score_rec_files,
     score_vqa_files,
 )
-
-
-def write(path, lines):
-    path.write_text("\n".join(x if isinstance(x, str) else json.dumps(x, ensure_ascii=False) for x in lines) + "\n")
-    return path
+from tests.eval.jsonl_files import write
 
 
 def skipped(scores):
@@ -128,3 +123,70 @@ def test_classification_file_scoring(tmp_path):
     assert s["labels"] == ["a", "b", "(other)"]
     assert s["confusion"] == [[1, 0, 1], [1, 0, 0], [0, 0, 0]]
     assert s["input"]["missing"] == ["1"]
+
+
+@pytest.mark.parametrize("score", [score_detection_files, score_rec_files, score_vqa_files, score_classification_files])
+@pytest.mark.parametrize("content", [b"", b"{broken\n", b"\xff\xd8\xff\xe0 a JPEG, not JSONL\n"])
+def test_ground_truth_with_no_usable_line_is_an_error_not_a_nan_table(tmp_path, score, content):
+    # an empty, all-malformed or binary GT file printed NaN scores with exit code 0
+    gt = tmp_path / "gt.jsonl"
+    gt.write_bytes(content)
+    pred = write(tmp_path / "pred.jsonl", [{"id": "a", "prediction": "x"}])
+    with pytest.raises(InputError, match="no usable ground-truth line"):
+        score(gt, pred)
+
+
+def test_a_failed_item_scores_zero_even_on_a_clean_image(tmp_path):
+    # an {"id", "error"} line (missing image, model crash) was scored as an empty prediction: F1 1 on a
+    # clean image, so failures raised the score
+    gt = write(tmp_path / "gt.jsonl", [{"id": "clean", "boxes": [], "labels": []},
+                                       {"id": "ok", "boxes": [], "labels": []}])  # fmt: skip
+    pred = write(tmp_path / "p.jsonl", [{"id": "clean", "target": "x.jpg", "line": 1, "error": "file not found"},
+                                        {"id": "ok", "detections": []}])  # fmt: skip
+    scores = score_detection_files(gt, pred, per_sample=True)
+    assert scores["f1_bbox"] == 0.5 and scores["f1_bbox_label"] == 0.5
+    assert [r["f1_bbox"] for r in scores["per_sample"]] == [0.0, 1.0]
+    assert ("clean", "prediction failed (file not found)") in skipped(scores)
+
+
+def test_a_report_that_could_not_align_scores_zero(tmp_path):
+    # alignment failed -> no detector ran -> "detections": []; that is not a verified clean image
+    gt = write(tmp_path / "gt.jsonl", [{"id": "clean", "boxes": [], "labels": []}])
+    report = {"id": "clean", "alignment": {"ok": False, "reason": "too few inliers"}, "detections": []}
+    scores = score_detection_files(gt, write(tmp_path / "p.jsonl", [report]))
+    assert scores["f1_bbox"] == 0.0
+    assert ("clean", "not aligned, nothing was inspected (too few inliers)") in skipped(scores)
+
+
+def test_a_judge_that_fails_every_request_gives_no_score(tmp_path):
+    # server down: llm_judge was 0.0 (the mean of the empty answers' zeros) with exit code 0
+    import socket
+
+    from tenken.eval.judge import LLMJudge
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    gt = write(tmp_path / "gt.jsonl", [{"id": i, "image": "x.jpg", "question": "q", "answer": "赤"} for i in "abc"])
+    pred = write(tmp_path / "p.jsonl", [{"id": "a", "prediction": "赤"}, {"id": "b", "prediction": "青"}])
+    judge = LLMJudge("m", f"http://127.0.0.1:{port}/v1", cache_dir=tmp_path / "cache", retries=0)
+    scores = score_vqa_files(gt, pred, judge=judge)
+    assert scores["llm_judge"] is None and scores["llm_judge_detail"]["failed"] == 2
+    assert any(n.startswith("the judge failed on every request") for n in scores["input"]["notes"])
+
+
+def test_classification_ignores_surrounding_whitespace(tmp_path):
+    # " 検査\n" (a model's answer with a newline) counted as wrong
+    gt = write(tmp_path / "gt.jsonl", [{"id": "a", "image": "x.jpg", "label": "検査"}])
+    pred = write(tmp_path / "p.jsonl", [{"id": "a", "prediction": " 検査\n"}])
+    assert score_classification_files(gt, pred)["accuracy"] == 1.0
+
+
+def test_partly_unlabelled_ground_truth_gets_a_note(tmp_path):
+    # a line without "labels" among labelled ones silently scored 0 in f1_bbox_label
+    gt = write(tmp_path / "gt.jsonl", [{"id": "a", "boxes": [[0, 0, 10, 10]], "labels": ["cone"]},
+                                       {"id": "b", "boxes": [[0, 0, 10, 10]]}])  # fmt: skip
+    found = [{"box": [0, 0, 10, 10], "label": "cone"}]
+    pred = write(tmp_path / "p.jsonl", [{"id": i, "detections": found} for i in "ab"])
+    notes = score_detection_files(gt, pred)["input"]["notes"]
+    assert len(notes) == 1 and notes[0].startswith("1 ground-truth image(s) have boxes without a label (first: 'b')")

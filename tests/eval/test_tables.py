@@ -30,3 +30,20 @@ def test_run_and_compare_tables():
     lines = cmp.splitlines()
     assert lines[0] == "| metric | run-a | run-b |"
     assert "| f1_bbox | 0.5 | – |" in lines and "| rouge_l | – | 41.5 |" in lines
+
+
+def test_an_empty_size_bucket_reads_as_a_dash_not_nan():
+    # eval rec printed "nan" for a size bucket with no samples while eval detection printed "–"
+    table = markdown_table(["size", "n", "acc"], [["medium", 0, float("nan")]])
+    assert table.splitlines()[-1] == "| medium | 0 | – |"
+
+
+def test_compare_table_names_the_settings_that_differ():
+    # two runs of one model with other --param looked identical apart from the folder name
+    runs = [
+        {"benchmark": "anomaly", "model": "classical", "task": "detection", "settings": {}, "scores": {}},
+        {"benchmark": "anomaly", "model": "classical", "task": "detection", "scores": {},
+         "settings": {"detector": None, "params": ["sensitivity=6"], "registered": True}},
+    ]  # fmt: skip
+    row = next(x for x in compare_table(runs, ["a", "b"]).splitlines() if x.startswith("| settings"))
+    assert row == "| settings | default | sensitivity=6; registered |"

@@ -16,6 +16,8 @@ from tenken.core.detections import Detections
 from tenken.core.errors import InputError
 from tenken.inspect.batch import (
     BatchItem,
+    image_name,
+    inspect_to_folder,
     load_results,
     pair_folders,
     parse_shard,
@@ -134,8 +136,11 @@ def test_resume_drops_a_partial_line_and_skips_done_ids(images: Path, tmp_path: 
     assert [r["id"] for r in rows] == ["a", "c"]
     again = run_batch(_inspector(), items, out, resume=True)
     assert (again.skipped, again.done) == (2, 0) and len(_rows(out)) == 2
-    run_batch(_inspector(), items[:1], out)  # without --resume a run starts afresh
+    fresh = run_batch(_inspector(), items[:1], out)  # without --resume a run starts afresh
     assert [r["id"] for r in _rows(out)] == ["a"]
+    # ... and the finished results of the earlier run are kept aside, not deleted (a forgotten --resume)
+    assert fresh.previous == out / "results.jsonl.bak"
+    assert [json.loads(x)["id"] for x in fresh.previous.read_text(encoding="utf-8").splitlines()] == ["a", "c"]
 
 
 def test_load_results_keeps_complete_lines_only(tmp_path: Path):
@@ -222,3 +227,85 @@ def test_folders_pair_by_telemetry_when_present(tmp_path: Path):
     _gps_jpeg(rdir / "DJI_0102.jpg", 900.0)
     items = {i.id: i for i in pair_folders(tdir, rdir, k=1)}
     assert items["IMG_0001"].references == [near1] and items["IMG_0002"].references == [near2]
+
+
+def test_distinct_ids_never_share_an_annotated_image(images: Path, tmp_path: Path):
+    # "a/b" and "a_b" sanitised alike, and every all-Japanese id became "item": the index showed another
+    # item's picture
+    ids = ["a/b", "a_b", "東京", "大阪", "点検-01", "plain-id_1.x"]
+    names = [image_name(i) for i in ids]
+    assert len(set(names)) == len(ids)
+    assert names[-1] == "plain-id_1.x"
+    assert not any(n.startswith("-") for n in names)  # "点検-01" gave "-01.jpg", read as an option by ls
+    lines = [json.dumps({"id": i, "target": "imgs/a.png", "reference": "imgs/b.png"}) for i in ids]
+    out = tmp_path / "out"
+    run_batch(_inspector(), read_manifest(_manifest(tmp_path / "m.jsonl", lines)), out)
+    page = (out / "index.html").read_text(encoding="utf-8")
+    for name in names:
+        assert (out / "images" / f"{name}.jpg").is_file()
+        assert f'src="images/{name}.jpg"' in page
+
+
+def test_broken_json_line_message_reads_once(tmp_path: Path):
+    items = read_manifest(_manifest(tmp_path / "m.jsonl", ['{"id": "broken']))
+    assert items[0].error is not None and "at at" not in items[0].error
+    assert "starting at column 8" in items[0].error
+
+
+def test_folder_targets_sharing_a_stem_get_distinct_ids(images: Path, tmp_path: Path):
+    # IMG_1.jpg and IMG_1.png both had id "IMG_1": one annotated image for two rows, and --resume skipped one
+    targets, refs = tmp_path / "t", tmp_path / "r"
+    targets.mkdir()
+    refs.mkdir()
+    (targets / "spot.png").write_bytes((images / "a.png").read_bytes())
+    Image.open(images / "a.png").save(targets / "spot.jpg")
+    (targets / "other.png").write_bytes((images / "b.png").read_bytes())
+    (refs / "spot.png").write_bytes((images / "c.png").read_bytes())
+    (refs / "other.png").write_bytes((images / "c.png").read_bytes())
+    (refs / "OTHER.jpg").write_bytes((images / "c.png").read_bytes())
+    items = {i.id: i for i in pair_folders(targets, refs)}
+    assert set(items) == {"spot.jpg", "spot.png", "other"}
+    assert len(items["other"].references) == 2  # both same-stem references are candidates
+
+
+def test_index_shows_alignment_warnings(images: Path, tmp_path: Path):
+    # a skipped reference candidate is an alignment warning; index.html showed only the report's warnings
+    lines = [json.dumps({"id": "x", "target": "imgs/a.png", "reference": ["imgs/lost.png", "imgs/b.png"]})]
+    out = tmp_path / "out"
+    summary = run_batch(_inspector(), read_manifest(_manifest(tmp_path / "m.jsonl", lines)), out)
+    assert summary.done == 1
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert "reference skipped" in page and "lost.png: file not found" in page
+
+
+def test_a_run_killed_midway_leaves_an_index_of_what_it_finished(images: Path, tmp_path: Path, monkeypatch):
+    # index.html was written only at the end: a killed first run had none
+    import tenken.inspect.batch as batch
+
+    monkeypatch.setattr(batch, "INDEX_REFRESH_S", 0.0)
+    items = [BatchItem(n, images / f"{n}.png", [images / "b.png"]) for n in ("a", "c", "b")]
+    seen = []
+
+    def kill_after_two(item, row):
+        seen.append(item.id)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(_inspector(), items, out, progress=kill_after_two)
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert "2 item(s)" in page and "images/c.jpg" in page
+
+
+def test_a_single_inspection_report_has_the_target_stem_as_id(images: Path, tmp_path: Path):
+    # `tenken inspect T R` wrote "id": null, so its report.json could not be scored against ground truth
+    result = inspect_to_folder(_inspector(), images / "a.png", [images / "b.png"], tmp_path / "o")
+    assert result.report.id == "a"
+    assert json.loads((tmp_path / "o" / "report.json").read_text(encoding="utf-8"))["id"] == "a"
+
+
+def test_manifest_paths_expand_the_home_folder(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    items = read_manifest(_manifest(tmp_path / "m.jsonl", ['{"id": "a", "target": "~/t.jpg", "reference": "r.jpg"}']))
+    assert items[0].target == tmp_path / "home" / "t.jpg" and items[0].references == [tmp_path / "r.jpg"]
