@@ -107,6 +107,26 @@ def box_iou(a: Sequence[Sequence[float]] | np.ndarray, b: Sequence[Sequence[floa
     return np.clip(iou, 0.0, 1.0)
 
 
+def paired_iou(
+    a: Sequence[Sequence[float]] | np.ndarray, b: Sequence[Sequence[float]] | np.ndarray
+) -> np.ndarray:
+    """Row-wise IoU of ``a[i]`` with ``b[i]`` for two ``(N, 4)`` xyxy arrays, shape ``(N,)``.
+
+    Zero-area pairs, and rows with NaN coordinates, give 0.
+    """
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    if a.shape != b.shape:
+        raise ValueError(f"paired_iou needs as many boxes on both sides, got {len(a)} and {len(b)}")
+    iw = np.clip(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]), 0, None)
+    ih = np.clip(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]), 0, None)
+    inter = iw * ih
+    union = box_area(a) + box_area(b) - inter
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iou = np.where(union > 0, inter / union, 0.0)
+    return np.nan_to_num(iou, nan=0.0)
+
+
 def clip_boxes(boxes: Sequence[Sequence[float]] | np.ndarray, image_size: ImageSize) -> np.ndarray:
     """Clip ``xyxy`` pixel boxes to ``[0, w] x [0, h]``."""
     w, h = image_size

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from tenken.core.boxes import paired_iou
 from tenken.core.detections import Detections
 
 SIZE_LOWER_BOUNDS: tuple[float, ...] = (0.0, 100.0, 200.0)
@@ -81,18 +82,6 @@ def _candidate_pairs(gt: FlatBoxes, pred: FlatBoxes, n_samples: int) -> tuple[np
     within = np.arange(int(m.sum()), dtype=np.int64) - np.repeat(np.cumsum(m) - m, m)
     pair_gt = g_order[g_start[pred.sample[pair_pred]] + within]
     return pair_pred, pair_gt
-
-
-def _paired_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise IoU of two ``(M, 4)`` xyxy arrays (zero-area pairs give 0)."""
-    iw = np.clip(np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0]), 0, None)
-    ih = np.clip(np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1]), 0, None)
-    inter = iw * ih
-    area_a = np.clip(a[:, 2] - a[:, 0], 0, None) * np.clip(a[:, 3] - a[:, 1], 0, None)
-    area_b = np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
-    union = area_a + area_b - inter
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(union > 0, inter / union, 0.0)
 
 
 def greedy_match(pair_pred: np.ndarray, pair_gt: np.ndarray, iou: np.ndarray, n_pred: int, n_gt: int) -> np.ndarray:
@@ -225,7 +214,7 @@ def score_flat(
     """Score flat arrays (see :class:`FlatBoxes`); the fast path behind :func:`score_detections`."""
     n_gt, n_pred = len(gt.sample), len(pred.sample)
     pair_pred, pair_gt = _candidate_pairs(gt, pred, n_samples)
-    iou = _paired_iou(pred.xyxy[pair_pred], gt.xyxy[pair_gt])
+    iou = paired_iou(pred.xyxy[pair_pred], gt.xyxy[pair_gt])
     ok = iou >= iou_threshold
     pair_pred, pair_gt, iou = pair_pred[ok], pair_gt[ok], iou[ok]
     match_bbox = greedy_match(pair_pred, pair_gt, iou, n_pred, n_gt)

@@ -16,29 +16,14 @@ from typing import Any
 
 import numpy as np
 
+from tenken.core.boxes import paired_iou
+
 THRESHOLDS: tuple[float, ...] = (0.5, 0.75, 0.9)
 MACC_THRESHOLDS: np.ndarray = np.round(np.arange(0.5, 0.951, 0.05), 2)
 """0.5, 0.55, ..., 0.95."""
 
 SMALL_MAX = 128.0
 MEDIUM_MAX = 256.0
-
-
-def paired_iou(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
-    """IoU of ``pred[i]`` with ``gt[i]`` for ``(N, 4)`` xyxy pixel arrays; a NaN prediction row gives 0."""
-    pred = np.asarray(pred, dtype=np.float64).reshape(-1, 4)
-    gt = np.asarray(gt, dtype=np.float64).reshape(-1, 4)
-    if pred.shape != gt.shape:
-        raise ValueError(f"{len(pred)} predicted boxes for {len(gt)} ground-truth boxes")
-    iw = np.clip(np.minimum(pred[:, 2], gt[:, 2]) - np.maximum(pred[:, 0], gt[:, 0]), 0, None)
-    ih = np.clip(np.minimum(pred[:, 3], gt[:, 3]) - np.maximum(pred[:, 1], gt[:, 1]), 0, None)
-    inter = iw * ih
-    area_p = np.clip(pred[:, 2] - pred[:, 0], 0, None) * np.clip(pred[:, 3] - pred[:, 1], 0, None)
-    area_g = np.clip(gt[:, 2] - gt[:, 0], 0, None) * np.clip(gt[:, 3] - gt[:, 1], 0, None)
-    union = area_p + area_g - inter
-    with np.errstate(divide="ignore", invalid="ignore"):
-        iou = np.where(union > 0, inter / union, 0.0)
-    return np.nan_to_num(iou, nan=0.0)
 
 
 def size_bucket(gt: np.ndarray) -> np.ndarray:

@@ -112,3 +112,11 @@ def test_nms_result_has_no_overlapping_pair(b, thr):
     m = box_iou(b[keep], b[keep])
     np.fill_diagonal(m, 0)
     assert np.all(m <= thr)
+
+
+@given(xyxy_boxes(max_n=6))
+def test_paired_iou_is_the_diagonal_of_the_iou_matrix(b):
+    from tenken.core.boxes import paired_iou
+
+    other = b[::-1].copy()
+    np.testing.assert_allclose(paired_iou(b, other), np.diag(box_iou(b, other)))
