@@ -25,6 +25,7 @@ from PIL import Image
 
 from tenken.core.detections import Detections
 from tenken.core.images import load_image
+from tenken.synth.ignore import IGNORE_REGIONS, map_boxes
 
 
 @dataclass
@@ -38,6 +39,9 @@ class SyntheticPair:
         homography: ``(3, 3)`` float64, reference pixels -> target pixels.
         kinds: what each pasted object is (``cutout:<name>`` or ``piece``), one per box.
         name: where the pair comes from (``photo:<file>`` or ``sequence:<scene>/img<k>``).
+        ignore: ``(M, 4)`` float64 xyxy target pixels of "don't care" regions holding real changes no truth
+            marks (:mod:`tenken.synth.ignore`); no object is pasted there, and a benchmark drops predictions
+            lying mostly inside one before scoring. Empty for most pairs.
     """
 
     reference: np.ndarray
@@ -46,6 +50,7 @@ class SyntheticPair:
     homography: np.ndarray
     kinds: list[str] = field(default_factory=list)
     name: str = ""
+    ignore: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
 
 
 @dataclass
@@ -172,7 +177,7 @@ def make_pair(
     target = cv2.warpPerspective(photo, hom, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
     target = photometric(target, rng, s)
     reference = degrade(photo, rng, s, blur=False)
-    return _finish(reference, target, hom, bank, rng, s, n_objects, blur=rng.random() < 0.5)
+    return _finish(reference, target, hom, bank, rng, s, n_objects, blur=rng.random() < 0.5, ignore=np.zeros((0, 4)))
 
 
 def pair_from_sequence(
@@ -183,13 +188,20 @@ def pair_from_sequence(
     rng: np.random.Generator,
     settings: PairSettings | None = None,
     n_objects: int | None = None,
+    ignore: np.ndarray | None = None,
 ) -> SyntheticPair:
-    """A real pair of one planar scene (``homography``: reference -> target pixels) plus pasted objects."""
+    """A real pair of one planar scene (``homography``: reference -> target pixels) plus pasted objects.
+
+    ``ignore``: ``(M, 4)`` xyxy boxes in **reference** pixels around real changes no truth marks; they are
+    mapped into the target (``SyntheticPair.ignore``) and no object is pasted over them.
+    """
     s = settings or PairSettings()
     hom = np.asarray(homography, dtype=np.float64)
     hom = hom / hom[2, 2]
+    th, tw = target.shape[:2]
+    ignore_t = map_boxes(np.zeros((0, 4)) if ignore is None else ignore, hom, (tw, th))
     ref = jpeg_roundtrip(reference, int(rng.integers(s.jpeg_quality[0], s.jpeg_quality[1] + 1)))
-    return _finish(ref, photometric(target, rng, s), hom, bank, rng, s, n_objects, blur=False)
+    return _finish(ref, photometric(target, rng, s), hom, bank, rng, s, n_objects, blur=False, ignore=ignore_t)
 
 
 def _finish(
@@ -201,11 +213,14 @@ def _finish(
     s: PairSettings,
     n_objects: int | None,
     blur: bool,
+    ignore: np.ndarray,
 ) -> SyntheticPair:
     th, tw = target.shape[:2]
     rh, rw = reference.shape[:2]
     covered = cv2.warpPerspective(np.full((rh, rw), 255, np.uint8), hom, (tw, th), flags=cv2.INTER_NEAREST) > 0
     covered = cv2.erode(covered.astype(np.uint8), np.ones((15, 15), np.uint8)) > 0
+    for x1, y1, x2, y2 in ignore:  # objects go where both images agree, never onto an ignore region
+        covered[int(y1) : int(np.ceil(y2)), int(x1) : int(np.ceil(x2))] = False
     if n_objects is None:
         n_objects = 0 if rng.random() < s.clean_fraction else int(rng.integers(1, s.max_objects + 1))
     boxes: list[list[float]] = []
@@ -231,7 +246,7 @@ def _finish(
         (tw, th),
         {"kind": kinds},
     )
-    return SyntheticPair(reference, target, dets, hom, kinds)
+    return SyntheticPair(reference, target, dets, hom, kinds, ignore=ignore)
 
 
 def _place(
@@ -313,11 +328,11 @@ SEQUENCE_STEPS: dict[str, tuple[int, ...]] = {"oxford_graf": (2, 3), "kaze_boat"
 images of graf and boat are viewpoint changes no alignment should be expected to survive in a benchmark of the
 change detector."""
 
-UNMARKED_CHANGES = ("oxford_graf", "kaze_boat")
+UNMARKED_CHANGES = tuple(IGNORE_REGIONS)
 """Sequences whose images differ by real changes no ground truth marks: graf's image 1 has a parked car (bottom
-right) that the later images lack; in boat the people on the pier move between shots. A detector that finds these
-is right, but a benchmark would count them as false positives, so :meth:`DevSources.load` leaves them out unless
-asked (``unmarked_changes=True``)."""
+right) that the later images lack; in boat the people on the pier move between shots. Their pairs carry those
+changes as ignore regions (:data:`tenken.synth.ignore.IGNORE_REGIONS`); ``DevSources.load(...,
+unmarked_changes=False)`` leaves the sequences out altogether."""
 
 
 @dataclass
@@ -330,10 +345,11 @@ class DevSources:
     bank: ObjectBank
 
     @classmethod
-    def load(cls, data_dir: str | os.PathLike, unmarked_changes: bool = False) -> DevSources:
+    def load(cls, data_dir: str | os.PathLike, unmarked_changes: bool = True) -> DevSources:
         """Read every photo, sequence step and cut-out under ``data_dir`` (raises when no photo is found).
 
-        ``unmarked_changes=True`` also uses the sequences listed in :data:`UNMARKED_CHANGES`.
+        ``unmarked_changes=False`` leaves out the sequences listed in :data:`UNMARKED_CHANGES` (by default they
+        are used, with their real changes as ignore regions).
         """
         root = Path(data_dir)
         photos = [
@@ -364,7 +380,8 @@ def generate_pairs(sources: DevSources, n: int, seed: int, settings: PairSetting
 
     Exactly ``round(n * clean_fraction)`` targets are clean (which ones is drawn from ``seed``); the others get
     1..``max_objects`` objects. About ``sequence_fraction`` of the pairs are real homography-sequence steps,
-    the rest photos re-shot under a random perspective change after resizing to ``long_side``.
+    the rest photos re-shot under a random perspective change after resizing to ``long_side``. Pairs of a
+    sequence in :data:`tenken.synth.ignore.IGNORE_REGIONS` carry its ignore regions in target pixels.
     """
     s = settings or PairSettings()
     order = np.random.default_rng([seed, 1 << 20]).permutation(n)
@@ -375,7 +392,8 @@ def generate_pairs(sources: DevSources, n: int, seed: int, settings: PairSetting
         n_obj = 0 if i in clean else int(rng.integers(1, s.max_objects + 1))
         if sources.sequences and rng.random() < s.sequence_fraction:
             name, ref, tgt, hom = sources.sequences[int(rng.integers(len(sources.sequences)))]
-            pair = pair_from_sequence(ref, tgt, hom, sources.bank, rng, s, n_objects=n_obj)
+            ignore = IGNORE_REGIONS.get(name.split("/")[0])
+            pair = pair_from_sequence(ref, tgt, hom, sources.bank, rng, s, n_objects=n_obj, ignore=ignore)
             pair.name = f"sequence:{name}"
         else:
             name, photo = sources.photos[int(rng.integers(len(sources.photos)))]
