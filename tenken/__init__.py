@@ -52,7 +52,7 @@ _LAZY: dict[str, str] = {
     "VLMCandidateDetector": "tenken.tasks.anomaly",
     "VLMLabeller": "tenken.tasks.anomaly",
     "Inspector": "tenken.inspect.pipeline",
-    "Report": "tenken.tasks.report",
+    "Report": "tenken.inspect.report",
     "render_annotated": "tenken.inspect.render",
     "run_batch": "tenken.inspect.batch",
     "read_manifest": "tenken.inspect.batch",

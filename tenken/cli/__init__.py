@@ -45,8 +45,19 @@ def _root(
     """tenken (点検): vision-language-model field inspection."""
 
 
-for _module in (inspect, align, vlm, eval, config):
-    _module.register(app)
+# Top-level verbs: each module's unnamed Typer is merged into the root, in the order of the help panels.
+# A module still on the older ``register(app)`` form adds its verbs itself (remove once all are converted).
+for _verbs in (inspect, align, vlm, config):
+    if hasattr(_verbs, "app"):
+        app.add_typer(_verbs.app)
+    else:
+        _verbs.register(app)
+
+# Command groups: the root names them and gives their help panel (typer ignores a sub-app's own panel).
+if hasattr(eval, "app"):
+    app.add_typer(eval.app, name="eval", rich_help_panel="Evaluation")
+else:
+    eval.register(app)
 
 
 def main() -> None:

@@ -37,98 +37,100 @@ Tune the change detector (see docs/changedet.md):
 """
 
 
-def register(app: typer.Typer) -> None:
-    """Add ``inspect`` and ``report-schema`` to the root app."""
+app = typer.Typer()
+"""``tenken inspect`` and ``tenken report-schema`` (unnamed: merged into the root as top-level verbs)."""
 
-    @app.command(
-        "inspect", help=_HELP, short_help="The main job: find and report what changed.", rich_help_panel="Inspection"
-    )
-    def inspect_cmd(
-        target: Annotated[Path | None, typer.Argument(help="The new photo.", show_default=False)] = None,
-        references: Annotated[
-            list[Path] | None, typer.Argument(help="Earlier photo(s) of the same place.", show_default=False)
-        ] = None,
-        out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out/inspect"),
-        pairs: Annotated[Path | None, typer.Option("--pairs", help="JSONL manifest of items (batch mode).")] = None,
-        targets: Annotated[Path | None, typer.Option("--targets", help="Folder of target photos (batch).")] = None,
-        references_dir: Annotated[
-            Path | None, typer.Option("--references", help="Folder of reference photos (with --targets).")
-        ] = None,
-        resume: Annotated[
-            bool,
-            typer.Option(
-                "--resume", help="Batch: keep results.jsonl and skip its ids (without it, the file is started afresh)."
-            ),
-        ] = False,
-        shard: Annotated[
-            str | None, typer.Option("--shard", help="Batch: I/N processes items I, I+N, ... (0-based).")
-        ] = None,
-        detector: Annotated[str, typer.Option("--detector", help="classical, vlm or hybrid.")] = "classical",
-        model: Annotated[
-            str | None,
-            typer.Option(
-                "--model", "-m", envvar="TENKEN_MODEL", help="VLM: checkpoint dir, hub id or openai:MODEL@URL."
-            ),
-        ] = None,
-        family: Annotated[str | None, typer.Option("--family", help="VLM family (required over a server).")] = None,
-        classes: Annotated[Path | None, typer.Option("--classes", help="Anomaly classes YAML/JSON.")] = None,
-        lang: Annotated[str, typer.Option("--lang", help="Labels and prompts: ja or en.")] = "ja",
-        param: Annotated[
-            list[str] | None, typer.Option("--param", help="Change-detector parameter KEY=VALUE (repeatable).")
-        ] = None,
-        k: Annotated[int, typer.Option("--k", min=1, help="With GPS telemetry: match the k nearest references.")] = 5,
-        registered: Annotated[
-            bool,
-            typer.Option(
-                "--registered",
-                help="Images are already registered (fixed camera, orthophoto tiles): skip feature matching and "
-                "use the identity homography.",
-            ),
-        ] = False,
-        json_out: JsonFlag = False,
-    ) -> None:
-        from tenken.core.errors import InputError
 
-        if lang.strip().lower() not in ("ja", "en"):
-            raise InputError(f"--lang must be ja or en, got {lang!r}")
-        lang = lang.strip().lower()
-        modes = [target is not None, pairs is not None, targets is not None or references_dir is not None]
-        if sum(modes) != 1:
-            raise InputError(
-                "give exactly one of: TARGET REFERENCE..., --pairs MANIFEST, or --targets DIR --references DIR "
-                "(see tenken inspect --help)"
-            )
-        inspector = _inspector(detector, model, family, classes, lang, param, k, registered)
-        if target is not None:
-            if not references:
-                raise InputError(f"{target}: give at least one REFERENCE photo after the target")
-            _single(inspector, target, references, out, json_out)
-            return
-        if pairs is None and (targets is None or references_dir is None):
-            raise InputError("--targets DIR and --references DIR go together")
-        _batch(inspector, pairs, targets, references_dir, out, resume, shard, k, json_out)
+@app.command(
+    "inspect", help=_HELP, short_help="The main job: find and report what changed.", rich_help_panel="Inspection"
+)
+def inspect_cmd(
+    target: Annotated[Path | None, typer.Argument(help="The new photo.", show_default=False)] = None,
+    references: Annotated[
+        list[Path] | None, typer.Argument(help="Earlier photo(s) of the same place.", show_default=False)
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = Path("out/inspect"),
+    pairs: Annotated[Path | None, typer.Option("--pairs", help="JSONL manifest of items (batch mode).")] = None,
+    targets: Annotated[Path | None, typer.Option("--targets", help="Folder of target photos (batch).")] = None,
+    references_dir: Annotated[
+        Path | None, typer.Option("--references", help="Folder of reference photos (with --targets).")
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume", help="Batch: keep results.jsonl and skip its ids (without it, the file is started afresh)."
+        ),
+    ] = False,
+    shard: Annotated[
+        str | None, typer.Option("--shard", help="Batch: I/N processes items I, I+N, ... (0-based).")
+    ] = None,
+    detector: Annotated[str, typer.Option("--detector", help="classical, vlm or hybrid.")] = "classical",
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model", "-m", envvar="TENKEN_MODEL", help="VLM: checkpoint dir, hub id or openai:MODEL@URL."
+        ),
+    ] = None,
+    family: Annotated[str | None, typer.Option("--family", help="VLM family (required over a server).")] = None,
+    classes: Annotated[Path | None, typer.Option("--classes", help="Anomaly classes YAML/JSON.")] = None,
+    lang: Annotated[str, typer.Option("--lang", help="Labels and prompts: ja or en.")] = "ja",
+    param: Annotated[
+        list[str] | None, typer.Option("--param", help="Change-detector parameter KEY=VALUE (repeatable).")
+    ] = None,
+    k: Annotated[int, typer.Option("--k", min=1, help="With GPS telemetry: match the k nearest references.")] = 5,
+    registered: Annotated[
+        bool,
+        typer.Option(
+            "--registered",
+            help="Images are already registered (fixed camera, orthophoto tiles): skip feature matching and "
+            "use the identity homography.",
+        ),
+    ] = False,
+    json_out: JsonFlag = False,
+) -> None:
+    from tenken.core.errors import InputError
 
-    @app.command("report-schema", rich_help_panel="Inspection")
-    def report_schema_cmd(
-        out: Annotated[
-            Path | None, typer.Option("--out", "-o", help="Write here instead of printing (--ship: package file).")
-        ] = None,
-        ship: Annotated[bool, typer.Option("--ship", help="Regenerate tenken/schemas/report.schema.json.")] = False,
-        json_out: JsonFlag = False,
-    ) -> None:
-        """Print (or write) the JSON Schema of the tenken.report/1 inspection report.
+    if lang.strip().lower() not in ("ja", "en"):
+        raise InputError(f"--lang must be ja or en, got {lang!r}")
+    lang = lang.strip().lower()
+    modes = [target is not None, pairs is not None, targets is not None or references_dir is not None]
+    if sum(modes) != 1:
+        raise InputError(
+            "give exactly one of: TARGET REFERENCE..., --pairs MANIFEST, or --targets DIR --references DIR "
+            "(see tenken inspect --help)"
+        )
+    inspector = _inspector(detector, model, family, classes, lang, param, k, registered)
+    if target is not None:
+        if not references:
+            raise InputError(f"{target}: give at least one REFERENCE photo after the target")
+        _single(inspector, target, references, out, json_out)
+        return
+    if pairs is None and (targets is None or references_dir is None):
+        raise InputError("--targets DIR and --references DIR go together")
+    _batch(inspector, pairs, targets, references_dir, out, resume, shard, k, json_out)
 
-        The schema is JSON either way; with --out and --json, stdout gets {"wrote": PATH}.
 
-        Example: tenken report-schema --out report.schema.json
-        """
-        from tenken.tasks.report import schema_text, write_report_schema
+@app.command("report-schema", rich_help_panel="Inspection")
+def report_schema_cmd(
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write here instead of printing (--ship: package file).")
+    ] = None,
+    ship: Annotated[bool, typer.Option("--ship", help="Regenerate tenken/schemas/report.schema.json.")] = False,
+    json_out: JsonFlag = False,
+) -> None:
+    """Print (or write) the JSON Schema of the tenken.report/1 inspection report.
 
-        if ship or out is not None:
-            path = write_report_schema(None if ship else out)
-            emit({"wrote": str(path)}, json_out, lambda: err_console.print(f"wrote {path}", highlight=False))
-        else:
-            typer.echo(schema_text(), nl=False)
+    The schema is JSON either way; with --out and --json, stdout gets {"wrote": PATH}.
+
+    Example: tenken report-schema --out report.schema.json
+    """
+    from tenken.inspect.report import schema_text, write_report_schema
+
+    if ship or out is not None:
+        path = write_report_schema(None if ship else out)
+        emit({"wrote": str(path)}, json_out, lambda: err_console.print(f"wrote {path}", highlight=False))
+    else:
+        typer.echo(schema_text(), nl=False)
 
 
 def _inspector(
@@ -215,7 +217,7 @@ def _single(inspector: Any, target: Path, references: list[Path], out: Path, jso
             markup=False,
         )
 
-    emit(report.to_json(), json_out, human)
+    emit(report.to_dict(), json_out, human)
     if not report.alignment.ok:
         raise typer.Exit(1)
 
@@ -231,10 +233,10 @@ def _batch(
     k: int,
     json_out: bool,
 ) -> None:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
+    from tenken.cli.progress import run_progress
     from tenken.core.images import check_writable
-    from tenken.inspect.batch import pair_folders, parse_shard, read_manifest, run_batch
+    from tenken.core.runs import parse_shard
+    from tenken.inspect.batch import pair_folders, read_manifest, run_batch
 
     shard_spec = parse_shard(shard)
     check_writable(out)
@@ -245,22 +247,21 @@ def _batch(
     for it in items:
         if it.error is not None:
             err_console.print(f"[red]skipped[/] {escape(f'{it.id}: {it.error}')}", highlight=False, soft_wrap=True)
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=err_console, transient=json_out,
-    ) as bar:  # fmt: skip
-        task = bar.add_task("inspecting", total=None)
-
-        def start(n: int) -> None:
-            bar.update(task, total=n)
-
-        def step(item: Any, row: dict[str, Any]) -> None:
-            if "error" in row and item.error is None:
-                message = f"{item.id}: {row['error']}"
-                bar.console.print(f"[red]error[/] {escape(message)}", highlight=False, soft_wrap=True)
-            bar.update(task, advance=1, description=f"inspecting {escape(item.id)}")
-
-        summary = run_batch(inspector, items, out, resume=resume, shard=shard_spec, progress=step, on_start=start)
+    with run_progress(
+        "inspecting",
+        transient=json_out,
+        describe=lambda event: f"inspecting {event.item.id}",
+        report_error=lambda event: event.item.error is None,  # manifest errors were shown above
+    ) as callbacks:
+        summary = run_batch(
+            inspector,
+            items,
+            out,
+            resume=resume,
+            shard=shard_spec,
+            progress=callbacks.progress,
+            on_start=callbacks.on_start,
+        )
     if summary.previous is not None:
         err_console.print(
             f"[yellow]warning:[/] {escape(str(out))} held results of an earlier run: moved to "
@@ -276,12 +277,13 @@ def _batch(
         "done": summary.done,
         "skipped_already_done": summary.skipped,
         "failed": summary.failed,
+        "retried": summary.retried,
     }
 
     def human() -> None:
         console.print(
-            f"{summary.done} inspected, {summary.failed} failed, {summary.skipped} already done "
-            f"(of {summary.total}); results: {data['results']}; summary: {data['index']}",
+            f"{summary.done} inspected, {summary.failed} failed, {summary.skipped} already done, "
+            f"{summary.retried} retried (of {summary.total}); results: {data['results']}; summary: {data['index']}",
             highlight=False,
             soft_wrap=True,
             markup=False,

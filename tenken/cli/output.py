@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import math
 import sys
 from collections.abc import Callable
 from typing import Annotated, Any
 
-import numpy as np
 import typer
 from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
+from tenken.core.artifacts import json_text
 from tenken.core.errors import TenkenError
 
 console = Console()
@@ -22,33 +20,9 @@ err_console = Console(stderr=True)
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout instead of a summary.")]
 
 
-def _default(obj: Any) -> Any:
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating,)):
-        return None if math.isnan(float(obj)) else float(obj)
-    if hasattr(obj, "model_dump"):
-        return obj.model_dump(mode="json")
-    if hasattr(obj, "__fspath__"):
-        return str(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
-
-
 def to_json_text(obj: Any, indent: int | None = 2) -> str:
-    """JSON text for CLI output: numpy values converted, NaN written as null, non-ASCII kept readable."""
-    return json.dumps(_nan_to_none(obj), default=_default, ensure_ascii=False, indent=indent)
-
-
-def _nan_to_none(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _nan_to_none(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_nan_to_none(v) for v in obj]
-    return obj
+    """JSON text for CLI output (pretty by default): :func:`tenken.core.artifacts.json_text`'s rules."""
+    return json_text(obj, indent=indent)
 
 
 def emit(obj: Any, as_json: bool, human: Callable[[], None]) -> None:

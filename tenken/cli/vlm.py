@@ -197,7 +197,7 @@ def register(app: typer.Typer) -> None:
             {
                 "image": str(image),
                 "expression": expression,
-                **dets.to_json(),
+                **dets.to_dict(),
                 "warnings": warnings,
                 "annotated": str(out) if out else None,
                 "model": vlm.describe(),

@@ -224,7 +224,7 @@ class Detections:
             out.append(rec)
         return out
 
-    def to_json(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """``{"image_size": [w, h] | None, "detections": [records]}``, JSON-serialisable."""
         return {
             "image_size": list(self.image_size) if self.image_size else None,
@@ -232,10 +232,10 @@ class Detections:
         }
 
     @classmethod
-    def from_json(
+    def from_dict(
         cls, obj: Mapping[str, Any] | Iterable[Mapping[str, Any]], image_size: ImageSize | None = None
     ) -> Detections:
-        """Inverse of :meth:`to_json`; also accepts a bare list of records (keys ``box``/``bbox``/``xyxy``).
+        """Inverse of :meth:`to_dict`; also accepts a bare list of records (keys ``box``/``bbox``/``xyxy``).
 
         Unknown record keys are kept in ``extra``.
         """

@@ -14,7 +14,7 @@ Predictions: ``{"id", "prediction"}`` (VQA, classification), ``{"id", "box"}`` (
 ``{"id", "detections": [{"box", "label", ...}]}`` (detection, anomaly).
 
 Bad input is never scored silently. Every reader returns the samples it could read and a
-:class:`LoadReport` listing each skipped line or box with the file, line number, id and reason:
+:class:`~tenken.core.artifacts.LoadReport` listing each skipped line or box with the file, line number, id and reason:
 malformed JSON, a missing field, a box with NaN/infinite coordinates or negative width/height, a duplicate id,
 a prediction for an id not in the ground truth. Ground-truth ids with no prediction are listed in
 ``LoadReport.missing`` and scored as empty predictions.
@@ -26,69 +26,17 @@ Published datasets read from a local copy: :func:`read_ja_vg_vqa_500` (SakanaAI/
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from tenken.core.artifacts import LoadReport, iter_jsonl, read_jsonl
 from tenken.core.detections import Detections
-from tenken.core.errors import InputError, describe_json_error
-
-# -- reports of what was skipped -------------------------------------------------------------------------
-
-
-@dataclass
-class Skipped:
-    """One skipped line or box: ``source`` file, 1-based ``line`` (None for whole-dataset issues), ``id``."""
-
-    source: str
-    line: int | None
-    id: str | None
-    reason: str
-
-    def __str__(self) -> str:
-        where = f"{self.source}:{self.line}" if self.line is not None else self.source
-        return f"{where} (id {self.id!r}): {self.reason}" if self.id is not None else f"{where}: {self.reason}"
-
-
-@dataclass
-class LoadReport:
-    """What readers skipped, which ground-truth ids got no prediction (scored as empty), and notes on how to
-    read the scores (e.g. ground truth without labels)."""
-
-    skipped: list[Skipped] = field(default_factory=list)
-    missing: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    def skip(self, source: str | Path, line: int | None, id: Any, reason: str) -> None:
-        """Record one skipped item."""
-        self.skipped.append(Skipped(str(source), line, None if id is None else str(id), reason))
-
-    def extend(self, other: LoadReport) -> None:
-        """Add another report's entries."""
-        self.skipped.extend(other.skipped)
-        self.missing.extend(other.missing)
-        self.notes.extend(other.notes)
-
-    @property
-    def clean(self) -> bool:
-        """True when nothing was skipped and nothing was missing."""
-        return not self.skipped and not self.missing
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{"n_skipped", "skipped": [{source, line, id, reason}], "n_missing", "missing": [ids], "notes"}``."""
-        return {
-            "n_skipped": len(self.skipped),
-            "skipped": [s.__dict__ for s in self.skipped],
-            "n_missing": len(self.missing),
-            "missing": list(self.missing),
-            "notes": list(self.notes),
-        }
-
+from tenken.core.errors import InputError
 
 # -- samples --------------------------------------------------------------------------------------------
 
@@ -141,56 +89,6 @@ class DetectionTruth:
 
 
 # -- low-level parsing ----------------------------------------------------------------------------------
-
-
-def iter_jsonl(path: str | Path, report: LoadReport) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(line_number, object)`` for each JSON-object line; blank lines are ignored and malformed ones
-    are recorded in ``report``. A ``.json`` file is read as one JSON document (an object or a list of them)."""
-    p = Path(path)
-    if p.is_dir():
-        raise InputError(f"{p}: is a folder; give a JSONL file")
-    if not p.is_file():
-        raise InputError(f"{p}: file not found")
-    if p.suffix.lower() == ".json":
-        yield from _iter_json_document(p, report)
-        return
-    with p.open("rb") as fh:
-        for n, raw in enumerate(fh, start=1):
-            try:
-                text = raw.decode("utf-8-sig" if n == 1 else "utf-8").strip()
-            except UnicodeDecodeError:
-                report.skip(p, n, None, "not UTF-8 text (is this a JSONL file?)")
-                continue
-            if not text:
-                continue
-            try:
-                obj = json.loads(text)
-            except json.JSONDecodeError as exc:
-                report.skip(p, n, None, f"malformed JSON ({describe_json_error(exc)})")
-                continue
-            if not isinstance(obj, dict):
-                report.skip(p, n, None, f"expected a JSON object, got {type(obj).__name__}")
-                continue
-            yield n, obj
-
-
-def _iter_json_document(p: Path, report: LoadReport) -> Iterator[tuple[int, dict[str, Any]]]:
-    """A ``.json`` file (e.g. the ``report.json`` of ``tenken inspect``, pretty-printed over many lines): one
-    object, or a list of objects (``line`` is then the 1-based position in the list)."""
-    try:
-        data = json.loads(p.read_text(encoding="utf-8-sig"))
-    except UnicodeDecodeError:
-        report.skip(p, None, None, "not UTF-8 text (is this a JSON file?)")
-        return
-    except json.JSONDecodeError as exc:
-        report.skip(p, exc.lineno, None, f"malformed JSON ({describe_json_error(exc)})")
-        return
-    rows = data if isinstance(data, list) else [data]
-    for n, obj in enumerate(rows, start=1):
-        if isinstance(obj, dict):
-            yield n, obj
-        else:
-            report.skip(p, n, None, f"expected a JSON object, got {type(obj).__name__}")
 
 
 def parse_box(value: Any, truth: bool = False) -> np.ndarray:
@@ -421,13 +319,12 @@ def _read_table(path: Path) -> list[dict[str, Any]]:
         except ImportError:
             raise InputError(f"{path}: reading parquet needs pyarrow (pip install pyarrow)") from None
         return pq.read_table(path).to_pylist()
-    if suffix == ".json":
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(data, list):
-            raise InputError(f"{path}: expected a JSON list of rows")
-        return data
-    if suffix == ".jsonl":
-        return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+    if suffix in (".json", ".jsonl"):
+        report = LoadReport()
+        rows = read_jsonl(path, report)
+        if report.skipped:
+            raise InputError(f"{path}: not a table of JSON objects ({report.skipped[0]})")
+        return rows
     raise InputError(f"{path}: unsupported file type {suffix!r} (parquet, json or jsonl)")
 
 

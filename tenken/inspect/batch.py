@@ -7,9 +7,9 @@ A manifest is JSON Lines, one item a line::
 (``reference`` may be one path or a list; relative paths are relative to the manifest's folder). A run writes
 
 - ``DIR/results.jsonl``: one ``tenken.report/1`` object per line (``id`` = the manifest id), or for an item that
-  failed ``{"id", "target", "line", "error"}``. Each line is written whole, flushed and fsync'ed, so a run
-  killed at any moment loses no finished result and leaves at most a trailing partial line, which ``resume``
-  drops before going on.
+  failed ``{"id", "target", "line", "error"}``. The run engine :func:`tenken.core.runs.run_items` writes it
+  (each line whole, flushed and fsync'ed), so a run killed at any moment loses no finished result; ``resume``
+  drops a trailing partial line, skips finished items and retries failed ones.
 - ``DIR/images/<id>.jpg``: the annotated composite of each item.
 - ``DIR/index.html``: a browsable summary (thumbnails, counts, warnings, errors), written at the start,
   every :data:`INDEX_REFRESH_S` seconds and at the end, so a killed run still has one.
@@ -19,18 +19,19 @@ from __future__ import annotations
 
 import hashlib
 import html
-import json
 import os
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tenken.core.errors import InputError, TenkenError, describe_json_error
+from tenken.core.artifacts import LoadReport, complete_lines, iter_jsonl, write_atomic, write_json
+from tenken.core.errors import InputError
 from tenken.core.images import check_writable, save_image
+from tenken.core.runs import RunEvent, run_items
 from tenken.inspect.pipeline import Inspection, Inspector
 from tenken.inspect.render import render_annotated
 
@@ -68,22 +69,18 @@ def read_manifest(path: str | os.PathLike) -> list[BatchItem]:
     (string or non-empty list of strings), and ids unique (a repeated id is an error item ``<id>#line-N``).
 
     Raises:
-        InputError: the manifest file itself is missing or unreadable.
+        InputError: the manifest file itself is missing or is a folder.
     """
     mpath = Path(path)
     if not mpath.is_file():
         raise InputError(f"{mpath}: manifest not found")
-    try:
-        text = mpath.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{mpath}: cannot read manifest ({exc})") from None
-    base = mpath.parent
     items: list[BatchItem] = []
     seen: dict[str, int] = {}
-    for n, raw in enumerate(text.splitlines(), start=1):
-        if not raw.strip():
+    for n, obj, problem in _manifest_lines(mpath):
+        if problem is not None:
+            items.append(BatchItem(f"line-{n}", None, [], n, f"{mpath}:{n}: {problem}"))
             continue
-        item = _manifest_item(raw, n, base, mpath)
+        item = _manifest_item(obj, n, mpath.parent, mpath)
         if item.error is None and item.id in seen:
             item = BatchItem(
                 f"{item.id}#line-{n}",
@@ -98,14 +95,22 @@ def read_manifest(path: str | os.PathLike) -> list[BatchItem]:
     return items
 
 
-def _manifest_item(raw: str, n: int, base: Path, mpath: Path) -> BatchItem:
+def _manifest_lines(mpath: Path) -> Iterator[tuple[int, dict[str, Any], str | None]]:
+    """``(line, object, None)`` for each JSON-object line and ``(line, {}, reason)`` for each unreadable one,
+    in file order (:func:`tenken.core.artifacts.iter_jsonl` records the unreadable ones as it goes)."""
+    report = LoadReport()
+    shown = 0
+    for n, obj in iter_jsonl(mpath, report):
+        for skipped in report.skipped[shown:]:
+            yield skipped.line or 0, {}, skipped.reason
+        shown = len(report.skipped)
+        yield n, obj, None
+    for skipped in report.skipped[shown:]:
+        yield skipped.line or 0, {}, skipped.reason
+
+
+def _manifest_item(obj: dict[str, Any], n: int, base: Path, mpath: Path) -> BatchItem:
     where = f"{mpath}:{n}"
-    try:
-        obj = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        return BatchItem(f"line-{n}", None, [], n, f"{where}: not valid JSON ({describe_json_error(exc)})")
-    if not isinstance(obj, dict):
-        return BatchItem(f"line-{n}", None, [], n, f"{where}: expected a JSON object, got {type(obj).__name__}")
     raw_id = obj.get("id")
     item_id = str(raw_id) if isinstance(raw_id, (str, int)) and str(raw_id).strip() else f"line-{n}"
     problems = []
@@ -179,38 +184,6 @@ def _images_in(folder: Path, role: str) -> list[Path]:
     return files
 
 
-def parse_shard(text: str | None) -> tuple[int, int] | None:
-    """``"I/N"`` -> ``(I, N)`` with ``0 <= I < N`` (None stays None).
-
-    Raises:
-        InputError: anything else.
-    """
-    if text is None:
-        return None
-    m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
-    if not m or not 0 <= int(m.group(1)) < int(m.group(2)):
-        raise InputError(f"--shard expects I/N with 0 <= I < N (e.g. 0/4), got {text!r}")
-    return int(m.group(1)), int(m.group(2))
-
-
-def load_results(path: Path, repair: bool = True) -> list[dict[str, Any]]:
-    """The complete lines of a results file; with ``repair``, a trailing partial line is cut off the file."""
-    if not path.is_file():
-        return []
-    data = path.read_bytes()
-    end = data.rfind(b"\n") + 1
-    if end < len(data) and repair:
-        with path.open("r+b") as fh:
-            fh.truncate(end)
-    rows = []
-    for line in data[:end].splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return rows
-
-
 def inspect_to_folder(
     inspector: Inspector,
     target: str | os.PathLike,
@@ -230,14 +203,15 @@ def inspect_to_folder(
     folder = check_writable(out)
     result = inspector.run(str(target), [str(r) for r in references], id=id if id is not None else Path(target).stem)
     picture = render_annotated(result, inspector.classes, inspector.lang)
-    (folder / "report.json").write_text(result.report.to_json_text() + "\n", encoding="utf-8")
+    write_json(folder / "report.json", result.report)
     save_image(picture, folder / "annotated.png", png_compress_level=1)
     return result
 
 
 @dataclass
 class BatchSummary:
-    """What a batch run did: counts of items done now, skipped (already done), failed; the output folder;
+    """What a batch run did (counts as in :class:`tenken.core.runs.RunSummary`): items done now, skipped
+    (already done), failed, retried (had an error line from an earlier run); the output folder;
     ``previous``: where an earlier results file went when the run started afresh (``results.jsonl.bak``)."""
 
     out: Path
@@ -245,6 +219,7 @@ class BatchSummary:
     skipped: int = 0
     failed: int = 0
     total: int = 0
+    retried: int = 0
     previous: Path | None = None
 
 
@@ -261,22 +236,26 @@ def image_name(item_id: str) -> str:
 
 def run_batch(
     inspector: Inspector,
-    items: Iterable[BatchItem],
+    items: Sequence[BatchItem],
     out: str | os.PathLike,
     resume: bool = False,
     shard: tuple[int, int] | None = None,
-    progress: Callable[[BatchItem, dict[str, Any]], None] | None = None,
+    progress: Callable[[RunEvent[BatchItem]], None] | None = None,
     on_start: Callable[[int], None] | None = None,
 ) -> BatchSummary:
     """Inspect every item, appending one line per item to ``out/results.jsonl``.
 
+    The run follows the policy of :func:`tenken.core.runs.run_items` (one line per item, durable appends,
+    ``resume`` skips finished items and **retries failed ones**, a fresh start keeps the old file as
+    ``results.jsonl.bak``, shards by position). ``index.html`` is written when the work starts, every
+    :data:`INDEX_REFRESH_S` seconds and at the end.
+
     Args:
         inspector: the configured pipeline (its feature cache serves the whole batch).
-        items: from :func:`read_manifest` or :func:`pair_folders`.
-        resume: keep an existing results file and skip ids already in it (else it is started afresh and the
-            old one is kept as ``results.jsonl.bak``, replacing an older backup).
+        items: from :func:`read_manifest` or :func:`pair_folders` (an item with ``error`` set fails as it is).
+        resume: keep an existing results file and go on with the items not yet done (or that failed).
         shard: ``(I, N)``: only items at positions ``I, I+N, I+2N, ...`` (0-based, manifest order).
-        progress: called after each item with the item and the line written.
+        progress: called after each item with a :class:`~tenken.core.runs.RunEvent`.
         on_start: called once with the number of items this run will process.
 
     Raises:
@@ -284,67 +263,58 @@ def run_batch(
     """
     folder = check_writable(out)
     (folder / IMAGES).mkdir(exist_ok=True)
-    results = folder / RESULTS
-    done_ids: set[str] = set()
-    previous = None
-    if resume:
-        done_ids = {str(r.get("id")) for r in load_results(results)}
-    elif results.exists():
-        # a forgotten --resume must not wipe a long run's finished results: keep the last one aside
-        backup = results.with_name(RESULTS + ".bak")
-        results.replace(backup)
-        previous = backup
-    mine = [it for i, it in enumerate(items) if shard is None or i % shard[1] == shard[0]]
-    todo = [it for it in mine if it.id not in done_ids]
-    summary = BatchSummary(folder, skipped=len(mine) - len(todo), total=len(mine), previous=previous)
-    if on_start:
-        on_start(len(todo))
-    with results.open("a", encoding="utf-8") as fh:
+    refreshed = time.monotonic()
+
+    def start(n: int) -> None:
         write_index(folder)  # a run killed before its end still leaves a summary of what it finished
-        refreshed = time.monotonic()
-        for item in todo:
-            row = _run_item(inspector, item, folder)
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-            if time.monotonic() - refreshed > INDEX_REFRESH_S:
-                write_index(folder)
-                refreshed = time.monotonic()
-            if "error" in row:
-                summary.failed += 1
-            else:
-                summary.done += 1
-            if progress:
-                progress(item, row)
+        if on_start is not None:
+            on_start(n)
+
+    def step(event: RunEvent[BatchItem]) -> None:
+        nonlocal refreshed
+        if time.monotonic() - refreshed > INDEX_REFRESH_S:
+            write_index(folder)
+            refreshed = time.monotonic()
+        if progress is not None:
+            progress(event)
+
+    run = run_items(
+        items,
+        lambda item: _run_item(inspector, item, folder),
+        folder / RESULTS,
+        key=lambda item: item.id,
+        resume=resume,
+        shard=shard,
+        error_row=lambda item, _: {"target": str(item.target) if item.target else None, "line": item.line},
+        on_start=start,
+        progress=step,
+    )
     write_index(folder)
-    return summary
+    return BatchSummary(folder, run.done, run.skipped, run.failed, run.total, run.retried, run.previous)
 
 
 def _run_item(inspector: Inspector, item: BatchItem, folder: Path) -> dict[str, Any]:
+    """Inspect one item and save its annotated image; returns the report's dict.
+
+    Raises:
+        InputError: the item could not be read from the manifest (its ``error``); any other exception of the
+            inspection (recorded by the run engine as that item's error line).
+    """
     if item.error is not None:
-        return _error_row(item, item.error)
-    try:
-        inspection = inspector.run(str(item.target), [str(r) for r in item.references], id=item.id)
-    except TenkenError as exc:
-        return _error_row(item, str(exc))
-    except Exception as exc:  # a bug or an unexpected library error must not end the batch
-        return _error_row(item, f"unexpected {type(exc).__name__}: {exc}")
+        raise InputError(item.error)
+    inspection = inspector.run(str(item.target), [str(r) for r in item.references], id=item.id)
     try:
         picture = render_annotated(inspection, inspector.classes, inspector.lang, max_side=1280)
         save_image(picture, folder / IMAGES / f"{image_name(item.id)}.jpg", quality=85)
     except (OSError, ValueError) as exc:
         inspection.report.warnings.append(f"annotated image not written: {exc}")
-    return inspection.report.to_json()
-
-
-def _error_row(item: BatchItem, message: str) -> dict[str, Any]:
-    return {"id": item.id, "target": str(item.target) if item.target else None, "line": item.line, "error": message}
+    return inspection.report.to_dict()
 
 
 def write_index(folder: str | os.PathLike) -> Path:
     """(Re)write ``index.html`` from ``results.jsonl``: one row per item with thumbnail, counts, problems."""
     folder = Path(folder)
-    rows = load_results(folder / RESULTS, repair=False)
+    rows = complete_lines(folder / RESULTS, repair=False)
     n_err = sum(1 for r in rows if "error" in r)
     n_found = sum(1 for r in rows if r.get("detections"))
     body = []
@@ -381,8 +351,4 @@ def write_index(folder: str | os.PathLike) -> Path:
         + "".join(body)
         + "</table></body></html>\n"
     )
-    path = folder / INDEX
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_atomic(folder / INDEX, page)

@@ -24,11 +24,11 @@ from tenken.align.telemetry import read_telemetry
 from tenken.align.types import Alignment
 from tenken.configs import UNKNOWN, AnomalyClasses, Lang, load_anomaly_classes
 from tenken.core.boxes import box_iou, nms_indices
-from tenken.core.contracts import AlignedPair, CandidateDetector, Labeller
+from tenken.core.contracts import CHANGE, AlignedPair, CandidateDetector, Labeller, Labels, WarnsOnDetect
 from tenken.core.detections import Detections
 from tenken.core.errors import InputError, TenkenError
 from tenken.core.images import ImageInput, image_size, load_image
-from tenken.tasks.report import CHANGE, Report, telemetry_section
+from tenken.inspect.report import Report, telemetry_section
 
 DetectorSpec = Literal["classical", "vlm", "hybrid"] | CandidateDetector | Sequence[CandidateDetector]
 
@@ -161,6 +161,7 @@ class Inspector:
         t1 = time.perf_counter()
         detections = Detections.empty(image_size(rgb))
         ran: list[str] = []
+        labels: Labels | None = None
         pass1_ms = pass2_ms = 0.0
         if not alignment.ok:
             warnings.append("alignment failed, no detector was run (alignment.reason says why)")
@@ -170,7 +171,9 @@ class Inspector:
             t2 = time.perf_counter()
             pass1_ms = 1e3 * (t2 - t1)
             if self.labeller is not None and len(detections):
-                detections = self._pass2(rgb, detections, warnings)
+                labels = self._pass2(rgb, detections)
+                detections = labels.detections
+                warnings.extend(f"labeller: {w}" for w in labels.warnings)
             pass2_ms = 1e3 * (time.perf_counter() - t2)
         timings = {
             "align": 1e3 * (t1 - t0),
@@ -186,6 +189,7 @@ class Inspector:
             alignment=alignment,
             detections=detections,
             classes=self.classes,
+            labels=labels,
             detectors=ran,
             model=self.vlm.describe() if self.vlm is not None and self._uses_vlm() else None,
             timings_ms=timings,
@@ -208,7 +212,6 @@ class Inspector:
         parts: list[Detections] = []
         ran: list[str] = []
         for det in self.detectors:
-            before = len(getattr(det, "warnings", []))
             try:
                 found = det.detect(pair)
             except TenkenError as exc:
@@ -216,7 +219,8 @@ class Inspector:
                     raise
                 warnings.append(f"detector {det.name} failed: {exc}")
                 continue
-            warnings.extend(f"{det.name}: {w}" for w in getattr(det, "warnings", [])[before:])
+            if isinstance(det, WarnsOnDetect):
+                warnings.extend(f"{det.name}: {w}" for w in det.last_warnings)
             parts.append(found)
             ran.append(det.name)
         if not parts:
@@ -225,12 +229,11 @@ class Inspector:
             return parts[0], ran
         return merge_candidates(parts, self.nms_iou), ran
 
-    def _pass2(self, rgb: np.ndarray, detections: Detections, warnings: list[str]) -> Detections:
+    def _pass2(self, rgb: np.ndarray, detections: Detections) -> Labels:
+        """The labeller's result (a labeller returning plain Detections is read as :meth:`Labels.relabelled`)."""
         assert self.labeller is not None
-        before = len(getattr(self.labeller, "warnings", []))
         labelled = self.labeller.label(rgb, detections, self.classes, self.lang)
-        warnings.extend(f"labeller: {w}" for w in getattr(self.labeller, "warnings", [])[before:])
-        return labelled
+        return labelled if isinstance(labelled, Labels) else Labels.relabelled(detections, labelled)
 
 
 def merge_candidates(parts: Sequence[Detections], iou: float) -> Detections:

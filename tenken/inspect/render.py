@@ -17,7 +17,7 @@ from tenken.configs import AnomalyClasses, Lang
 from tenken.core.errors import ImageLoadError
 from tenken.core.images import load_image
 from tenken.inspect.pipeline import Inspection
-from tenken.tasks.report import display_label
+from tenken.inspect.report import display_label
 from tenken.viz.draw import draw_detections, side_by_side
 from tenken.viz.fonts import font
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from tenken.configs import UNKNOWN, AnomalyClasses, Lang
 from tenken.core.boxes import clip_boxes
-from tenken.core.contracts import AlignedPair
+from tenken.core.contracts import AlignedPair, Labels
 from tenken.core.detections import Detections
 from tenken.core.images import image_size
 from tenken.tasks.prompts import ANOMALY_PASS1, ANOMALY_PASS2, fill
@@ -48,7 +48,7 @@ class VLMCandidateDetector:
         self.classes = classes
         self.lang = lang
         self.max_new_tokens = max_new_tokens
-        self.warnings: list[str] = []
+        self.last_warnings: list[str] = []
 
     def prompt(self) -> str:
         """The pass-1 instruction."""
@@ -60,7 +60,9 @@ class VLMCandidateDetector:
         )
 
     def detect(self, pair: AlignedPair) -> Detections:
-        """Candidates in target pixels, ``sources == "vlm"``; parse problems go to :attr:`warnings`."""
+        """Candidates in target pixels, ``sources == "vlm"``; parse problems go to :attr:`last_warnings`
+        (a new list each call: :class:`tenken.core.contracts.WarnsOnDetect`)."""
+        self.last_warnings = []
         composite = side_by_side(pair.target, pair.reference)
         comp_size = image_size(composite)
         target_size = image_size(pair.target)
@@ -71,7 +73,7 @@ class VLMCandidateDetector:
             comp_size,
             self.vlm.processed_size(comp_size),
             source=self.name,
-            warnings_out=self.warnings,
+            warnings_out=self.last_warnings,
         )
         if len(dets) == 0:
             return Detections.empty(target_size)
@@ -113,7 +115,8 @@ class VLMLabeller:
         max_new_tokens: cap on each answer.
 
     All crops of a target go to the backend in one batch. If some requests fail, their candidates get
-    ``"unknown"`` (``answer_pass2`` None) and the failure is noted in :attr:`warnings`; the others keep theirs.
+    ``"unknown"`` (``answer_pass2`` None) and the failure is noted in the result's ``warnings``; the others keep
+    theirs.
     """
 
     def __init__(self, vlm: VLM, margin: float = 0.25, max_new_tokens: int | None = 16):
@@ -122,15 +125,12 @@ class VLMLabeller:
         self.vlm = vlm
         self.margin = margin
         self.max_new_tokens = max_new_tokens
-        self.warnings: list[str] = []
 
-    def label(self, target: np.ndarray, candidates: Detections, classes: AnomalyClasses, lang: Lang) -> Detections:
-        """Same boxes; ``labels`` = the normalised pass-2 answer (a class id or ``"unknown"``).
-
-        ``extra["label_pass1"]`` keeps the label each candidate came with (None when it had none),
-        ``extra["label_pass2"]`` the normalised pass-2 label and ``extra["answer_pass2"]`` the raw answer.
-        """
+    def label(self, target: np.ndarray, candidates: Detections, classes: AnomalyClasses, lang: Lang) -> Labels:
+        """The candidates relabelled with the normalised pass-2 answer (a class id or ``"unknown"``), with the
+        pass-1 labels, the raw answers and any warnings (see :class:`tenken.core.contracts.Labels`)."""
         answers: list[str | None] = []
+        warnings: list[str] = []
         if len(candidates):
             prompt = fill(ANOMALY_PASS2, lang, classes=class_list(classes, lang))
             requests = [
@@ -141,15 +141,15 @@ class VLMLabeller:
                 answers = list(self.vlm.generate(requests))
             except BackendError as exc:  # keep the labels that did come back; the rest are unknown
                 answers = list(exc.results)
-                self.warnings.append(f"pass 2: {exc}")
+                warnings.append(f"pass 2: {exc}")
         pass2 = [UNKNOWN if a is None else classes.normalize(answer_text(a)) for a in answers]
-        extra = {
-            **candidates.extra,
-            "label_pass1": [lab or None for lab in candidates.labels],
-            "label_pass2": pass2,
-            "answer_pass2": answers,
-        }
-        return Detections(candidates.xyxy, candidates.scores, pass2, candidates.sources, candidates.image_size, extra)
+        return Labels(
+            candidates.with_labels(pass2),
+            [lab or None for lab in candidates.labels],
+            pass2,
+            answers,
+            warnings,
+        )
 
 
 __all__ = ["UNKNOWN", "VLMCandidateDetector", "VLMLabeller", "class_list", "crop_with_margin"]

@@ -91,19 +91,19 @@ def test_json_round_trip_with_unknown_score_and_extra():
         d.image_size,
         {"label_ja": ["カラーコーン", "工具", "カラーコーン"]},
     )
-    text = json.dumps(d.to_json(), ensure_ascii=False)
-    back = Detections.from_json(json.loads(text))
+    text = json.dumps(d.to_dict(), ensure_ascii=False)
+    back = Detections.from_dict(json.loads(text))
     np.testing.assert_array_equal(back.xyxy, d.xyxy)
     assert math.isnan(back.scores[1]) and back.scores[0] == pytest.approx(0.9)
     assert back.labels == d.labels and back.sources == d.sources and back.image_size == (200, 150)
     assert back.extra["label_ja"][1] == "工具"
 
 
-def test_from_json_accepts_bare_records_and_bbox_key():
-    d = Detections.from_json([{"bbox": [1, 2, 3, 4], "label": "person"}])
+def test_from_dict_accepts_bare_records_and_bbox_key():
+    d = Detections.from_dict([{"bbox": [1, 2, 3, 4], "label": "person"}])
     assert d.xyxy.tolist() == [[1, 2, 3, 4]] and math.isnan(d.scores[0])
     with pytest.raises(ValueError, match="no 'box'"):
-        Detections.from_json([{"label": "x"}])
+        Detections.from_dict([{"label": "x"}])
 
 
 def test_coco_round_trip():

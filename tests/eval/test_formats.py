@@ -5,10 +5,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tenken.core.artifacts import LoadReport, iter_jsonl
 from tenken.core.errors import InputError
 from tenken.eval.formats import (
-    LoadReport,
-    iter_jsonl,
     parse_box,
     read_anomaly,
     read_classification,

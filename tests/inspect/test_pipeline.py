@@ -8,11 +8,11 @@ import jsonschema
 import numpy as np
 import pytest
 
-from tenken.core.contracts import AlignedPair
+from tenken.core.contracts import AlignedPair, Labels
 from tenken.core.detections import Detections
 from tenken.core.errors import ImageLoadError, InputError
 from tenken.inspect.pipeline import Inspector
-from tenken.tasks.report import report_json_schema
+from tenken.inspect.report import report_json_schema
 from tests.inspect.synthetic import iou, make_pair, other_place
 from tests.vlm.fakes import scripted_vlm
 
@@ -42,9 +42,8 @@ class ConstantLabeller:
 
     def label(self, target, candidates, classes, lang):
         n = len(candidates)
-        extra = {"label_pass1": list(candidates.labels), "label_pass2": [self.label_id] * n}
-        return Detections(candidates.xyxy, candidates.scores, [self.label_id] * n, candidates.sources,
-                          candidates.image_size, extra)  # fmt: skip
+        return Labels(candidates.with_labels([self.label_id] * n), list(candidates.labels), [self.label_id] * n,
+                      ["answer"] * n)  # fmt: skip
 
 
 def test_classical_finds_the_pasted_object_through_real_alignment(pair):
@@ -56,7 +55,7 @@ def test_classical_finds_the_pasted_object_through_real_alignment(pair):
     assert {d.label for d in report.detections} == {"change"} and report.model is None
     assert set(report.timings_ms) == {"align", "pass1", "pass2", "total"}
     assert report.timings_ms["total"] >= report.timings_ms["align"] > 0
-    jsonschema.validate(report.to_json(), report_json_schema())
+    jsonschema.validate(report.to_dict(), report_json_schema())
 
 
 def test_reference_of_another_place_is_reported_and_no_detector_runs(pair, dev_data, tmp_path):
@@ -77,6 +76,7 @@ def test_hybrid_style_merge_runs_nms_across_detectors_and_pass2_labels(pair):
     assert [d.box for d in report.detections] == [[10, 10, 50, 50], [200, 200, 240, 240]]
     assert {d.label for d in report.detections} == {"glove"} and report.detections[0].label_ja == "手袋"
     assert report.detections[0].label_pass1 == "helmet" and report.detections[0].label_pass2 == "glove"
+    assert report.detections[0].answer_pass2 == "answer"  # the raw answer is kept in the report (schema 1, additive)
     assert report.detectors == ["a", "b"]
 
 
@@ -103,7 +103,7 @@ def test_tiny_vlm_hybrid_plumbing(pair, tiny_llava):
     target, reference, _ = pair
     ins = Inspector(detector="hybrid", vlm=tiny_llava, align_options={"registered": True})
     report = ins.inspect(target, reference)
-    jsonschema.validate(report.to_json(), report_json_schema())
+    jsonschema.validate(report.to_dict(), report_json_schema())
     assert report.detectors == ["classical", "vlm"]
     assert report.model is not None and report.model.name == tiny_llava.name
     allowed = set(ins.classes.ids) | {"unknown"}

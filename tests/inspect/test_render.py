@@ -9,7 +9,7 @@ from tenken.configs import load_anomaly_classes
 from tenken.core.detections import Detections
 from tenken.inspect.pipeline import Inspection
 from tenken.inspect.render import render_annotated
-from tenken.tasks.report import Report
+from tenken.inspect.report import Report
 
 CLASSES = load_anomaly_classes()
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from tenken.align.types import Alignment
 from tenken.configs import load_anomaly_classes
-from tenken.core.contracts import AlignedPair, CandidateDetector, Labeller
+from tenken.core.contracts import AlignedPair, CandidateDetector, Labeller, WarnsOnDetect
 from tenken.core.detections import Detections
 from tenken.tasks.anomaly import VLMCandidateDetector, VLMLabeller, crop_with_margin
 from tests.vlm.fakes import scripted_vlm
@@ -48,7 +48,10 @@ def test_detector_english_prompt_and_relative_boxes():
 
 def test_detector_unparsable_answer_is_empty_with_warning():
     det = VLMCandidateDetector(scripted_vlm("I see nothing new."), CLASSES)
-    assert len(det.detect(_pair())) == 0 and det.warnings
+    assert len(det.detect(_pair())) == 0 and det.last_warnings
+    assert isinstance(det, WarnsOnDetect)
+    det.vlm = scripted_vlm('[{"bbox_2d": [0, 0, 50, 50]}]')
+    assert len(det.detect(_pair())) == 1 and det.last_warnings == []  # reset per call, not a batch-long list
 
 
 def test_labeller_batches_crops_and_records_both_passes():
@@ -64,14 +67,14 @@ def test_labeller_batches_crops_and_records_both_passes():
     lab = VLMLabeller(vlm, margin=0.25)
     assert isinstance(lab, Labeller)
     out = lab.label(target, cands, CLASSES, "ja")
-    assert out.labels == ["helmet", "unknown"]
-    assert out.extra["label_pass1"] == ["traffic_cone", None]
-    assert out.extra["label_pass2"] == ["helmet", "unknown"]
-    np.testing.assert_array_equal(out.xyxy, cands.xyxy)
+    assert out.detections.labels == ["helmet", "unknown"]
+    assert out.label_pass1 == ["traffic_cone", None]
+    assert out.label_pass2 == ["helmet", "unknown"] and out.answer_pass2 == ["ヘルメット", "something else"]
+    np.testing.assert_array_equal(out.detections.xyxy, cands.xyxy)
     assert len(vlm.backend.seen) == 2 and vlm.backend.seen[0].images[0].shape == (32, 32, 3)  # min side 32
     assert vlm.backend.seen[1].images[0].shape == (60, 120, 3)  # 80x40 box + 25% each side (clipped at 100)
     empty = lab.label(target, Detections.empty((200, 100)), CLASSES, "en")
-    assert len(empty) == 0 and empty.extra["label_pass2"] == []
+    assert len(empty.detections) == 0 and empty.label_pass2 == []
 
 
 def test_labeller_keeps_labels_when_some_requests_fail():
@@ -88,8 +91,8 @@ def test_labeller_keeps_labels_when_some_requests_fail():
     cands = Detections([[0, 0, 10, 10], [20, 20, 40, 40]], image_size=(50, 50))
     lab = VLMLabeller(vlm)
     out = lab.label(np.zeros((50, 50, 3), np.uint8), cands, CLASSES, "en")
-    assert out.labels == ["glove", "unknown"] and out.extra["answer_pass2"] == ["glove", None]
-    assert lab.warnings and "1 of 2" in lab.warnings[0]
+    assert out.detections.labels == ["glove", "unknown"] and out.answer_pass2 == ["glove", None]
+    assert out.warnings and "1 of 2" in out.warnings[0]
 
 
 def test_crop_with_margin_stays_inside():
@@ -105,4 +108,4 @@ def test_tiny_model_runs_both_passes(tiny_llava):
     assert cands.image_size == (64, 48)
     boxes = Detections([[5, 5, 20, 20]], labels=["x"], sources=["classical"], image_size=(64, 48))
     out = VLMLabeller(tiny_llava).label(pair.target, boxes, CLASSES, "en")
-    assert out.labels[0] in {*CLASSES.ids, "unknown"}
+    assert out.detections.labels[0] in {*CLASSES.ids, "unknown"}

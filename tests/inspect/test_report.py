@@ -12,8 +12,10 @@ from pydantic import ValidationError
 
 from tenken.align.types import Alignment
 from tenken.configs import load_anomaly_classes
+from tenken.core.artifacts import json_text
+from tenken.core.contracts import Labels
 from tenken.core.detections import Detections
-from tenken.tasks.report import Report, display_label, report_json_schema, shipped_schema_path
+from tenken.inspect.report import Report, display_label, report_json_schema, shipped_schema_path
 
 CLASSES = load_anomaly_classes()
 
@@ -29,11 +31,12 @@ def _report(**kw) -> Report:
         ["traffic_cone", "unknown"],
         ["classical", "vlm"],
         (3840, 2160),
-        {"label_pass1": ["change", None], "label_pass2": ["traffic_cone", "unknown"]},
     )
+    labels = Labels(dets, ["change", None], ["traffic_cone", "unknown"], ["カラーコーン", None])
     args = dict(
         id="plantA-0001", target_path="t.jpg", target_size=(3840, 2160), alignment=al, detections=dets,
-        classes=CLASSES, telemetry={"lat": 35.1, "lon": 139.2, "alt": 52.0}, detectors=["classical", "vlm"],
+        classes=CLASSES, labels=labels, telemetry={"lat": 35.1, "lon": 139.2, "alt": 52.0},
+        detectors=["classical", "vlm"],
         model={"backend": "transformers", "name": "Qwen/Qwen2.5-VL-7B-Instruct", "family": "qwen2.5-vl"},
         timings_ms={"align": 310.04, "pass1": 95, "pass2": 0, "total": 420}, warnings=[],
     )  # fmt: skip
@@ -49,7 +52,7 @@ def test_shipped_schema_file_is_the_models_current_schema():
 
 
 def test_report_matches_design_and_validates_against_schema():
-    data = _report().to_json()
+    data = _report().to_dict()
     jsonschema.validate(data, report_json_schema())
     assert next(iter(data)) == "schema" and data["schema"] == "tenken.report/1"
     assert data["reference"] == {"path": "r.jpg", "candidates": ["r.jpg", "r2.jpg"], "selection_score": 1.7}
@@ -57,7 +60,7 @@ def test_report_matches_design_and_validates_against_schema():
     first, second = data["detections"]
     assert first == {
         "box": [10.0, 20.0, 110.0, 220.0], "label": "traffic_cone", "label_ja": "カラーコーン", "score": 0.83,
-        "source": "classical", "label_pass1": "change", "label_pass2": "traffic_cone",
+        "source": "classical", "label_pass1": "change", "label_pass2": "traffic_cone", "answer_pass2": "カラーコーン",
     }  # fmt: skip
     assert second["score"] is None and second["label_ja"] == "不明"
     assert data["model"]["family"] == "qwen2.5-vl"
@@ -66,7 +69,7 @@ def test_report_matches_design_and_validates_against_schema():
 
 def test_classical_only_report_has_change_labels_and_null_model():
     dets = Detections([[1, 2, 3, 4]], [0.5], ["change"], ["classical"], (100, 80))
-    data = _report(detections=dets, model=None).to_json()
+    data = _report(detections=dets, labels=None, model=None).to_dict()
     d = data["detections"][0]
     assert (d["label"], d["label_ja"], d["label_pass1"], d["label_pass2"]) == ("change", "変化", None, None)
     assert data["model"] is None
@@ -75,7 +78,9 @@ def test_classical_only_report_has_change_labels_and_null_model():
 
 def test_failed_alignment_report_has_no_reference_and_the_reason():
     al = Alignment(ok=False, reason="too few inliers", candidates=["a.jpg"], reference="a.jpg")
-    data = _report(alignment=al, detections=Detections.empty((100, 80)), warnings=["alignment failed"]).to_json()
+    data = _report(
+        alignment=al, detections=Detections.empty((100, 80)), labels=None, warnings=["alignment failed"]
+    ).to_dict()
     assert data["alignment"]["ok"] is False and data["alignment"]["reason"] == "too few inliers"
     assert data["reference"]["path"] is None and data["reference"]["candidates"] == ["a.jpg"]
     jsonschema.validate(data, report_json_schema())
@@ -83,7 +88,7 @@ def test_failed_alignment_report_has_no_reference_and_the_reason():
 
 def test_round_trip_through_json_and_detections_as():
     rep = _report()
-    again = Report.model_validate(json.loads(rep.to_json_text()))
+    again = Report.model_validate(json.loads(json_text(rep)))
     assert again == rep
     dets = again.detections_as()
     assert isinstance(dets, Detections) and dets.image_size == (3840, 2160)
@@ -93,7 +98,7 @@ def test_round_trip_through_json_and_detections_as():
 
 
 def test_unknown_fields_and_bad_boxes_are_rejected():
-    data = _report().to_json()
+    data = _report().to_dict()
     with pytest.raises(ValidationError):
         Report.model_validate({**data, "surprise": 1})
     data["detections"][0]["box"] = [1, 2, 3]
@@ -111,7 +116,7 @@ def test_telemetry_section_uses_the_design_keys():
     from tenken.align.telemetry import Telemetry
 
     tel = Telemetry(35.1, 139.2, 52.0, altitude_kind="absolute", gimbal_pitch=-90.0, source="xmp")
-    from tenken.tasks.report import telemetry_section
+    from tenken.inspect.report import telemetry_section
 
     sec = telemetry_section(tel)
     assert sec == {"lat": 35.1, "lon": 139.2, "alt": 52.0, "altitude_kind": "absolute", "gimbal_pitch": -90.0,

@@ -7,7 +7,6 @@ Every box is ``xyxy`` in float pixels of the target image.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from importlib import resources
@@ -19,13 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from tenken.align.telemetry import Telemetry
 from tenken.align.types import Alignment
 from tenken.configs import UNKNOWN, AnomalyClasses, Lang
+from tenken.core.artifacts import json_text, write_atomic
+from tenken.core.contracts import CHANGE, Labels
 from tenken.core.detections import Detections
 
 SCHEMA = "tenken.report/1"
 """The value of every report's ``schema`` field."""
-
-CHANGE = "change"
-"""The label of a candidate no labeller has named (the classical detector's label)."""
 
 _BUILTIN_NAMES: dict[str, dict[str, str]] = {
     CHANGE: {"en": "change", "ja": "変化"},
@@ -100,6 +98,9 @@ class DetectionRecord(_Model):
     source: str = Field(description='pass-1 detector: "classical", "vlm", ...')
     label_pass1: str | None = Field(default=None, description="label proposed in pass 1 (None: pass 2 not run)")
     label_pass2: str | None = Field(default=None, description="label given in pass 2 (None: pass 2 not run)")
+    answer_pass2: str | None = Field(
+        default=None, description="the labeller's raw pass-2 answer (None: pass 2 not run or its request failed)"
+    )
 
 
 class ModelInfo(_Model):
@@ -137,6 +138,7 @@ class Report(_Model):
         alignment: Alignment,
         detections: Detections,
         classes: AnomalyClasses,
+        labels: Labels | None = None,
         id: str | None = None,
         telemetry: dict[str, Any] | None = None,
         detectors: list[str] | None = None,
@@ -149,14 +151,12 @@ class Report(_Model):
         Args:
             target_size: ``(width, height)`` of the target in pixels.
             alignment: the result of :func:`tenken.align_best`.
-            detections: final detections in target pixels; ``extra["label_pass1"]``/``["label_pass2"]`` are
-                read when a labeller ran.
+            detections: final detections in target pixels.
+            labels: the pass-2 result when a labeller ran (its lists follow ``detections``' boxes).
             model: ``VLM.describe()`` when a VLM was used.
         """
         a = alignment.to_dict()
         records = []
-        pass1 = detections.extra.get("label_pass1")
-        pass2 = detections.extra.get("label_pass2")
         for i in range(len(detections)):
             s = float(detections.scores[i])
             records.append(
@@ -166,8 +166,9 @@ class Report(_Model):
                     label_ja=display_label(detections.labels[i], classes, "ja"),
                     score=None if math.isnan(s) else s,
                     source=detections.sources[i],
-                    label_pass1=pass1[i] if pass1 is not None else None,
-                    label_pass2=pass2[i] if pass2 is not None else None,
+                    label_pass1=labels.label_pass1[i] if labels is not None else None,
+                    label_pass2=labels.label_pass2[i] if labels is not None else None,
+                    answer_pass2=labels.answer_pass2[i] if labels is not None else None,
                 )
             )
         return cls(
@@ -195,21 +196,17 @@ class Report(_Model):
             warnings=list(warnings or []),
         )
 
-    def to_json(self) -> dict[str, Any]:
-        """The report as a JSON-ready dict (``schema`` first, as in DESIGN.md)."""
+    def to_dict(self) -> dict[str, Any]:
+        """The report as a JSON-ready dict (``schema`` first, as in DESIGN.md); text: ``json_text(report)``."""
         return self.model_dump(mode="json", by_alias=True)
 
-    def to_json_text(self, indent: int | None = 2) -> str:
-        """The report as JSON text (non-ASCII kept readable)."""
-        return json.dumps(self.to_json(), ensure_ascii=False, indent=indent)
-
     def detections_as(self) -> Detections:
-        """The findings as :class:`~tenken.Detections` (target pixels; ``extra`` holds ``label_ja``,
-        ``label_pass1`` and ``label_pass2``), e.g. for :mod:`tenken.eval`."""
+        """The findings as :class:`~tenken.Detections` (target pixels; ``extra`` holds the records' other
+        fields: ``label_ja``, ``label_pass1``, ``label_pass2``, ``answer_pass2``), e.g. for :mod:`tenken.eval`."""
         size = (self.target.width, self.target.height)
         if not self.detections:
             return Detections.empty(size)
-        return Detections.from_json([d.model_dump() for d in self.detections], image_size=size)
+        return Detections.from_dict([d.model_dump() for d in self.detections], image_size=size)
 
     @property
     def ok(self) -> bool:
@@ -225,7 +222,7 @@ def report_json_schema() -> dict[str, Any]:
 
 def schema_text() -> str:
     """The JSON Schema as the text of the shipped file."""
-    return json.dumps(report_json_schema(), ensure_ascii=False, indent=2) + "\n"
+    return json_text(report_json_schema(), indent=2) + "\n"
 
 
 def shipped_schema_path() -> Path:
@@ -235,7 +232,4 @@ def shipped_schema_path() -> Path:
 
 def write_report_schema(path: str | os.PathLike | None = None) -> Path:
     """Write the JSON Schema to ``path`` (default: the shipped ``tenken/schemas/report.schema.json``)."""
-    out = Path(path) if path is not None else shipped_schema_path()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(schema_text(), encoding="utf-8")
-    return out
+    return write_atomic(Path(path) if path is not None else shipped_schema_path(), schema_text())
