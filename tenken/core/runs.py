@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from tenken.core.artifacts import JsonlAppender, complete_lines, write_jsonl
+from tenken.core.artifacts import JsonlAppender, complete_lines, json_text, write_jsonl
 from tenken.core.errors import InputError, TenkenError
 
 T = TypeVar("T")
@@ -186,7 +186,9 @@ def run_items(
     def one(item: T) -> dict[str, Any]:
         try:
             fields = work(item)
-            return {"id": key(item), **{k: v for k, v in fields.items() if k != "id"}}
+            row = {"id": key(item), **{k: v for k, v in fields.items() if k != "id"}}
+            json_text(row)  # a result that cannot be written is that item's error, not the end of the run
+            return row
         except Exception as exc:  # one failing item must not end the run; it is recorded
             message = error_message(exc)
             extra = error_row(item, message) if error_row is not None else {}

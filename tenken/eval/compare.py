@@ -7,14 +7,15 @@ The difference of each run from the first (the baseline) is measured on the samp
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tenken.core.artifacts import LoadReport, read_jsonl
 from tenken.core.errors import InputError
-from tenken.eval.stats import PRIMARY, paired_difference
+from tenken.eval.stats import paired_difference
+from tenken.eval.tasks import TASKS
 
 
 @dataclass
@@ -48,8 +49,7 @@ def _per_sample(folder: Path) -> dict[str, dict[str, Any]]:
     path = folder / "per_sample.jsonl"
     if not path.is_file():
         return {}
-    rows = (json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip())
-    return {str(r["id"]): r for r in rows}
+    return {str(r["id"]): r for r in read_jsonl(path) if "id" in r}
 
 
 def paired_vs_first(folders: Sequence[Path], results: Sequence[dict[str, Any]]) -> list[dict[str, Any] | None]:
@@ -58,7 +58,7 @@ def paired_vs_first(folders: Sequence[Path], results: Sequence[dict[str, Any]]) 
     None for run 0, for runs of another benchmark, and when a run has no ``per_sample.jsonl``.
     """
     base_task, base_bench = results[0].get("task"), results[0].get("benchmark")
-    metric = PRIMARY.get(str(base_task))
+    metric = TASKS.get(str(base_task)).primary if base_task in TASKS else None
     base = _per_sample(folders[0])
     out: list[dict[str, Any] | None] = [None]
     for folder, res in zip(folders[1:], results[1:], strict=True):
@@ -81,10 +81,12 @@ def compare_runs(runs: Sequence[str | Path], plots: str | Path | None = None) ->
         path = r / "scores.json" if r.is_dir() else r
         if not path.is_file():
             raise InputError(f"{r}: no scores.json (run `tenken eval run ...` first)")
-        try:
-            results.append(json.loads(path.read_text(encoding="utf-8")))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InputError(f"{path}: not a readable scores.json ({exc}); rerun `tenken eval run ...`") from None
+        report = LoadReport()
+        rows = read_jsonl(path, report)
+        if len(rows) != 1:
+            why = report.skipped[0].reason if report.skipped else "not one JSON object"
+            raise InputError(f"{path}: not a readable scores.json ({why}); rerun `tenken eval run ...`")
+        results.append(rows[0])
         folders.append(path.parent)
     if not results:
         raise InputError("give at least one run folder")
@@ -97,7 +99,8 @@ def compare_runs(runs: Sequence[str | Path], plots: str | Path | None = None) ->
 
 
 def _plots(names: list[str], results: list[dict[str, Any]], folder: Path) -> list[str]:
-    from tenken.eval.plots import plot_metric_bars, plot_size_recall, plot_threshold_curves
+    """The headline-metric bars of every run, then each task's own plots over the runs of that task."""
+    from tenken.eval.plots import plot_metric_bars
     from tenken.eval.tables import headline
 
     pairs = list(zip(names, results, strict=True))
@@ -107,13 +110,9 @@ def _plots(names: list[str], results: list[dict[str, Any]], folder: Path) -> lis
             "指標の比較 metrics",
         )
     ]  # fmt: skip
-    det = [(n, r["scores"]) for n, r in pairs if r.get("task") == "detection"]
-    if det:
-        dn, ds = (list(x) for x in zip(*det, strict=True))
-        written.append(plot_size_recall(ds, dn, folder / "size_recall.png"))
-        written.append(plot_size_recall(ds, dn, folder / "size_agreement.png", metric="agreement"))
-    rec = [(n, r["scores"]) for n, r in pairs if r.get("task") == "rec"]
-    if rec:
-        rn, rs = (list(x) for x in zip(*rec, strict=True))
-        written.append(plot_threshold_curves(rs, rn, folder / "rec_thresholds.png"))
+    for task in dict.fromkeys(str(r.get("task")) for r in results):
+        if task not in TASKS:
+            continue
+        mine = [(n, r["scores"]) for n, r in pairs if r.get("task") == task]
+        written += TASKS.get(task)().plots([n for n, _ in mine], [s for _, s in mine], folder)
     return [str(p) for p in written]

@@ -26,6 +26,7 @@ Published datasets read from a local copy: :func:`read_ja_vg_vqa_500` (SakanaAI/
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -50,6 +51,14 @@ class VQASample:
     question: str
     answer: str
 
+    def to_dict(self) -> dict[str, Any]:
+        """The sample as a line of the VQA format (the image path as stored)."""
+        return {"id": self.id, "image": self.image, "question": self.question, "answer": self.answer}
+
+    def image_paths(self) -> list[str]:
+        """The image files the sample needs."""
+        return [self.image]
+
 
 @dataclass
 class RECSample:
@@ -60,6 +69,14 @@ class RECSample:
     expression: str
     box: np.ndarray
 
+    def to_dict(self) -> dict[str, Any]:
+        """The sample as a line of the REC format."""
+        return {"id": self.id, "image": self.image, "expression": self.expression, "box": self.box.tolist()}
+
+    def image_paths(self) -> list[str]:
+        """The image files the sample needs."""
+        return [self.image]
+
 
 @dataclass
 class TaskSample:
@@ -68,6 +85,14 @@ class TaskSample:
     id: str
     image: str
     label: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """The sample as a line of the task-classification format."""
+        return {"id": self.id, "image": self.image, "label": self.label}
+
+    def image_paths(self) -> list[str]:
+        """The image files the sample needs."""
+        return [self.image]
 
 
 @dataclass
@@ -79,13 +104,43 @@ class AnomalySample:
     reference: list[str]
     truth: Detections
 
+    def to_dict(self) -> dict[str, Any]:
+        """The sample as a line of the anomaly-pairs format (also detection ground truth)."""
+        return {"id": self.id, "target": self.target, "reference": self.reference,
+                "boxes": self.truth.xyxy.tolist(), "labels": self.truth.labels}  # fmt: skip
+
+    def image_paths(self) -> list[str]:
+        """The image files the sample needs: the target, then its reference candidates."""
+        return [self.target, *self.reference]
+
 
 @dataclass
-class DetectionTruth:
-    """Ground-truth boxes of one image for ``tenken eval detection``."""
+class BoxTable:
+    """The boxes of many images in flat arrays (one row per box), as read from a JSONL file.
 
-    id: str
-    truth: Detections
+    Attributes:
+        ids: the image (sample) ids, in file order; ``sample`` indexes this list.
+        xyxy: ``(N, 4)`` float64 boxes, pixels of each image.
+        labels: ``N`` label strings (``""`` when a box has none).
+        scores: ``(N,)`` float64 confidences (NaN when unknown; ground truth has none).
+        sample: ``(N,)`` int64 index into ``ids`` of each box's image.
+    """
+
+    ids: list[str]
+    xyxy: np.ndarray
+    labels: list[str]
+    scores: np.ndarray
+    sample: np.ndarray
+
+    def detections(self) -> list[Detections]:
+        """One :class:`Detections` per image (in ``ids`` order; slow for very many images)."""
+        order = np.argsort(self.sample, kind="stable")
+        bounds = np.searchsorted(self.sample[order], np.arange(len(self.ids) + 1))
+        out = []
+        for k in range(len(self.ids)):
+            idx = order[bounds[k] : bounds[k + 1]]
+            out.append(Detections(self.xyxy[idx], self.scores[idx], [self.labels[i] for i in idx]))
+        return out
 
 
 # -- low-level parsing ----------------------------------------------------------------------------------
@@ -217,16 +272,79 @@ def _truth_boxes(obj: dict[str, Any]) -> Detections:
     return Detections(xyxy, labels=[str(x) for x in labels], sources=["gt"] * len(parsed))
 
 
-def read_detection_truth(path: str | Path) -> tuple[list[DetectionTruth], LoadReport]:
-    """Read detection ground truth ``{"id", "boxes", "labels"}`` (also accepts anomaly-pair lines)."""
+def _stack_boxes(raw: list[Any]) -> np.ndarray | None:
+    """``raw`` (boxes as JSON gave them) as an ``(N, 4)`` float64 array, or None when any is not 4 numbers."""
+    try:
+        arr = np.array(raw, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if len(raw) == 0:
+        return np.zeros((0, 4))
+    return arr if arr.shape == (len(raw), 4) else None
+
+
+def _valid_boxes(xyxy: np.ndarray, truth: bool) -> np.ndarray:
+    """``(N,)`` bool: the rows :func:`parse_box` accepts (finite, ``x2 >= x1``, ``y2 >= y1``; strict for truth)."""
+    w = xyxy[:, 2] - xyxy[:, 0]
+    h = xyxy[:, 3] - xyxy[:, 1]
+    ok = np.isfinite(xyxy).all(axis=1)
+    return ok & ((w > 0) & (h > 0) if truth else (w >= 0) & (h >= 0))
+
+
+def read_detection_truth(path: str | Path) -> tuple[BoxTable, LoadReport]:
+    """Read detection ground truth ``{"id", "boxes", "labels"}`` (also accepts anomaly-pair lines).
+
+    Vectorised: boxes are checked as one array, and only lines with a bad box are parsed box by box (for the
+    message); such a line is skipped whole (a sample with a bad ground-truth box cannot be scored correctly).
+    """
     report = LoadReport()
-    out = []
+    rows: list[tuple[int, str, dict[str, Any]]] = []
+    raw: list[Any] = []
+    labels: list[str] = []
+    owner: list[int] = []
     for n, sid, obj in _unique_rows(path, report):
-        try:
-            out.append(DetectionTruth(sid, _truth_boxes(obj)))
-        except ValueError as exc:
-            report.skip(path, n, sid, str(exc))
-    return out, report
+        boxes = obj.get("boxes")
+        labs = obj.get("labels", [""] * len(boxes)) if isinstance(boxes, list) else None
+        if not isinstance(boxes, list) or not isinstance(labs, list) or len(labs) != len(boxes):
+            _skip_truth_line(path, n, sid, obj, report)
+            continue
+        owner.extend([len(rows)] * len(boxes))
+        rows.append((n, sid, obj))
+        raw.extend(boxes)
+        labels.extend([str(x) for x in labs])
+    xyxy = _stack_boxes(raw)
+    rows_of = np.array(owner, dtype=np.int64)
+    if xyxy is None:  # some box is not 4 numbers: parse line by line (slow, exact messages)
+        xyxy = np.full((len(raw), 4), np.nan)
+        start = np.searchsorted(rows_of, np.arange(len(rows) + 1))  # the boxes of row r: start[r]:start[r + 1]
+        for r, (_, _, obj) in enumerate(rows):
+            with contextlib.suppress(ValueError):  # a bad line is left NaN: skipped below with its message
+                xyxy[start[r] : start[r + 1]] = _truth_boxes(obj).xyxy
+    bad = sorted(set(rows_of[~_valid_boxes(xyxy, truth=True)].tolist()))
+    for r in bad:
+        _skip_truth_line(path, *rows[r], report)
+    report.skipped.sort(key=lambda s: s.line or 0)  # file order, as the lines were read
+    keep_rows = np.ones(len(rows), dtype=bool)
+    keep_rows[bad] = False
+    keep = keep_rows[rows_of]
+    table = BoxTable(
+        ids=[row[1] for row, k in zip(rows, keep_rows, strict=True) if k],
+        xyxy=xyxy[keep],
+        labels=[lab for lab, k in zip(labels, keep, strict=True) if k],
+        scores=np.full(int(keep.sum()), np.nan),
+        sample=(np.cumsum(keep_rows) - 1)[rows_of[keep]].astype(np.int64),
+    )
+    return table, report
+
+
+def _skip_truth_line(path: str | Path, n: int, sid: str, obj: dict[str, Any], report: LoadReport) -> None:
+    """Record why a ground-truth line is skipped (the message of :func:`_truth_boxes`)."""
+    try:
+        _truth_boxes(obj)
+    except ValueError as exc:
+        report.skip(path, n, sid, str(exc))
+    else:  # the vectorised check is stricter than parse_box only for values it cannot read
+        report.skip(path, n, sid, "ground-truth boxes could not be read as numbers")
 
 
 def read_anomaly(path: str | Path) -> tuple[list[AnomalySample], LoadReport]:
@@ -276,35 +394,82 @@ def read_predictions(
     return out
 
 
-def prediction_detections(path: str | Path, line: int, sid: str, obj: dict[str, Any], report: LoadReport) -> Detections:
-    """Detections of a tenken report line; bad boxes are dropped one by one and recorded in ``report``.
+def prediction_table(
+    path: str | Path, ids: list[str], rows: dict[str, tuple[int, dict[str, Any]]], report: LoadReport
+) -> BoxTable:
+    """The detections of tenken report lines, for the images ``ids`` (``sample`` indexes ``ids``).
 
-    A line whose ``detections`` is missing or not a list is recorded and scored as an empty prediction.
+    ``rows`` is :func:`read_predictions`' result (ids without a line have no boxes). A line whose
+    ``detections`` is missing or not a list is recorded and scored as an empty prediction; a record that is
+    not an object or whose box is bad (see :func:`parse_box`) is dropped and recorded; an unknown or
+    non-numeric score is NaN. Boxes are read as one array; only bad ones are parsed one by one (for the message).
     """
-    records = obj.get("detections")
-    if not isinstance(records, list):
-        report.skip(path, line, sid, "no 'detections' list; scored as an empty prediction")
-        return Detections.empty()
-    boxes, labels, scores = [], [], []
-    for j, rec in enumerate(records):
-        if not isinstance(rec, dict):
-            report.skip(path, line, sid, f"detection {j} is not an object; dropped")
+    raw: list[Any] = []
+    labels: list[str] = []
+    scores: list[Any] = []
+    sample: list[int] = []
+    where: list[tuple[int, str, int]] = []  # (line, id, index in the line) of each box
+    for k, sid in enumerate(ids):
+        if sid not in rows:
             continue
-        raw = next((rec[k] for k in ("box", "bbox", "xyxy") if k in rec), None)
+        line, obj = rows[sid]
+        records = obj.get("detections")
+        if not isinstance(records, list):
+            report.skip(path, line, sid, "no 'detections' list; scored as an empty prediction")
+            continue
+        for j, rec in enumerate(records):
+            if not isinstance(rec, dict):
+                report.skip(path, line, sid, f"detection {j} is not an object; dropped")
+                continue
+            raw.append(rec["box"] if "box" in rec else rec["bbox"] if "bbox" in rec else rec.get("xyxy"))
+            labels.append(str(rec.get("label", "")))
+            scores.append(rec.get("score"))
+            sample.append(k)
+            where.append((line, sid, j))
+    xyxy = _stack_boxes(raw)
+    if xyxy is None:  # some box is not 4 numbers: parse one by one
+        xyxy = np.array([_parsed_or_nan(b) for b in raw]).reshape(-1, 4)
+    ok = _valid_boxes(xyxy, truth=False)
+    for i in np.flatnonzero(~ok):
+        line, sid, j = where[i]
         try:
-            box = parse_box(raw)
+            parse_box(raw[i])
+            reason = "box could not be read as numbers"
         except ValueError as exc:
-            report.skip(path, line, sid, f"detection {j}: {exc}; dropped")
-            continue
-        score = rec.get("score")
-        try:
-            s = float("nan") if score is None else float(score)
-        except (TypeError, ValueError):
-            s = float("nan")
-        boxes.append(box)
-        labels.append(str(rec.get("label", "")))
-        scores.append(s if math.isfinite(s) else float("nan"))
-    return Detections(np.array(boxes).reshape(-1, 4), np.array(scores, dtype=np.float64), labels, ["pred"] * len(boxes))
+            reason = str(exc)
+        report.skip(path, line, sid, f"detection {j}: {reason}; dropped")
+    return BoxTable(
+        ids=ids,
+        xyxy=xyxy[ok],
+        labels=[lab for lab, k in zip(labels, ok, strict=True) if k],
+        scores=_scores(scores)[ok],
+        sample=np.array(sample, dtype=np.int64)[ok],
+    )
+
+
+def _parsed_or_nan(box: Any) -> np.ndarray:
+    try:
+        return parse_box(box)
+    except ValueError:
+        return np.full(4, np.nan)
+
+
+def _scores(raw: list[Any]) -> np.ndarray:
+    """Scores as float64, NaN for None, non-numbers and non-finite values."""
+    try:
+        out = np.array([np.nan if v is None else v for v in raw], dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        out = np.array([_score(v) for v in raw], dtype=np.float64)
+    if len(out) != len(raw):
+        out = np.array([_score(v) for v in raw], dtype=np.float64)
+    return np.where(np.isfinite(out), out, np.nan)
+
+
+def _score(value: Any) -> float:
+    try:
+        return float("nan") if value is None else float(value)
+    except (TypeError, ValueError):
+        return float("nan")
 
 
 # -- published datasets ---------------------------------------------------------------------------------

@@ -13,14 +13,6 @@ from typing import Any
 
 import numpy as np
 
-PRIMARY: dict[str, str] = {
-    "detection": "f1_bbox_label",
-    "vqa": "rouge_l",
-    "rec": "hit@0.5",
-    "classify": "correct",
-}
-"""The per-sample value whose mean is each task's headline score (the one compared between runs)."""
-
 
 def _boot_means(values: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)

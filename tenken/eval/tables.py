@@ -6,14 +6,6 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-HEADLINE: dict[str, tuple[str, ...]] = {
-    "vqa": ("rouge_l", "exact_match", "normalized_match", "llm_judge"),
-    "rec": ("acc@0.5", "acc@0.75", "acc@0.9", "macc"),
-    "classify": ("accuracy",),
-    "detection": ("f1_bbox", "f1_bbox_label", "map50", "map50_bbox"),
-}
-"""The headline metrics of each task, in table order."""
-
 
 def _fmt(value: Any, digits: int = 4) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -32,8 +24,12 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def headline(task: str, scores: dict[str, Any]) -> dict[str, Any]:
-    """The headline metrics of ``task`` from a scores dict (absent ones omitted)."""
-    return {k: scores[k] for k in HEADLINE.get(task, ()) if k in scores}
+    """The headline metrics of ``task`` (a :mod:`tenken.eval.tasks` name) from a scores dict (absent ones
+    omitted; none for a task tenken does not know, e.g. a ``scores.json`` of a newer version)."""
+    from tenken.eval.tasks import TASKS
+
+    metrics = TASKS.get(task).headline if task in TASKS else ()
+    return {k: scores[k] for k in metrics if k in scores}
 
 
 def size_table(scores: dict[str, Any]) -> str:
@@ -61,9 +57,10 @@ def run_table(result: dict[str, Any]) -> str:
         ["missing predictions", scores.get("input", {}).get("n_missing")],
     ]
     text = markdown_table(["metric", f"{result.get('benchmark')} / {result.get('model')}"], rows)
-    if task == "detection":
-        text += "\n\n" + size_table(scores)
-    return text
+    from tenken.eval.tasks import TASKS
+
+    extra = TASKS.get(task)().extra_table(scores) if task in TASKS else None
+    return text + "\n\n" + extra if extra else text
 
 
 def compare_table(

@@ -148,7 +148,8 @@ def test_run_then_compare_with_plots(tmp_path, monkeypatch):
 
 def test_compare_detection_runs_writes_size_plots(tmp_path):
     from tenken.eval.formats import read_anomaly
-    from tenken.eval.runners import get_benchmark, run_benchmark
+    from tenken.eval.runners import run_benchmark
+    from tenken.eval.tasks import get_benchmark
 
     rows = [
         {"id": f"p{i}", "target": "t.jpg", "reference": "r.jpg", "boxes": [[0, 0, s, s]], "labels": ["tool"]}
@@ -160,7 +161,7 @@ def test_compare_detection_runs_writes_size_plots(tmp_path):
         run_benchmark(
             get_benchmark("anomaly"), samples,
             lambda s, keep=keep: {"detections": s.truth.to_records() if int(s.id[1:]) < keep else []},
-            tmp_path / name, name, progress=False,
+            tmp_path / name, name,
         )  # fmt: skip
     r = runner.invoke(
         app, ["eval", "compare", str(tmp_path / "all"), str(tmp_path / "half"), "--plots", str(tmp_path / "p")]

@@ -88,7 +88,7 @@ def test_classification_and_anomaly_and_detection_truth(tmp_path):
     assert r[1][1] == "p4" and "one label per box" in r[1][2]
 
     truth, report = read_detection_truth(an)  # anomaly lines are valid detection ground truth too
-    assert [t.id for t in truth] == ["p1", "p2"]
+    assert truth.ids == ["p1", "p2"]
 
 
 @settings(max_examples=60, deadline=None)
@@ -241,7 +241,7 @@ def test_a_zero_size_ground_truth_box_is_rejected_but_a_prediction_is_not(tmp_pa
     # a point or line GT box can never be matched (IoU 0): it lowered recall without a word
     path = write_lines(tmp_path / "gt.jsonl", [{"id": "a", "boxes": [[5, 5, 5, 9]], "labels": ["x"]}])
     items, report = read_detection_truth(path)
-    assert items == [] and "zero width or height" in report.skipped[0].reason
+    assert items.ids == [] and "zero width or height" in report.skipped[0].reason
     assert parse_box([5, 5, 5, 9]).tolist() == [5, 5, 5, 9]
     with pytest.raises(ValueError, match="zero width"):
         parse_box([5, 5, 9, 5], truth=True)

@@ -50,7 +50,7 @@ def det_files(tmp_path):
 
 def test_detection_scores_and_skip_report(det_files):
     gt, pred = det_files
-    s = score_detection_files(gt, pred, per_label=True)
+    s = score_detection_files(gt, pred, per_label=True).to_dict()
     # a: F=1, 1; b: TP 1 of (1 pred, 2 gt) -> 2/3 bbox, 0 label; c: empty/empty 1; d: missing -> 0
     assert s["n_samples"] == 4
     assert s["f1_bbox"] == pytest.approx((1 + 2 / 3 + 1 + 0) / 4)
@@ -71,7 +71,7 @@ def test_detection_scores_and_skip_report(det_files):
 def test_unlabelled_ground_truth_gets_a_note(tmp_path):
     gt = write(tmp_path / "gt.jsonl", [{"id": "a", "boxes": [[0, 0, 10, 10]]}])
     pred = write(tmp_path / "pred.jsonl", [{"id": "a", "detections": [{"box": [0, 0, 10, 10], "label": "tool"}]}])
-    s = score_detection_files(gt, pred)
+    s = score_detection_files(gt, pred).to_dict()
     assert s["f1_bbox"] == 1.0 and s["f1_bbox_label"] == 0.0
     assert "no labels" in s["input"]["notes"][0]
 
@@ -91,7 +91,7 @@ def test_rec_missing_null_and_bad_boxes_are_misses(tmp_path):
             {"id": "9", "box": [0, 0, 100, 100]},
         ],
     )
-    s = score_rec_files(gt, pred)
+    s = score_rec_files(gt, pred).to_dict()
     assert s["acc@0.5"] == pytest.approx(2 / 5) and s["n"] == 5
     assert s["input"]["missing"] == ["4"]
     ids = {x["id"] for x in s["input"]["skipped"]}
@@ -108,7 +108,7 @@ def test_vqa_scores_with_missing_prediction_field(tmp_path):
         ],
     )
     pred = write(tmp_path / "pred.jsonl", [{"id": "1", "prediction": "白色"}, {"id": "2", "answer": "2"}])
-    s = score_vqa_files(gt, pred, use_neologdn=False)
+    s = score_vqa_files(gt, pred, use_neologdn=False).to_dict()
     assert s["rouge_l"] == pytest.approx((100 / 3 + 0 + 0) / 3)
     assert s["input"]["missing"] == ["3"]
     assert skipped(s) == {("2", "no 'prediction' field")}
@@ -118,7 +118,7 @@ def test_vqa_scores_with_missing_prediction_field(tmp_path):
 def test_classification_file_scoring(tmp_path):
     gt = write(tmp_path / "gt.jsonl", [{"id": str(i), "image": "x.jpg", "label": lab} for i, lab in enumerate("aab")])
     pred = write(tmp_path / "pred.jsonl", [{"id": "0", "prediction": "a"}, {"id": "2", "prediction": "a"}])
-    s = score_classification_files(gt, pred)
+    s = score_classification_files(gt, pred).to_dict()
     assert s["accuracy"] == pytest.approx(1 / 3)
     assert s["labels"] == ["a", "b", "(other)"]
     assert s["confusion"] == [[1, 0, 1], [1, 0, 0], [0, 0, 0]]
@@ -143,7 +143,7 @@ def test_a_failed_item_scores_zero_even_on_a_clean_image(tmp_path):
                                        {"id": "ok", "boxes": [], "labels": []}])  # fmt: skip
     pred = write(tmp_path / "p.jsonl", [{"id": "clean", "target": "x.jpg", "line": 1, "error": "file not found"},
                                         {"id": "ok", "detections": []}])  # fmt: skip
-    scores = score_detection_files(gt, pred, per_sample=True)
+    scores = score_detection_files(gt, pred, per_sample=True).to_dict()
     assert scores["f1_bbox"] == 0.5 and scores["f1_bbox_label"] == 0.5
     assert [r["f1_bbox"] for r in scores["per_sample"]] == [0.0, 1.0]
     assert ("clean", "prediction failed (file not found)") in skipped(scores)
@@ -153,7 +153,7 @@ def test_a_report_that_could_not_align_scores_zero(tmp_path):
     # alignment failed -> no detector ran -> "detections": []; that is not a verified clean image
     gt = write(tmp_path / "gt.jsonl", [{"id": "clean", "boxes": [], "labels": []}])
     report = {"id": "clean", "alignment": {"ok": False, "reason": "too few inliers"}, "detections": []}
-    scores = score_detection_files(gt, write(tmp_path / "p.jsonl", [report]))
+    scores = score_detection_files(gt, write(tmp_path / "p.jsonl", [report])).to_dict()
     assert scores["f1_bbox"] == 0.0
     assert ("clean", "not aligned, nothing was inspected (too few inliers)") in skipped(scores)
 
@@ -170,7 +170,7 @@ def test_a_judge_that_fails_every_request_gives_no_score(tmp_path):
     gt = write(tmp_path / "gt.jsonl", [{"id": i, "image": "x.jpg", "question": "q", "answer": "赤"} for i in "abc"])
     pred = write(tmp_path / "p.jsonl", [{"id": "a", "prediction": "赤"}, {"id": "b", "prediction": "青"}])
     judge = LLMJudge("m", f"http://127.0.0.1:{port}/v1", cache_dir=tmp_path / "cache", retries=0)
-    scores = score_vqa_files(gt, pred, judge=judge)
+    scores = score_vqa_files(gt, pred, judge=judge).to_dict()
     assert scores["llm_judge"] is None and scores["llm_judge_detail"]["failed"] == 2
     assert any(n.startswith("the judge failed on every request") for n in scores["input"]["notes"])
 
@@ -179,7 +179,7 @@ def test_classification_ignores_surrounding_whitespace(tmp_path):
     # " 検査\n" (a model's answer with a newline) counted as wrong
     gt = write(tmp_path / "gt.jsonl", [{"id": "a", "image": "x.jpg", "label": "検査"}])
     pred = write(tmp_path / "p.jsonl", [{"id": "a", "prediction": " 検査\n"}])
-    assert score_classification_files(gt, pred)["accuracy"] == 1.0
+    assert score_classification_files(gt, pred).to_dict()["accuracy"] == 1.0
 
 
 def test_partly_unlabelled_ground_truth_gets_a_note(tmp_path):
@@ -188,5 +188,5 @@ def test_partly_unlabelled_ground_truth_gets_a_note(tmp_path):
                                        {"id": "b", "boxes": [[0, 0, 10, 10]]}])  # fmt: skip
     found = [{"box": [0, 0, 10, 10], "label": "cone"}]
     pred = write(tmp_path / "p.jsonl", [{"id": i, "detections": found} for i in "ab"])
-    notes = score_detection_files(gt, pred)["input"]["notes"]
+    notes = score_detection_files(gt, pred).to_dict()["input"]["notes"]
     assert len(notes) == 1 and notes[0].startswith("1 ground-truth image(s) have boxes without a label (first: 'b')")
