@@ -77,3 +77,19 @@ def test_resize_options_read_from_a_qwen_processor():
     assert _processor_resize_options(proc) == {"factor": 28, "min_pixels": 1234, "max_pixels": 56789}
     proc3 = Qwen2VLImageProcessorPil(patch_size=16, min_pixels=4096, max_pixels=99999)
     assert _processor_resize_options(proc3)["factor"] == 32
+
+
+def test_a_new_family_is_one_decorated_builder():
+    from tenken.vlm.families import FAMILIES, register_family
+    from tenken.vlm.families.base import Family
+
+    @register_family("test-fam", "testfam", model_types=("testfam_vl",))
+    def test_fam(**_):
+        return Family(name="test-fam", box_format="rel1", box_key="box")
+
+    try:
+        assert get_family("TestFam").box_format == "rel1" and detect_family("testfam_vl_v2") == "test-fam"
+        assert canonical_family("testfam") == "test-fam"
+    finally:
+        for key in ("test-fam", "testfam"):
+            FAMILIES._entries.pop(key)

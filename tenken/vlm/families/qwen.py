@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from tenken.core.boxes import ImageSize
 from tenken.core.errors import InputError
+from tenken.vlm.families import register_family
 from tenken.vlm.families.base import Family
 
 QWEN25_MIN_PIXELS = 56 * 56
@@ -66,11 +67,19 @@ class Qwen25VL(Family):
         return rw, rh
 
 
-def qwen2_vl() -> Family:
-    """Qwen2-VL: ``<|box_start|>(x1,y1),(x2,y2)<|box_end|>`` in 0–1000 (JSON answers are read too)."""
-    return Family(name="qwen2-vl", box_format="rel1000", box_key="bbox_2d", state_scale=True)
+@register_family("qwen2.5-vl", "qwen2_5_vl", "qwen25-vl", "qwen2.5vl", model_types=("qwen2_5_vl",))
+def qwen25_vl(factor: int = 28, min_pixels: int = QWEN25_MIN_PIXELS, max_pixels: int = QWEN25_MAX_PIXELS) -> Family:
+    """Qwen2.5-VL: JSON ``bbox_2d`` in pixels of the processor's resized image."""
+    return Qwen25VL(factor=factor, min_pixels=min_pixels, max_pixels=max_pixels)
 
 
-def qwen3_vl() -> Family:
+@register_family("qwen3-vl", "qwen3_vl", "qwen3_vl_moe", "qwen3vl", model_types=("qwen3_vl", "qwen3_5"))
+def qwen3_vl(**_: int) -> Family:
     """Qwen3-VL: JSON ``bbox_2d`` in 0–1000 relative coordinates (its processor's factor is 32)."""
     return Family(name="qwen3-vl", box_format="rel1000", box_key="bbox_2d", state_scale=False)
+
+
+@register_family("qwen2-vl", "qwen2_vl", "qwen2vl", model_types=("qwen2_vl",))
+def qwen2_vl(**_: int) -> Family:
+    """Qwen2-VL: ``<|box_start|>(x1,y1),(x2,y2)<|box_end|>`` in 0–1000 (JSON answers are read too)."""
+    return Family(name="qwen2-vl", box_format="rel1000", box_key="bbox_2d", state_scale=True)
