@@ -12,6 +12,7 @@ mapped back to the original image's pixels, and all views are pooled.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import threading
 from collections import OrderedDict
@@ -21,6 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from tenken.core.artifacts import write_atomic
 from tenken.core.errors import InputError
 
 DEFAULT_MAX_SIDE = 1024
@@ -318,17 +320,16 @@ class FeatureCache:
         """Store ``features`` under ``key`` in memory and, when a directory is set, on disk."""
         self._remember(key, features)
         if self.directory is not None:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            tmp = self.directory / f".{key}.{os.getpid()}.{threading.get_ident()}.tmp.npz"
+            buffer = io.BytesIO()
             np.savez(
-                tmp,
+                buffer,
                 keypoints=features.keypoints,
                 descriptors=features.descriptors,
                 scales=features.scales,
                 angles=features.angles,
                 meta=np.array([*features.image_size, features.work_scale, features.views], np.float64),
             )
-            tmp.replace(self.directory / f"{key}.npz")
+            write_atomic(self.directory / f"{key}.npz", buffer.getvalue())
 
     def _remember(self, key: str, features: Features) -> None:
         with self._lock:

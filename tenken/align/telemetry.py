@@ -22,6 +22,8 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
+from tenken.core.artifacts import LoadReport, read_jsonl
+
 _GPS_IFD = 0x8825
 _XMP_SCAN_BYTES = 1 << 20  # DJI writes its XMP packet in the first APP1 segments; 1 MiB is plenty
 
@@ -272,7 +274,10 @@ def read_flight_log(
         if p.suffix.lower() == ".csv":
             rows = list(csv.DictReader(io.StringIO(text, newline="")))
         elif p.suffix.lower() == ".jsonl":
-            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+            report = LoadReport()
+            rows = read_jsonl(p, report)
+            if report.skipped:
+                raise InputError(f"{p}: malformed flight log ({report.skipped[0]})")
         else:
             data = json.loads(text)
             rows = data if isinstance(data, list) else data.get("frames", data.get("images", []))

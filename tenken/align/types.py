@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from tenken.core.artifacts import jsonable
 
 
 @dataclass
@@ -51,21 +52,17 @@ class Alignment:
     def to_dict(self) -> dict[str, Any]:
         """The figures as a JSON-ready dict (the report's ``alignment`` section): no image arrays, the
         homography as a nested list (None when absent), non-finite numbers as None."""
-
-        def num(v: float) -> float | None:
-            return float(v) if math.isfinite(v) else None
-
-        return {
+        return jsonable({
             "ok": self.ok,
             "reference": self.reference,
             "candidates": list(self.candidates),
             "homography": None if self.homography is None else np.asarray(self.homography, float).tolist(),
             "inliers": int(self.inliers),
-            "inlier_ratio": num(self.inlier_ratio),
-            "mean_reprojection_px": num(self.mean_reprojection_px),
-            "selection_score": num(self.selection_score),
-            "valid_fraction": num(self.valid_fraction),
+            "inlier_ratio": float(self.inlier_ratio),
+            "mean_reprojection_px": float(self.mean_reprojection_px),
+            "selection_score": float(self.selection_score),
+            "valid_fraction": float(self.valid_fraction),
             "reason": self.reason,
             "warnings": list(self.warnings),
             "timings_ms": {k: round(float(v), 2) for k, v in self.timings_ms.items()},
-        }
+        })

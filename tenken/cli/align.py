@@ -139,12 +139,11 @@ def register(app: typer.Typer) -> None:
 
 
 def _write_json(out: Path, data: dict) -> None:
-    from tenken.cli.output import to_json_text
+    from tenken.core.artifacts import write_json
     from tenken.core.errors import InputError
 
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "alignment.json").write_text(to_json_text(data) + "\n", encoding="utf-8")
+        write_json(out / "alignment.json", data)
     except OSError as exc:
         raise InputError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
 

@@ -87,6 +87,12 @@ def box_area(boxes: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
     return np.clip(b[:, 2] - b[:, 0], 0, None) * np.clip(b[:, 3] - b[:, 1], 0, None)
 
 
+def box_sizes(boxes: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
+    """Box size ``sqrt(area)`` in pixels, ``(N,)`` float64 (negative widths or heights count as 0): the one
+    size of evaluation (size quartiles and lower bounds of detection, size buckets of REC)."""
+    return np.sqrt(box_area(boxes))
+
+
 def box_iou(a: Sequence[Sequence[float]] | np.ndarray, b: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
     """Intersection over union matrix of shape ``(len(a), len(b))``, values in ``[0, 1]``.
 

@@ -20,6 +20,7 @@ from tenken.core.boxes import (
     as_boxes,
     box_area,
     box_iou,
+    box_sizes,
     clip_boxes,
     nms_indices,
     xywh_to_xyxy,
@@ -139,8 +140,8 @@ class Detections:
 
     @property
     def size(self) -> np.ndarray:
-        """Box size ``sqrt(area)`` in pixels, ``(N,)`` (the size used for size quartiles in evaluation)."""
-        return np.sqrt(self.area)
+        """Box size ``sqrt(area)`` in pixels, ``(N,)`` (:func:`tenken.core.boxes.box_sizes`)."""
+        return box_sizes(self.xyxy)
 
     def iou(self, other: Detections) -> np.ndarray:
         """IoU matrix ``(len(self), len(other))``."""

@@ -106,50 +106,71 @@ def map50(
 
 
 def map50_flat(gt: BoxTable, pred: BoxTable, class_agnostic: bool = False, backend: Backend = "auto") -> float | None:
-    """COCO mAP at IoU 0.5 (0..1) of flat box tables over the same images (``gt.ids``).
+    """COCO mAP at IoU 0.5 (0..1) of flat box tables over the same images (``gt.ids``); see :func:`map50_both`."""
+    return map50_both(gt, pred, backend)[1 if class_agnostic else 0]
 
-    ``backend="auto"`` uses faster-coco-eval when it is installed, else pycocotools. The evaluator is asked for
-    IoU 0.5 and the area range "all" only (what ``stats[1]`` reads; the other thresholds and ranges would be
-    computed and thrown away), which gives the same number as a full evaluation.
 
-    Returns ``None`` when there is no ground-truth box at all (COCO's AP is undefined then). No prediction
-    at all with some ground truth gives 0.0.
+def map50_both(gt: BoxTable, pred: BoxTable, backend: Backend = "auto") -> tuple[float | None, float | None]:
+    """``(mAP@50, class-agnostic mAP@50)`` (0..1) of flat box tables over the same images (``gt.ids``).
+
+    ``backend="auto"`` uses faster-coco-eval when it is installed, else pycocotools. The data is loaded into the
+    evaluator once: the label-aware figure evaluates per category, the class-agnostic one with the evaluator's
+    ``useCats = 0`` (every box one category). The evaluator is asked for IoU 0.5 and the area range "all" only
+    (what ``stats[1]`` reads; the other thresholds and ranges would be computed and thrown away); each number
+    equals a full evaluation of its own (tests compare with pycocotools).
+
+    Returns ``None`` for both when there is no ground-truth box at all (COCO's AP is undefined then). No
+    prediction at all with some ground truth gives 0.0.
     """
     if len(gt.xyxy) == 0:
-        return None
+        return None, None
     if len(pred.xyxy) == 0:
-        return 0.0
-    dataset, results = coco_dicts_flat(gt, pred, class_agnostic=class_agnostic)
+        return 0.0, 0.0
+    dataset, results = coco_dicts_flat(gt, pred)
     if backend == "auto":
         backend = "faster-coco-eval" if importlib.util.find_spec("faster_coco_eval") else "pycocotools"
     if backend in ("pycocotools", "faster-coco-eval"):
         require_module(backend.replace("-", "_"), "eval", "mAP@50 (a COCO evaluator)")
+    out = []
     with contextlib.redirect_stdout(io.StringIO()):
-        ev = _evaluator(backend, dataset, results)
-        ev.params.iouThrs = np.array([0.5])
-        ev.params.areaRng = [ev.params.areaRng[0]]  # "all"
-        ev.params.areaRngLbl = ["all"]
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    value = float(ev.stats[1])
-    return None if value < 0 else value
+        coco_gt, coco_dt = _load(backend, dataset, results)
+        for use_cats in (1, 0):
+            ev = _evaluator(backend, coco_gt, coco_dt)
+            ev.params.useCats = use_cats
+            ev.params.iouThrs = np.array([0.5])
+            ev.params.areaRng = [ev.params.areaRng[0]]  # "all"
+            ev.params.areaRngLbl = ["all"]
+            ev.evaluate()
+            ev.accumulate()
+            ev.summarize()
+            value = float(ev.stats[1])
+            out.append(None if value < 0 else value)
+    return out[0], out[1]
 
 
-def _evaluator(backend: str, dataset: dict[str, Any], results: list[dict[str, Any]]) -> Any:
-    """A COCO bbox evaluator of ``backend`` over ``dataset`` and ``results``."""
+def _load(backend: str, dataset: dict[str, Any], results: list[dict[str, Any]]) -> tuple[Any, Any]:
+    """The evaluator's ground-truth and result objects."""
     if backend == "pycocotools":
         from pycocotools.coco import COCO
-        from pycocotools.cocoeval import COCOeval
 
         coco_gt = COCO()
         coco_gt.dataset = dataset
         coco_gt.createIndex()
-        return COCOeval(coco_gt, coco_gt.loadRes(results), "bbox")
+        return coco_gt, coco_gt.loadRes(results)
     if backend == "faster-coco-eval":
         from faster_coco_eval import COCO as FCOCO
-        from faster_coco_eval import COCOeval_faster
 
         coco_gt = FCOCO(dataset)
-        return COCOeval_faster(coco_gt, coco_gt.loadRes(results), "bbox", print_function=lambda *a, **k: None)
+        return coco_gt, coco_gt.loadRes(results)
     raise ValueError(f"unknown COCO backend {backend!r} (use 'pycocotools' or 'faster-coco-eval')")
+
+
+def _evaluator(backend: str, coco_gt: Any, coco_dt: Any) -> Any:
+    """A COCO bbox evaluator of ``backend``."""
+    if backend == "pycocotools":
+        from pycocotools.cocoeval import COCOeval
+
+        return COCOeval(coco_gt, coco_dt, "bbox")
+    from faster_coco_eval import COCOeval_faster
+
+    return COCOeval_faster(coco_gt, coco_dt, "bbox", print_function=lambda *a, **k: None)

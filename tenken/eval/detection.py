@@ -30,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from tenken.core.boxes import paired_iou
+from tenken.core.artifacts import jsonable
+from tenken.core.boxes import box_sizes, paired_iou
 from tenken.core.detections import Detections
 
 SIZE_LOWER_BOUNDS: tuple[float, ...] = (0.0, 100.0, 200.0)
@@ -132,11 +133,8 @@ class SizeRow:
     recall_label: float
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict; NaN (no boxes in range) becomes ``None``."""
-        out = dict(self.__dict__)
-        for k in ("recall", "agreement", "recall_label"):
-            out[k] = None if np.isnan(out[k]) else float(out[k])
-        return out
+        """JSON-ready dict; NaN (no boxes in range) becomes ``None`` (:func:`tenken.core.artifacts.jsonable`)."""
+        return jsonable({k: float(v) if isinstance(v, np.floating) else v for k, v in self.__dict__.items()})
 
 
 @dataclass
@@ -232,7 +230,7 @@ def score_flat(
 
     agree = np.zeros(n_gt, dtype=bool)
     agree[found] = pred.labels[match_bbox[found]] == gt.labels[found]
-    size = np.sqrt(np.clip(gt.xyxy[:, 2] - gt.xyxy[:, 0], 0, None) * np.clip(gt.xyxy[:, 3] - gt.xyxy[:, 1], 0, None))
+    size = box_sizes(gt.xyxy)
     quartiles: list[SizeRow] = []
     if n_gt:
         edges = np.quantile(size, [0.25, 0.5, 0.75])

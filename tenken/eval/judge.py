@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tenken.core.artifacts import read_jsonl, write_json
 from tenken.core.errors import InputError, ModelOutputError, require_module
 
 SYSTEM_PROMPT = "You are a careful grader of answers to questions about images."
@@ -127,7 +128,7 @@ class LLMJudge:
         return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
     def _cache_path(self, messages: list[dict[str, str]]) -> Path:
-        key = json.dumps({"model": self.model, "messages": messages}, ensure_ascii=False, sort_keys=True)
+        key = json.dumps({"model": self.model, "messages": messages}, ensure_ascii=False, sort_keys=True)  # a hash key
         return self.cache_dir / f"{hashlib.sha256(key.encode('utf-8')).hexdigest()}.json"
 
     def _request(self, messages: list[dict[str, str]]) -> str:
@@ -165,21 +166,15 @@ class LLMJudge:
         path = self._cache_path(messages)
         if path.is_file():
             try:
-                reply = json.loads(path.read_text(encoding="utf-8"))["reply"]
+                reply = read_jsonl(path)[0]["reply"]
                 return JudgeResult(score=parse_score(reply), reply=reply, cached=True)
-            except (OSError, ValueError, KeyError):
+            except (OSError, IndexError, KeyError):
                 pass  # a damaged cache entry is simply asked again
         try:
             reply = self._request(messages)
         except ModelOutputError as exc:
             return JudgeResult(score=None, reply="", error=str(exc))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(
-            json.dumps({"model": self.model, "messages": messages, "reply": reply}, ensure_ascii=False),
-            encoding="utf-8",
-        )
-        tmp.replace(path)
+        write_json(path, {"model": self.model, "messages": messages, "reply": reply}, indent=None)
         return JudgeResult(score=parse_score(reply), reply=reply)
 
     def judge_many(

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from tenken.core.boxes import paired_iou
+from tenken.core.boxes import box_sizes, paired_iou
 
 THRESHOLDS: tuple[float, ...] = (0.5, 0.75, 0.9)
 MACC_THRESHOLDS: np.ndarray = np.round(np.arange(0.5, 0.951, 0.05), 2)
@@ -29,7 +29,7 @@ MEDIUM_MAX = 256.0
 def size_bucket(gt: np.ndarray) -> np.ndarray:
     """``"small"`` / ``"medium"`` / ``"large"`` per ground-truth box ``(N, 4)`` xyxy pixels."""
     gt = np.asarray(gt, dtype=np.float64).reshape(-1, 4)
-    s = np.sqrt(np.clip(gt[:, 2] - gt[:, 0], 0, None) * np.clip(gt[:, 3] - gt[:, 1], 0, None))
+    s = box_sizes(gt)
     return np.where(s < SMALL_MAX, "small", np.where(s <= MEDIUM_MAX, "medium", "large"))
 
 

@@ -120,3 +120,9 @@ def test_paired_iou_is_the_diagonal_of_the_iou_matrix(b):
 
     other = b[::-1].copy()
     np.testing.assert_allclose(paired_iou(b, other), np.diag(box_iou(b, other)))
+
+
+def test_box_sizes_is_the_square_root_of_the_area():
+    from tenken.core.boxes import box_sizes
+
+    np.testing.assert_allclose(box_sizes([[0, 0, 4, 9], [5, 5, 1, 9], [0, 0, 0, 0]]), [6.0, 0.0, 0.0])
