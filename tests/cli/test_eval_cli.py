@@ -222,3 +222,14 @@ def test_output_paths_are_checked_before_scoring(tmp_path):
     assert res.exit_code == 2 and "is a folder; give a file name" in res.output, res.output
     res = runner.invoke(app, ["eval", "compare", str(tmp_path), "--plots", str(gt)])
     assert res.exit_code == 2 and "is a file, not a folder" in res.output, res.output
+
+
+def test_eval_verbs_are_module_level_functions(tmp_path, capsys):
+    # verbs were closures inside register(): now each can be imported and called (or tested) on its own
+    from tenken.cli.eval import detection_cmd
+
+    gt = write(tmp_path / "gt.jsonl", [{"id": "a", "boxes": [[0, 0, 10, 10]], "labels": ["tool"]}])
+    pred = write(tmp_path / "p.jsonl", [{"id": "a", "detections": [{"box": [0, 0, 10, 10], "label": "tool"}]}])
+    detection_cmd(gt, pred, json_out=True)
+    out = json.loads(capsys.readouterr().out)
+    assert out["f1_bbox_label"] == 1.0 and out["map50"] == 1.0 and out["input"]["n_skipped"] == 0

@@ -207,3 +207,10 @@ def test_every_verb_takes_json(tmp_path: Path):
     assert res.exit_code == 0 and json.loads(res.stdout)["$id"] == "tenken.report/1"
     res = _run("report-schema", "--out", str(tmp_path / "s.json"), "--json")
     assert res.exit_code == 0 and json.loads(res.stdout) == {"wrote": str(tmp_path / "s.json")}
+
+
+def test_inspect_verbs_are_module_level_functions(capsys):
+    from tenken.cli.inspect import report_schema_cmd
+
+    report_schema_cmd()
+    assert json.loads(capsys.readouterr().out) == report_json_schema()

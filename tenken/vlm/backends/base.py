@@ -50,7 +50,7 @@ class BackendStats:
     postprocess_ms: float = 0.0
     status_counts: dict[str, int] = field(default_factory=dict)
 
-    def as_dict(self) -> dict:
+    def to_dict(self) -> dict:
         """JSON-ready copy."""
         return asdict(self)
 
