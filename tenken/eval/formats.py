@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from tenken.core.artifacts import LoadReport, iter_jsonl, read_jsonl
+from tenken.core.artifacts import LoadReport, iter_jsonl, read_jsonl, write_atomic
 from tenken.core.detections import Detections
 from tenken.core.errors import InputError
 
@@ -535,8 +535,7 @@ def read_ja_vg_vqa_500(
             suffix = Path(str(image.get("path") or "x.jpg")).suffix or ".jpg"
             target = img_dir / f"{image_id}{suffix}"
             if not target.is_file():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(image["bytes"])
+                write_atomic(target, image["bytes"])  # a killed run leaves no torn image to reuse
             image_path = str(target)
         elif isinstance(image, dict) and image.get("path"):
             image_path = _resolve(table.parent, image["path"])
