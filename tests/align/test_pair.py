@@ -49,12 +49,8 @@ def test_synthetic_pair_is_subpixel_and_warp_reproduces_target(
     assert np.median(diff) < 6
 
 
-def test_refinement_improves_downscaled_estimate(
-    photo: np.ndarray, moderate_h: np.ndarray, synthetic_pair
-) -> None:
-    big = cv2.resize(
-        photo, (1600, round(1600 * photo.shape[0] / photo.shape[1])), interpolation=cv2.INTER_CUBIC
-    )
+def test_refinement_improves_downscaled_estimate(photo: np.ndarray, moderate_h: np.ndarray, synthetic_pair) -> None:
+    big = cv2.resize(photo, (1600, round(1600 * photo.shape[0] / photo.shape[1])), interpolation=cv2.INTER_CUBIC)
     s = np.diag([2.5, 2.5, 1.0])
     h = s @ moderate_h @ np.linalg.inv(s)
     tgt, ref, h = synthetic_pair(big, h)
@@ -170,9 +166,7 @@ def test_align_best_picks_the_closest_view(
     boat = dev_data / "homography" / "kaze_boat" / "img1.png"
     shift = np.array([[1, 0, 6.0], [0, 1, -4.0], [0, 0, 1]])
     target, near, _ = synthetic_pair(photo, shift)
-    far = cv2.warpPerspective(
-        photo, moderate_h, (photo.shape[1], photo.shape[0]), borderMode=cv2.BORDER_REFLECT
-    )
+    far = cv2.warpPerspective(photo, moderate_h, (photo.shape[1], photo.shape[0]), borderMode=cv2.BORDER_REFLECT)
     a = align_best(target, [boat, far, near], views=False)
     assert a.ok
     # the nearest viewpoint (smallest mean image-plane distance of inliers, about 7 px) wins
@@ -221,9 +215,7 @@ def test_align_best_with_telemetry_matches_only_the_nearest(
         lat = 35.0 + north_m / 111_000
         d = int(lat)
         m = (lat - d) * 60
-        exif.get_ifd(IFD.GPSInfo).update(
-            {1: "N", 2: (d, int(m), (m - int(m)) * 60), 3: "E", 4: (139, 0, 0.0)}
-        )
+        exif.get_ifd(IFD.GPSInfo).update({1: "N", 2: (d, int(m), (m - int(m)) * 60), 3: "E", 4: (139, 0, 0.0)})
         path = tmp_path / name
         Image.fromarray(img).save(path, quality=95, exif=exif)
         return path
@@ -243,9 +235,7 @@ def test_align_best_with_telemetry_matches_only_the_nearest(
     # the target's position may come from a flight log instead of its file
     from tenken.align.telemetry import Telemetry
 
-    d = align_best(
-        target_img, [*far, near], k=1, target_telemetry=Telemetry(35.0 + 600 / 111_000, 139.0), views=False
-    )
+    d = align_best(target_img, [*far, near], k=1, target_telemetry=Telemetry(35.0 + 600 / 111_000, 139.0), views=False)
     assert d.candidates == [str(far[2])]
 
 
