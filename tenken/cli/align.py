@@ -29,7 +29,12 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         k: Annotated[
-            int, typer.Option("--k", min=1, help="With GPS telemetry: match only the k nearest references.")
+            int,
+            typer.Option(
+                "--k",
+                min=1,
+                help="With telemetry: match only the k best references by position, altitude and viewing direction.",
+            ),
         ] = 5,
         radius_m: Annotated[
             float | None,
@@ -39,6 +44,22 @@ def register(app: typer.Typer) -> None:
         ] = None,
         no_telemetry: Annotated[
             bool, typer.Option("--no-telemetry", help="Ignore GPS telemetry: every reference is a candidate.")
+        ] = False,
+        log: Annotated[
+            Path | None,
+            typer.Option(
+                "--log",
+                help="Per-photo flight log (CSV/JSON, e.g. an exiftool -csv export): its rows override the "
+                "photos' own GPS/attitude, matched by file name.",
+            ),
+        ] = None,
+        explain: Annotated[
+            bool,
+            typer.Option(
+                "--explain",
+                help="Say for each reference why it was chosen or skipped: distance, altitude difference, "
+                "angle between viewing directions, retrieval score, alignment score.",
+            ),
         ] = False,
         views: Annotated[
             str,
@@ -69,7 +90,15 @@ def register(app: typer.Typer) -> None:
         --out writes the warped reference, its valid-pixel mask and a side-by-side composite (target left).
         Exit code 1 when no reference could be aligned with confidence.
 
-        Example: tenken align site/2026-05/IMG_0042.JPG site/2025-11/*.JPG --out aligned/ --json
+        With telemetry (EXIF GPS, drone XMP, or --log) only the --k best references are matched: the score adds
+        horizontal distance, altitude difference and the angle between viewing directions (gimbal yaw/pitch);
+        a reference looking too far away to overlap is skipped. --explain prints why, per reference (the JSON
+        always has it under "explain").
+
+        Examples:
+          tenken align site/2026-05/DJI_0042.JPG site/2025-11/*.JPG --out aligned/ --json
+          tenken align new.JPG old/*.JPG --k 3 --radius-m 30 --explain
+          tenken align new.JPG old/*.JPG --log old/exiftool.csv --explain
         """
         from tenken.align.match import FeatureCache
         from tenken.align.pair import align_best
@@ -86,10 +115,12 @@ def register(app: typer.Typer) -> None:
 
             matcher = LightGlueMatcher(lightglue)
         cache = FeatureCache(cache_dir) if cache_dir is not None else None
+        retrieval = _log_telemetry(log, target, references) if log is not None and not no_telemetry else {}
         with err_console.status(f"aligning {len(references)} reference(s) to {target.name}..."):
             result = align_best(
                 target,
                 [str(r) for r in references],
+                **retrieval,
                 k=k,
                 telemetry=None if no_telemetry else "auto",
                 radius_m=radius_m,
@@ -126,7 +157,9 @@ def register(app: typer.Typer) -> None:
                     highlight=False,
                     soft_wrap=True,
                 )
-            if len(result.candidates) > 1:
+            if explain:
+                _print_explain(result.explain)
+            elif len(result.candidates) > 1:
                 console.print(f"candidates: {', '.join(result.candidates)}", highlight=False, markup=False)
             for w in result.warnings:
                 console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
@@ -136,6 +169,48 @@ def register(app: typer.Typer) -> None:
         emit(data, json_out, human)
         if not result.ok:
             raise typer.Exit(1)
+
+
+def _log_telemetry(log: Path, target: Path, references: list[Path]) -> dict:
+    """``index`` and ``target_telemetry`` for :func:`align_best` from a per-photo flight log merged over the
+    files' own telemetry."""
+    from tenken.align.flightlog import read_flight_log
+    from tenken.align.retrieve import ReferenceIndex
+    from tenken.align.telemetry import read_telemetry
+
+    warnings: list[str] = []
+    rows = read_flight_log(log, warnings=warnings)
+    for w in warnings:
+        err_console.print(f"[yellow]warning:[/] {w}", highlight=False, markup=False)
+    return {
+        "index": ReferenceIndex.from_paths([str(r) for r in references], log=log),
+        "target_telemetry": read_telemetry(target, log=rows.get(target.name)),
+    }
+
+
+def _print_explain(rows: list[dict]) -> None:
+    """One table row per reference retrieval looked at (see ``Alignment.explain``)."""
+    from rich.table import Table
+
+    def num(v: float | None, fmt: str) -> str:
+        return "-" if v is None else format(v, fmt)
+
+    table = Table(title="references / 参照の選択", show_lines=False)
+    for col in ("reference", "decision", "dist m", "Δalt m", "angle °", "retrieval", "align px", "inliers", "why"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(
+            Path(r["name"]).name,
+            r["decision"],
+            num(r["distance_m"], ".1f"),
+            num(r["altitude_diff_m"], "+.1f"),
+            num(r["angle_deg"], ".1f"),
+            num(r["retrieval_score"], ".1f"),
+            num(r["selection_score"], ".1f"),
+            num(r["inliers"], "d"),
+            r["why"],
+        )
+    console.print(table)
 
 
 def _write_json(out: Path, data: dict) -> None:
