@@ -189,28 +189,26 @@ def _log_telemetry(log: Path, target: Path, references: list[Path]) -> dict:
 
 
 def _print_explain(rows: list[dict]) -> None:
-    """One table row per reference retrieval looked at (see ``Alignment.explain``)."""
-    from rich.table import Table
+    """One line per reference retrieval looked at (see ``Alignment.explain``); lines wrap on narrow terminals."""
+    from rich.markup import escape
 
-    def num(v: float | None, fmt: str) -> str:
-        return "-" if v is None else format(v, fmt)
+    def num(v: float | None, fmt: str, unit: str) -> str:
+        return "-" if v is None else format(v, fmt) + unit
 
-    table = Table(title="references / 参照の選択", show_lines=False)
-    for col in ("reference", "decision", "dist m", "Δalt m", "angle °", "retrieval", "align px", "inliers", "why"):
-        table.add_column(col, overflow="fold")
+    colour = {"chosen": "green", "aligned, not the best": "cyan", "not aligned": "red", "not retrieved": "yellow"}
+    console.print("references / 参照 (distance, altitude difference, angle between views, retrieval score, alignment):")
     for r in rows:
-        table.add_row(
-            Path(r["name"]).name,
-            r["decision"],
-            num(r["distance_m"], ".1f"),
-            num(r["altitude_diff_m"], "+.1f"),
-            num(r["angle_deg"], ".1f"),
-            num(r["retrieval_score"], ".1f"),
-            num(r["selection_score"], ".1f"),
-            num(r["inliers"], "d"),
-            r["why"],
+        figures = (
+            f"dist {num(r['distance_m'], '.1f', ' m')}  Δalt {num(r['altitude_diff_m'], '+.1f', ' m')}  "
+            f"angle {num(r['angle_deg'], '.1f', '°')}  retrieval {num(r['retrieval_score'], '.1f', '')}  "
+            f"align {num(r['selection_score'], '.1f', ' px')} ({num(r['inliers'], 'd', ' inliers')})"
         )
-    console.print(table)
+        console.print(
+            f"  [{colour.get(r['decision'], 'white')}]{escape(r['decision'])}[/] {escape(Path(r['name']).name)}: "
+            f"{escape(figures)} — {escape(r['why'])}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _write_json(out: Path, data: dict) -> None:
