@@ -286,41 +286,54 @@ class ReferenceIndex:
             )[0]
         bound = np.inf if radius_m is None else float(radius_m)
         pool = min(len(self), max(4 * k, _MIN_POOL))
-        while True:
-            dist, idx = self._tree.query(point, k=pool, distance_upper_bound=bound)
-            dist, idx = np.atleast_1d(dist), np.atleast_1d(idx)
-            keep = np.isfinite(dist)
-            dist, idx = dist[keep], idx[keep]
-            terms = self._score(idx, dist, target, direction, weights)
-            ok = np.isfinite(terms[0])
-            kth = np.sort(terms[0][ok])[k - 1] if ok.sum() >= k else np.inf
-            # every frame outside the pool is at least dist[-1] away, and the score is >= the distance
-            if len(dist) < pool or pool >= len(self) or dist[-1] >= kth:
+        dist, idx = self._nearest(point, pool, bound)
+        terms = self._score(idx, dist, target, direction, weights)
+        while len(dist) == pool < len(self):
+            # every unscored frame is at least dist[-1] away, and a score is never below the distance
+            kth = np.partition(terms[0], k - 1)[k - 1] if len(dist) >= k else np.inf
+            if dist[-1] >= kth:
                 break
-            pool = min(len(self), pool * 4)
+            if np.isfinite(kth):  # one ball query collects every frame that could still beat the k-th score
+                idx = np.asarray(self._tree.query_ball_point(point, min(kth, bound)), dtype=np.intp)
+                dist = np.linalg.norm(self.points[idx] - point, axis=1)
+                terms = self._score(idx, dist, target, direction, weights)
+                break
+            pool = min(len(self), pool * 8)  # fewer than k frames can overlap so far: look farther
+            dist, idx = self._nearest(point, pool, bound)
+            terms = self._score(idx, dist, target, direction, weights)
         return self._retrieval(idx, dist, terms, k, explain)
+
+    def _nearest(self, point: np.ndarray, pool: int, bound: float) -> tuple[np.ndarray, np.ndarray]:
+        """The ``pool`` horizontally nearest frames within ``bound`` metres: (distances, indices), nearest first."""
+        dist, idx = self._tree.query(point, k=pool, distance_upper_bound=bound)
+        dist, idx = np.atleast_1d(dist), np.atleast_1d(idx)
+        keep = np.isfinite(dist)
+        return dist[keep], idx[keep]
 
     def _score(
         self, idx: np.ndarray, dist: np.ndarray, target: Telemetry, direction: np.ndarray, w: RetrievalWeights
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(score, altitude difference, altitude kind code 1 rel / 2 abs / 0, angle degrees, overlap limit)."""
+        """(score, altitude difference, altitude kind code 1 relative / 2 absolute / 0 none, angle degrees,
+        overlap limit degrees) of frames ``idx`` at horizontal distances ``dist``; NaN = unknown."""
         rel_t = np.nan if target.relative_altitude_m is None else target.relative_altitude_m
         abs_t = target.altitude_m if target.altitude_kind != "relative" and target.altitude_m is not None else np.nan
         d_rel = self.relative_altitude[idx] - rel_t
-        d_abs = self.absolute_altitude[idx] - abs_t
-        use_rel = np.isfinite(d_rel)
-        use_abs = ~use_rel & np.isfinite(d_abs)
-        alt_diff = np.where(use_rel, d_rel, np.where(use_abs, d_abs, np.nan))
-        alt_cost = np.where(use_rel, w.relative_altitude * np.abs(d_rel), 0.0)
-        alt_cost = np.where(use_abs, w.absolute_altitude * np.abs(d_abs), alt_cost)
-        cos = np.clip(self.directions[idx] @ direction, -1.0, 1.0)
-        angle = np.degrees(np.arccos(cos))
+        use_rel = ~np.isnan(d_rel)
+        alt_diff = np.where(use_rel, d_rel, self.absolute_altitude[idx] - abs_t)
+        alt_cost = np.abs(alt_diff) * np.where(use_rel, w.relative_altitude, w.absolute_altitude)
+        kind = np.where(use_rel, 1, np.where(np.isnan(alt_diff), 0, 2))
+        alt_cost[np.isnan(alt_cost)] = 0.0
+        score = dist + alt_cost
+        if np.isnan(direction[0]):
+            nan = np.full(len(idx), np.nan)
+            return score, alt_diff, kind, nan, nan
+        angle = np.degrees(np.arccos(np.clip(self.directions[idx] @ direction, -1.0, 1.0)))
         fov_t = target.fov_deg if target.fov_deg is not None else w.default_fov_deg
-        limit = 0.5 * (np.where(np.isfinite(self.fov[idx]), self.fov[idx], w.default_fov_deg) + fov_t)
-        angle_cost = np.where(np.isfinite(angle), np.radians(np.nan_to_num(angle)) * w.scene_distance_m, 0.0)
-        score = dist + alt_cost + angle_cost
-        score = np.where(np.isfinite(angle) & (angle > limit), np.inf, score)
-        kind = np.where(use_rel, 1, np.where(use_abs, 2, 0))
+        limit = 0.5 * (np.where(np.isnan(self.fov[idx]), w.default_fov_deg, self.fov[idx]) + fov_t)
+        angle_cost = np.radians(angle) * w.scene_distance_m
+        angle_cost[np.isnan(angle_cost)] = 0.0
+        score += angle_cost
+        score[angle > limit] = np.inf
         return score, alt_diff, kind, angle, limit
 
     def _retrieval(
