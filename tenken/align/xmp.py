@@ -110,7 +110,7 @@ def xmp_fields(tags: dict[str, str], name: str, warnings: list[str]) -> dict[str
     for key in ("gimbal_yaw", "flight_yaw"):
         if key in out:
             out[key] = wrap_degrees(out[key])
-    make, model = tags.get("tiff:make"), tags.get("tiff:model") or tags.get("camera:rigname")
+    make, model = tags.get("tiff:make"), tags.get("tiff:model")
     if make or model:
         out["camera"] = " ".join(v for v in (make, model) if v)
     return out
