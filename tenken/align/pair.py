@@ -614,8 +614,6 @@ def _choose_candidates(
     retrieval saw (chosen and skipped candidates; empty without telemetry)."""
     if telemetry is None and index is None:
         return list(references), []
-    if index is None and radius_m is None and len(references) <= k:
-        return list(references), []  # retrieval could not narrow the list: skip reading telemetry
     tel = target_telemetry
     if tel is None and isinstance(target, (str, os.PathLike)):
         tel = read_telemetry(target, warnings)

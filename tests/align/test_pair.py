@@ -300,3 +300,6 @@ def test_align_best_retrieves_by_viewing_direction_and_explains(
     assert rows["other.jpg"]["decision"] == "not aligned" and rows["other.jpg"]["aligned"] is False
     assert rows["turned.jpg"]["decision"] == "not retrieved" and "cannot overlap" in rows["turned.jpg"]["why"]
     assert rows["turned.jpg"]["aligned"] is None and a.to_dict()["explain"] == a.explain
+    # k larger than the list: a view that cannot overlap is still never matched
+    b = align_best(target, [turned, same], k=5, views=False)
+    assert b.candidates == [str(same)] and b.explain[-1]["decision"] == "not retrieved"
