@@ -28,6 +28,7 @@ _EXIF_IFD = 0x8769
 _SCAN_BYTES = 1 << 20  # fallback raw scan for XMP when the container is not one Pillow reads
 _FRAME_35MM_HALF_WIDTH_MM = 18.0  # a 35 mm frame is 36 x 24 mm
 _FOCAL_PLANE_UNIT_MM = {2: 25.4, 3: 10.0, 4: 1.0, 5: 0.001}
+_MIN_SENSOR_MM = 1.0  # narrower "sensors" come from resized files whose focal-plane resolution was not updated
 
 
 @dataclass
@@ -167,8 +168,10 @@ def _exif_fov(exif_ifd: Any, width: int) -> float | None:
         focal = _rational(exif_ifd.get(0x920A) or 0)
         xres = _rational(exif_ifd.get(0xA20E) or 0)
         unit = _FOCAL_PLANE_UNIT_MM.get(int(exif_ifd.get(0xA210) or 2))
-        if focal > 0 and xres > 0 and unit is not None:
-            return horizontal_fov(width / xres * unit / 2.0, focal)
+        width = int(exif_ifd.get(0xA002) or width)  # PixelXDimension: the width the resolution refers to
+        sensor_mm = width / xres * unit if xres > 0 and unit is not None else 0.0
+        if focal > 0 and sensor_mm >= _MIN_SENSOR_MM:
+            return horizontal_fov(sensor_mm / 2.0, focal)
     except (TypeError, ValueError, ZeroDivisionError):
         return None
     return None
