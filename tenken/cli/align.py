@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tenken.cli.output import JsonFlag, console, emit, err_console
+
+if TYPE_CHECKING:
+    from tenken.align.types import Alignment
 
 
 def register(app: typer.Typer) -> None:
@@ -136,39 +139,40 @@ def register(app: typer.Typer) -> None:
         if out is not None:
             _write_json(out, data)
 
-        def human() -> None:
-            from rich.markup import escape
-
-            total_ms = result.timings_ms.get("total", 0)
-            if not result.ok:  # the rejected estimate's matrix and figures would only mislead
-                console.print(
-                    f"[bold red]not aligned[/]: {escape(str(result.reason))}", highlight=False, soft_wrap=True
-                )
-                console.print(f"time {total_ms:.0f} ms", highlight=False)
-            else:
-                console.print(f"[bold green]aligned[/] {escape(f'{result.reference} -> {target}')}", soft_wrap=True)
-                rows = ["  [" + "  ".join(f"{v: .6g}" for v in row) + "]" for row in result.homography]
-                console.print("homography (reference -> target px):\n" + "\n".join(rows), highlight=False)
-                console.print(
-                    f"inliers {result.inliers}  inlier ratio {result.inlier_ratio:.2f}  "
-                    f"reprojection {result.mean_reprojection_px:.2f} px  "
-                    f"selection score {result.selection_score:.1f} px  "
-                    f"valid {result.valid_fraction:.1%}  time {total_ms:.0f} ms",
-                    highlight=False,
-                    soft_wrap=True,
-                )
-            if explain:
-                _print_explain(result.explain)
-            elif len(result.candidates) > 1:
-                console.print(f"candidates: {', '.join(result.candidates)}", highlight=False, markup=False)
-            for w in result.warnings:
-                console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
-            for name, path in data.get("outputs", {}).items():
-                console.print(f"wrote {name}: {path}", highlight=False, soft_wrap=True, markup=False)
-
-        emit(data, json_out, human)
+        emit(data, json_out, lambda: _print_result(result, target, data, explain))
         if not result.ok:
             raise typer.Exit(1)
+
+
+def _print_result(result: Alignment, target: Path, data: dict, explain: bool) -> None:
+    """The human summary of ``tenken align``: verdict, homography and figures, candidates or the explanation,
+    warnings, files written."""
+    from rich.markup import escape
+
+    total_ms = result.timings_ms.get("total", 0)
+    if not result.ok:  # the rejected estimate's matrix and figures would only mislead
+        console.print(f"[bold red]not aligned[/]: {escape(str(result.reason))}", highlight=False, soft_wrap=True)
+        console.print(f"time {total_ms:.0f} ms", highlight=False)
+    else:
+        console.print(f"[bold green]aligned[/] {escape(f'{result.reference} -> {target}')}", soft_wrap=True)
+        rows = ["  [" + "  ".join(f"{v: .6g}" for v in row) + "]" for row in result.homography]
+        console.print("homography (reference -> target px):\n" + "\n".join(rows), highlight=False)
+        console.print(
+            f"inliers {result.inliers}  inlier ratio {result.inlier_ratio:.2f}  "
+            f"reprojection {result.mean_reprojection_px:.2f} px  "
+            f"selection score {result.selection_score:.1f} px  "
+            f"valid {result.valid_fraction:.1%}  time {total_ms:.0f} ms",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if explain:
+        _print_explain(result.explain)
+    elif len(result.candidates) > 1:
+        console.print(f"candidates: {', '.join(result.candidates)}", highlight=False, markup=False)
+    for w in result.warnings:
+        console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
+    for name, path in data.get("outputs", {}).items():
+        console.print(f"wrote {name}: {path}", highlight=False, soft_wrap=True, markup=False)
 
 
 def _log_telemetry(log: Path, target: Path, references: list[Path]) -> dict:
