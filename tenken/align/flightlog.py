@@ -315,13 +315,17 @@ def read_flight_track(path: str | os.PathLike, warnings: list[str] | None = None
             _require(p, header, key.replace("_ms", ""), (name for name, _ in spec[key]))
     points = []
     for i, raw in enumerate(rows, start=2):
+        if not isinstance(raw, dict):
+            warnings.append(f"{p}: row {i} is not an object; skipped")
+            continue
         row = {str(k).strip().lower(): v for k, v in raw.items() if k is not None}
         values: dict[str, Any] = {}
         for key, col in found.items():
-            if col is None:
-                continue
-            v = row.get(col[0])
-            values[key] = str(v) if key == "timestamp" else (None if _number(v) is None else _number(v) * col[1])
+            v = None if col is None else row.get(col[0])
+            if key == "timestamp":
+                values[key] = None if v in (None, "") else str(v)
+            elif (number := _number(v)) is not None:
+                values[key] = number * col[1]
         if values.get("time_ms") is None or values.get("latitude") is None or values.get("longitude") is None:
             warnings.append(f"{p}: row {i} has no numeric time/latitude/longitude; skipped")
             continue

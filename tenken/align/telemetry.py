@@ -120,7 +120,7 @@ def merge_telemetry(parts: list[tuple[str, dict[str, Any]]]) -> Telemetry | None
 def telemetry_fields(tel: Telemetry) -> dict[str, Any]:
     """A :class:`Telemetry` back as a partial reading for :func:`merge_telemetry` (its set fields)."""
     out = {k: v for k, v in asdict(tel).items() if k in _FIELDS and v is not None}
-    if tel.altitude_kind == "absolute" and tel.altitude_m is not None:
+    if tel.altitude_kind != "relative" and tel.altitude_m is not None:  # a kind-less altitude counts as absolute
         out["absolute_altitude_m"] = tel.altitude_m
     return out
 

@@ -163,3 +163,26 @@ def test_flight_log_parser_never_crashes_on_odd_rows(
         assert -90 <= tel.latitude <= 90 and -180 <= tel.longitude <= 180
     # every row gives a telemetry entry (keyed by base name) or a warning
     assert sum(1 for n, _ in rows if Path(n).name in out) + len(warnings) >= len(rows)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.one_of(st.floats(allow_nan=True), st.text(max_size=5), st.just("")), min_size=13, max_size=13),
+        max_size=6,
+    )
+)
+def test_airdata_parser_never_crashes_on_odd_values(tmp_path_factory: pytest.TempPathFactory, rows: list) -> None:
+    import csv
+
+    p = tmp_path_factory.mktemp("airdata") / "log.csv"
+    with p.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(AIRDATA.splitlines()[0].split(","))
+        w.writerows(rows)
+    warnings: list[str] = []
+    track = read_flight_track(p, warnings)
+    assert len(track.points) + len(warnings) == len(rows)
+    for pt in track.points:
+        assert -90 <= pt.telemetry.latitude <= 90 and -180 <= pt.telemetry.longitude <= 180
+        assert pt.telemetry.gimbal_yaw is None or -180 <= pt.telemetry.gimbal_yaw < 180
