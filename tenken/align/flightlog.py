@@ -24,12 +24,12 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tenken.align.telemetry import Telemetry, merge_telemetry
+from tenken.align.telemetry import Telemetry, capture_time, merge_telemetry
 from tenken.align.xmp import wrap_degrees
 from tenken.core.errors import InputError
 
@@ -339,6 +339,62 @@ def read_flight_track(path: str | os.PathLike, warnings: list[str] | None = None
         points.append(TrackPoint(values["time_ms"] / 1000.0, tel, bool(values.get("photo"))))
     points.sort(key=lambda pt: pt.time_s)
     return FlightTrack(kind, points)
+
+
+def is_flight_track(path: str | os.PathLike) -> bool:
+    """Is ``path`` an AirData or Litchi CSV export (a time series) rather than a per-photo table?"""
+    p = Path(path)
+    if p.suffix.lower() != ".csv":
+        return False
+    try:
+        with p.open(encoding="utf-8-sig", newline="") as fh:
+            header = [h.strip().lower() for h in next(csv.reader(fh), [])]
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return False
+    return _track_kind(header) is not None
+
+
+def photo_telemetry(
+    track: FlightTrack, photos: Sequence[str | os.PathLike], capture_times: Sequence[str | None]
+) -> dict[str, Telemetry]:
+    """Pair a track's photo events (:meth:`FlightTrack.photos`) with the flight's photos, in order.
+
+    Args:
+        track: an AirData or Litchi track.
+        photos: the photo files of that flight.
+        capture_times: each photo's capture time as written in EXIF (``YYYY:MM:DD HH:MM:SS``; None when
+            unknown); photos are ordered by it, then by name.
+
+    Returns:
+        ``{base name: Telemetry}``.
+
+    Raises:
+        InputError: the numbers of photo events and photos differ (photos of another flight, or a missed
+            event): they cannot be paired by order.
+    """
+    events = track.photos()
+    if len(events) != len(photos):
+        raise InputError(
+            f"the {track.kind} log has {len(events)} photo event(s) but {len(photos)} photo(s) were given: they "
+            "cannot be paired by order; give the photos of that one flight, or a per-photo log (exiftool -csv)"
+        )
+    order = sorted(range(len(photos)), key=lambda i: (capture_times[i] or "", Path(photos[i]).name))
+    return {Path(photos[i]).name: event.telemetry for i, event in zip(order, events, strict=True)}
+
+
+def read_photo_log(
+    path: str | os.PathLike, photos: Sequence[str | os.PathLike], warnings: list[str] | None = None
+) -> dict[str, Telemetry]:
+    """Per-photo telemetry from any log: a per-photo table (:func:`read_flight_log`) as is, or an AirData /
+    Litchi track whose photo events are paired in order with ``photos`` (:func:`photo_telemetry`, ordered by
+    EXIF capture time). Returns ``{base name: Telemetry}``.
+
+    Raises:
+        InputError: the log cannot be read, lacks a needed column, or its photo events do not pair up.
+    """
+    if is_flight_track(path):
+        return photo_telemetry(read_flight_track(path, warnings), photos, [capture_time(p) for p in photos])
+    return read_flight_log(path, warnings=warnings)
 
 
 _SRT_CUE = re.compile(r"(\d+):(\d+):(\d+)[,.](\d+)\s*-->\s*\d+:\d+:\d+[,.]\d+\s*\n(.*?)(?=\n\s*\n|\Z)", re.S)

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from scipy.spatial import cKDTree
 
-from tenken.align.flightlog import read_flight_log
+from tenken.align.flightlog import read_photo_log
 from tenken.align.telemetry import Telemetry, read_telemetry
 from tenken.core.errors import InputError
 
@@ -234,10 +234,13 @@ class ReferenceIndex:
     ) -> ReferenceIndex:
         """Index image files by their telemetry (a flight log's row for the file merged over its EXIF/XMP).
 
-        Frames without a position are left out, with a warning appended to ``warnings``.
+        ``log``: a per-photo log, or an AirData/Litchi track of the flight that took ``paths``
+        (:func:`tenken.align.flightlog.read_photo_log`). Frames without a position are left out, with a warning
+        appended to ``warnings``.
         """
         warnings = warnings if warnings is not None else []
-        by_log = read_flight_log(log, warnings=warnings) if log is not None else {}
+        paths = list(paths)
+        by_log = read_photo_log(log, paths, warnings) if log is not None else {}
         rows: list[tuple[str, Telemetry]] = []
         missing = 0
         for p in paths:

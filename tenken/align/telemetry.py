@@ -215,6 +215,17 @@ def _exif(img: Image.Image, name: str, warnings: list[str]) -> dict[str, Any]:
     return _checked_position(out, "EXIF GPS", name, warnings)
 
 
+def capture_time(path: str | os.PathLike) -> str | None:
+    """A photo's EXIF capture time (``DateTimeOriginal``, else ``DateTime``) as written, None when unreadable."""
+    try:
+        with Image.open(path) as img:
+            exif = img.getexif()
+            stamp = exif.get_ifd(_EXIF_IFD).get(0x9003) or exif.get(0x0132)
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError, KeyError, TypeError):
+        return None
+    return str(stamp).strip("\x00 ") if stamp else None
+
+
 # --- XMP --------------------------------------------------------------------------------------------------
 
 

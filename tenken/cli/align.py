@@ -52,8 +52,9 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option(
                 "--log",
-                help="Per-photo flight log (CSV/JSON, e.g. an exiftool -csv export): its rows override the "
-                "photos' own GPS/attitude, matched by file name.",
+                help="Flight log: a per-photo table (CSV/JSON, e.g. an exiftool -csv export; rows override the "
+                "photos' own GPS/attitude, matched by file name) or the references' AirData/Litchi CSV (its "
+                "photo events are paired with the references in capture-time order).",
             ),
         ] = None,
         explain: Annotated[
@@ -178,18 +179,17 @@ def _print_result(result: Alignment, target: Path, data: dict, explain: bool) ->
 def _log_telemetry(log: Path, target: Path, references: list[Path]) -> dict:
     """``index`` and ``target_telemetry`` for :func:`align_best` from a per-photo flight log merged over the
     files' own telemetry."""
-    from tenken.align.flightlog import read_flight_log
+    from tenken.align.flightlog import is_flight_track, read_flight_log
     from tenken.align.retrieve import ReferenceIndex
     from tenken.align.telemetry import read_telemetry
 
     warnings: list[str] = []
-    rows = read_flight_log(log, warnings=warnings)
+    index = ReferenceIndex.from_paths([str(r) for r in references], log=log, warnings=warnings)
+    # a per-photo log may list the target too; a flight track belongs to the references' flight
+    rows = {} if is_flight_track(log) else read_flight_log(log)
     for w in warnings:
         err_console.print(f"[yellow]warning:[/] {w}", highlight=False, markup=False)
-    return {
-        "index": ReferenceIndex.from_paths([str(r) for r in references], log=log),
-        "target_telemetry": read_telemetry(target, log=rows.get(target.name)),
-    }
+    return {"index": index, "target_telemetry": read_telemetry(target, log=rows.get(target.name))}
 
 
 def _print_explain(rows: list[dict]) -> None:

@@ -186,3 +186,36 @@ def test_airdata_parser_never_crashes_on_odd_values(tmp_path_factory: pytest.Tem
     for pt in track.points:
         assert -90 <= pt.telemetry.latitude <= 90 and -180 <= pt.telemetry.longitude <= 180
         assert pt.telemetry.gimbal_yaw is None or -180 <= pt.telemetry.gimbal_yaw < 180
+
+
+def test_airdata_photo_events_pair_with_photos_by_capture_time(tmp_path: Path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from tenken.align.retrieve import ReferenceIndex
+
+    def photo(name: str, stamp: str) -> Path:
+        exif = Image.Exif()
+        exif.get_ifd(0x8769)[0x9003] = stamp  # DateTimeOriginal
+        path = tmp_path / name
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(path, exif=exif)
+        return path
+
+    log = tmp_path / "airdata.csv"
+    header = AIRDATA.splitlines()[0]
+    log.write_text(
+        f"{header}\n"
+        "0,2024-05-01 10:00:00,35.0,139.0,0,164.0,10,0,0,0,10,0,0\n"
+        "100,2024-05-01 10:00:00,35.00001,139.0,100.0,264.0,350,-2,1,1,350,-45.5,0\n"
+        "200,2024-05-01 10:00:00,35.00002,139.0,100.0,264.0,350,-2,1,0,350,-45.5,0\n"
+        "250,2024-05-01 10:00:00,35.0,139.0,0,164.0,10,0,0,1,10,0,0\n",
+        encoding="utf-8",
+    )
+    # photo events at 0.1 s (north 35.00001, gimbal -45.5) and 0.25 s (35.0, gimbal 0); names in the other order
+    first, second = photo("b.jpg", "2024:05:01 10:00:00"), photo("a.jpg", "2024:05:01 10:00:05")
+    index = ReferenceIndex.from_paths([second, first], log=log)
+    by_name = {Path(n).name: i for i, n in enumerate(index.names)}
+    assert index.relative_altitude[by_name["b.jpg"]] == pytest.approx(30.48)
+    assert index.relative_altitude[by_name["a.jpg"]] == pytest.approx(0.0)
+    with pytest.raises(InputError, match=r"2 photo event.*3 photo"):
+        ReferenceIndex.from_paths([first, second, photo("c.jpg", "2024:05:01 10:00:09")], log=log)
