@@ -166,3 +166,29 @@ def test_from_paths_skips_frames_without_telemetry(tmp_path: Path) -> None:
     index = ReferenceIndex.from_paths([tmp_path / "r1.jpg", tmp_path / "r2.jpg"], log=log, warnings=warnings)
     assert list(index.names) == [str(tmp_path / "r1.jpg")]
     assert any("1 reference frame(s) have no telemetry" in w for w in warnings)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    lat=st.floats(-80, 80),
+    lon=st.floats(-179, 179),
+    yaw1=st.floats(-180, 180),
+    yaw2=st.floats(-180, 180),
+    p1=st.floats(-90, 90),
+    p2=st.floats(-90, 90),
+)
+def test_view_vectors_are_unit_and_angles_match_spherical_geometry(
+    lat: float, lon: float, yaw1: float, yaw2: float, p1: float, p2: float
+) -> None:
+    from tenken.align.retrieve import view_vectors
+
+    v = view_vectors(np.array([lat, lat]), np.array([lon, lon]), np.array([yaw1, yaw2]), np.array([p1, p2]))
+    np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, atol=1e-12)
+    r1, r2, dy = np.radians(p1), np.radians(p2), np.radians(yaw1 - yaw2)
+    expected = np.sin(r1) * np.sin(r2) + np.cos(r1) * np.cos(r2) * np.cos(dy)  # spherical law of cosines
+    assert float(v[0] @ v[1]) == pytest.approx(expected, abs=1e-9)
+    up = (
+        to_ecef(np.array([lat]), np.array([lon]), np.array([1.0]))[0]
+        - to_ecef(np.array([lat]), np.array([lon]), np.array([0.0]))[0]
+    )
+    assert float(v[0] @ up) == pytest.approx(np.sin(r1), abs=1e-9)  # pitch is elevation above the horizon

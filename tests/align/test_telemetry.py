@@ -203,3 +203,33 @@ def test_xmp_in_a_second_app1_segment_and_fov_from_35mm_focal_length(tmp_path: P
     t = read_telemetry(p)
     assert t.source == "xmp" and t.gimbal_pitch == -90.0
     assert t.fov_deg == pytest.approx(73.74, abs=0.01)  # 2 atan(18 / 24)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "drone-dji:gpslatitude",
+                "drone-dji:gpslongtitude",
+                "drone-dji:gimbalyawdegree",
+                "camera:pitch",
+                "camera:yaw",
+                "drone:flightyawdegree",
+                "drone-parrot:camerapitchdegree",
+                "tiff:model",
+            ]
+        ),
+        st.one_of(st.text(max_size=8), st.floats(allow_nan=True, allow_infinity=True).map(str)),
+    )
+)
+def test_xmp_fields_are_finite_numbers_in_range_or_absent(tags: dict[str, str]) -> None:
+    from tenken.align.xmp import xmp_fields
+
+    warnings: list[str] = []
+    got = xmp_fields(tags, "f", warnings)
+    for key, value in got.items():
+        if key != "camera":
+            assert isinstance(value, float) and np.isfinite(value), key
+    for key in ("gimbal_yaw", "flight_yaw"):
+        assert key not in got or -180 <= got[key] < 180
