@@ -52,7 +52,7 @@ from nadir (0 = straight down), so 90 is subtracted."""
 _FIELD = re.compile(
     r"([A-Za-z][\w.-]*):([A-Za-z]\w*)\s*=\s*\"([^\"]*)\"|<([A-Za-z][\w.-]*):([A-Za-z]\w*)>([^<]*)</\4:\5>"
 )
-_SKYDIO_BLOCK = re.compile(r"drone-skydio:CameraOrientationNED\b(.{0,800}?)(?:</drone-skydio:CameraOrientationNED>|$)")
+_SKYDIO_NED = "drone-skydio:CameraOrientationNED"
 XMP_SIGNATURE = b"http://ns.adobe.com/xap/1.0/\x00"
 EXTENDED_XMP_SIGNATURE = b"http://ns.adobe.com/xmp/extension/\x00"
 
@@ -69,9 +69,11 @@ def parse_xmp_tags(text: str) -> dict[str, str]:
         if prefix.lower() == "xmlns":
             continue
         tags.setdefault(f"{prefix}:{name}".lower(), value.strip())
-    block = _SKYDIO_BLOCK.search(text)
-    if block:  # Skydio repeats Yaw/Pitch/Roll per frame of reference; keep the NED camera block's
-        inner = parse_xmp_tags(block.group(1).replace("drone-skydio:CameraOrientationNED", ""))
+    start = text.find(_SKYDIO_NED)
+    if start >= 0:  # Skydio repeats Yaw/Pitch/Roll per frame of reference; keep the NED camera block's
+        block = text[start + len(_SKYDIO_NED) : start + len(_SKYDIO_NED) + 800]
+        block = block.split(f"</{_SKYDIO_NED}>")[0].split("drone-skydio:CameraOrientation")[0]
+        inner = parse_xmp_tags(block)
         for axis in ("yaw", "pitch", "roll"):
             if f"drone-skydio:{axis}" in inner:
                 tags[f"skydio-camera-ned:{axis}"] = inner[f"drone-skydio:{axis}"]

@@ -178,6 +178,12 @@ def test_a_flight_log_row_wins_over_the_file(tmp_path: Path) -> None:
             "<drone-skydio:Pitch>-20.0</drone-skydio:Pitch></drone-skydio:CameraOrientationNED>",
             {"latitude": 1.5, "longitude": 2.5, "gimbal_yaw": 45.0, "gimbal_pitch": -20.0},
         ),
+        # Skydio, attribute style over several lines, followed by another frame's block
+        (
+            '<drone-skydio:CameraOrientationNED\n drone-skydio:Yaw="-10.5"\n drone-skydio:Pitch="-89.0"/>\n'
+            '<drone-skydio:CameraOrientationFLU drone-skydio:Yaw="99" drone-skydio:Pitch="99"/>',
+            {"gimbal_yaw": -10.5, "gimbal_pitch": -89.0},
+        ),
     ],
 )
 def test_vendor_spellings(xmp: str, expected: dict) -> None:
