@@ -219,3 +219,16 @@ def test_airdata_photo_events_pair_with_photos_by_capture_time(tmp_path: Path) -
     assert index.relative_altitude[by_name["a.jpg"]] == pytest.approx(0.0)
     with pytest.raises(InputError, match=r"2 photo event.*3 photo"):
         ReferenceIndex.from_paths([first, second, photo("c.jpg", "2024:05:01 10:00:09")], log=log)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    deg=st.integers(0, 179),
+    minutes=st.integers(0, 59),
+    seconds=st.floats(0, 59.99, allow_nan=False),
+    hemisphere=st.sampled_from("NSEW"),
+)
+def test_dms_text_round_trips(deg: int, minutes: int, seconds: float, hemisphere: str) -> None:
+    text = f"{deg} deg {minutes}' {seconds:.2f}\" {hemisphere}"
+    value = deg + minutes / 60 + round(seconds, 2) / 3600
+    assert parse_coordinate(text) == pytest.approx(-value if hemisphere in "SW" else value, abs=1e-9)
