@@ -131,21 +131,73 @@ def map50_both(gt: BoxTable, pred: BoxTable, backend: Backend = "auto") -> tuple
         backend = "faster-coco-eval" if importlib.util.find_spec("faster_coco_eval") else "pycocotools"
     if backend in ("pycocotools", "faster-coco-eval"):
         require_module(backend.replace("-", "_"), "eval", "mAP@50 (a COCO evaluator)")
-    out = []
     with contextlib.redirect_stdout(io.StringIO()):
         coco_gt, coco_dt = _load(backend, dataset, results)
-        for use_cats in (1, 0):
-            ev = _evaluator(backend, coco_gt, coco_dt)
-            ev.params.useCats = use_cats
-            ev.params.iouThrs = np.array([0.5])
-            ev.params.areaRng = [ev.params.areaRng[0]]  # "all"
-            ev.params.areaRngLbl = ["all"]
-            ev.evaluate()
-            ev.accumulate()
-            ev.summarize()
-            value = float(ev.stats[1])
-            out.append(None if value < 0 else value)
-    return out[0], out[1]
+        if len(gt.xyxy) + len(pred.xyxy) < PARALLEL_MIN_BOXES or not _can_fork():
+            return _ap50(backend, coco_gt, coco_dt, 1), _ap50(backend, coco_gt, coco_dt, 0)
+        return _ap50_in_parallel(backend, coco_gt, coco_dt)
+
+
+PARALLEL_MIN_BOXES = 50_000
+"""From this many boxes (ground truth + predictions) the two mAP figures are evaluated at once, the
+class-agnostic one in a forked child process (the evaluator is mostly Python: one process does one at a time)."""
+
+
+def _can_fork() -> bool:
+    """A child can be forked safely: a platform with ``fork``, two CPUs or more, and no other thread in this
+    process (a thread holding a lock at the fork would leave the child blocked on it)."""
+    import multiprocessing
+    import os
+    import threading
+
+    return (
+        "fork" in multiprocessing.get_all_start_methods()
+        and (os.cpu_count() or 1) > 1
+        and threading.active_count() == 1
+    )
+
+
+def _ap50_in_parallel(backend: str, coco_gt: Any, coco_dt: Any) -> tuple[float | None, float | None]:
+    """``(label-aware, class-agnostic)`` AP@50: the second in a forked child (which shares the loaded data
+    without copying it), the first here meanwhile. If the child fails, its figure is computed here."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_ap50_child, args=(send, backend, coco_gt, coco_dt), daemon=True)
+    child.start()
+    send.close()
+    try:
+        label = _ap50(backend, coco_gt, coco_dt, 1)
+        try:
+            agnostic = receive.recv()
+        except EOFError:  # the child died (e.g. out of memory): do its part here
+            agnostic = _ap50(backend, coco_gt, coco_dt, 0)
+    finally:
+        receive.close()
+        child.join()
+    return label, agnostic
+
+
+def _ap50_child(send: Any, backend: str, coco_gt: Any, coco_dt: Any) -> None:
+    with contextlib.redirect_stdout(io.StringIO()):
+        send.send(_ap50(backend, coco_gt, coco_dt, 0))
+    send.close()
+
+
+def _ap50(backend: str, coco_gt: Any, coco_dt: Any, use_cats: int) -> float | None:
+    """COCO ``stats[1]`` (AP at IoU 0.5, area all, 100 detections) per category (``use_cats=1``) or over all
+    boxes as one category (``use_cats=0``); None when undefined. Only IoU 0.5 and area "all" are evaluated."""
+    ev = _evaluator(backend, coco_gt, coco_dt)
+    ev.params.useCats = use_cats
+    ev.params.iouThrs = np.array([0.5])
+    ev.params.areaRng = [ev.params.areaRng[0]]  # "all"
+    ev.params.areaRngLbl = ["all"]
+    ev.evaluate()
+    ev.accumulate()
+    ev.summarize()
+    value = float(ev.stats[1])
+    return None if value < 0 else value
 
 
 def _load(backend: str, dataset: dict[str, Any], results: list[dict[str, Any]]) -> tuple[Any, Any]:

@@ -76,3 +76,18 @@ def test_perfect_predictions_score_one_and_none_score_zero():
 
 def test_no_ground_truth_is_undefined():
     assert map50([Detections.empty()], [Detections([[0, 0, 1, 1]], labels=["a"])]) is None
+
+
+def test_both_figures_in_parallel_equal_the_serial_ones(monkeypatch):
+    # on large inputs the class-agnostic figure is evaluated in a forked child; it must be the same number
+    import tenken.eval.coco_map as coco_map
+
+    if not coco_map._can_fork():
+        pytest.skip("no fork here (platform, one CPU, or other threads running)")
+    gts, preds = random_case(np.random.default_rng(7), 60)
+    gt, pred = coco_map._table(gts), coco_map._table(preds)
+    serial = coco_map.map50_both(gt, pred)
+    parallel, calls = coco_map._ap50_in_parallel, []
+    monkeypatch.setattr(coco_map, "PARALLEL_MIN_BOXES", 0)
+    monkeypatch.setattr(coco_map, "_ap50_in_parallel", lambda *a: calls.append(1) or parallel(*a))
+    assert coco_map.map50_both(gt, pred) == pytest.approx(serial, abs=1e-12) and calls == [1]
