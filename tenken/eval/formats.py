@@ -457,10 +457,10 @@ def _parsed_or_nan(box: Any) -> np.ndarray:
 def _scores(raw: list[Any]) -> np.ndarray:
     """Scores as float64, NaN for None, non-numbers and non-finite values."""
     try:
-        out = np.array([np.nan if v is None else v for v in raw], dtype=np.float64).reshape(-1)
+        out = np.array([np.nan if v is None else v for v in raw], dtype=np.float64)
     except (TypeError, ValueError):
-        out = np.array([_score(v) for v in raw], dtype=np.float64)
-    if len(out) != len(raw):
+        out = np.zeros(0)
+    if out.shape != (len(raw),):  # something was not a number: one by one
         out = np.array([_score(v) for v in raw], dtype=np.float64)
     return np.where(np.isfinite(out), out, np.nan)
 

@@ -245,3 +245,53 @@ def test_a_zero_size_ground_truth_box_is_rejected_but_a_prediction_is_not(tmp_pa
     assert parse_box([5, 5, 5, 9]).tolist() == [5, 5, 5, 9]
     with pytest.raises(ValueError, match="zero width"):
         parse_box([5, 5, 9, 5], truth=True)
+
+
+_coord = st.one_of(
+    st.floats(-50, 500, allow_nan=False), st.just(float("nan")), st.just("7"), st.none(), st.booleans()
+)
+_box = st.one_of(st.lists(_coord, min_size=4, max_size=4), st.lists(_coord, max_size=5), st.just("0 0 1 1"))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.lists(_box, max_size=3), max_size=6))
+def test_vectorised_truth_reader_agrees_with_parse_box_line_by_line(tmp_path_factory, lines):
+    from tenken.eval.formats import _truth_boxes
+
+    rows = [{"id": f"s{k}", "boxes": boxes, "labels": ["a"] * len(boxes)} for k, boxes in enumerate(lines)]
+    path = tmp_path_factory.mktemp("gt") / "gt.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    table, report = read_detection_truth(path)
+    expect_ids, expect_boxes, expect_skips = [], [], []
+    for n, r in enumerate(rows, start=1):
+        try:
+            expect_boxes.append(_truth_boxes(r).xyxy)
+            expect_ids.append(r["id"])
+        except ValueError as exc:
+            expect_skips.append((n, str(exc)))
+    assert table.ids == expect_ids and [(s.line, s.reason) for s in report.skipped] == expect_skips
+    np.testing.assert_array_equal(table.xyxy, np.concatenate([np.zeros((0, 4)), *expect_boxes]))
+    assert table.sample.tolist() == [k for k, b in enumerate(expect_boxes) for _ in range(len(b))]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.lists(_box, max_size=3), max_size=6))
+def test_vectorised_prediction_reader_drops_exactly_the_boxes_parse_box_refuses(tmp_path_factory, lines):
+    from tenken.core.artifacts import LoadReport
+    from tenken.eval.formats import prediction_table
+
+    rows = {
+        f"s{k}": (k + 1, {"detections": [{"box": b, "label": "a"} for b in boxes]}) for k, boxes in enumerate(lines)
+    }
+    ids = list(rows)
+    report = LoadReport()
+    table = prediction_table(tmp_path_factory.mktemp("p") / "p.jsonl", ids, rows, report)
+    kept, dropped = [], 0
+    for k, boxes in enumerate(lines):
+        for b in boxes:
+            try:
+                kept.append((k, parse_box(b).tolist()))
+            except ValueError:
+                dropped += 1
+    assert [(int(s), x.tolist()) for s, x in zip(table.sample, table.xyxy, strict=True)] == kept
+    assert len(report.skipped) == dropped and all("dropped" in s.reason for s in report.skipped)
