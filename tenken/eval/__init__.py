@@ -11,6 +11,7 @@ Definitions follow DESIGN.md "Metrics"; ``docs/eval.md`` shows every command. Mo
 - :mod:`tenken.eval.judge` — LLM-as-a-judge over an OpenAI-compatible endpoint
 - :mod:`tenken.eval.formats` — JSONL formats, dataset readers, skip reports
 - :mod:`tenken.eval.scoring` — file-level scoring used by the CLI and the runners
-- :mod:`tenken.eval.runners` — resumable benchmark runs
+- :mod:`tenken.eval.runners` — benchmark runs (on the resumable run engine of :mod:`tenken.core.runs`)
+- :mod:`tenken.eval.tasks` — the benchmark tasks and benchmarks, registered by decorator (one file each)
 - :mod:`tenken.eval.tables`, :mod:`tenken.eval.plots` — markdown tables and PNG plots
 """
