@@ -6,6 +6,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+from tenken.eval.tasks import TASKS
+
 
 def _fmt(value: Any, digits: int = 4) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -26,8 +28,6 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 def headline(task: str, scores: dict[str, Any]) -> dict[str, Any]:
     """The headline metrics of ``task`` (a :mod:`tenken.eval.tasks` name) from a scores dict (absent ones
     omitted; none for a task tenken does not know, e.g. a ``scores.json`` of a newer version)."""
-    from tenken.eval.tasks import TASKS
-
     metrics = TASKS.get(task).headline if task in TASKS else ()
     return {k: scores[k] for k in metrics if k in scores}
 
@@ -57,8 +57,6 @@ def run_table(result: dict[str, Any]) -> str:
         ["missing predictions", scores.get("input", {}).get("n_missing")],
     ]
     text = markdown_table(["metric", f"{result.get('benchmark')} / {result.get('model')}"], rows)
-    from tenken.eval.tasks import TASKS
-
     extra = TASKS.get(task)().extra_table(scores) if task in TASKS else None
     return text + "\n\n" + extra if extra else text
 
