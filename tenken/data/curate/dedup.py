@@ -6,7 +6,7 @@ pigeonhole principle two hashes within distance ``r`` agree to within ``r // m``
 so each query only probes, per chunk, the buckets whose key differs from its own in ``<= r // m`` bits (a
 direct table from chunk key to bucket), then checks the full distance of those candidates. ``m`` is chosen
 from the index size so chunks have about ``log2(N) + 1`` bits (at most 22): buckets stay near one entry and
-the work grows near-linearly with N (measured in ``benchmarks/curate.py``). Everything is vectorised numpy over ``uint64`` arrays.
+the work grows near-linearly with N (measured in ``benchmarks/curate.py``). Vectorised numpy on ``uint64``.
 
 Three uses in the curation chain:
 
