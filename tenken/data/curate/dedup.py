@@ -27,10 +27,10 @@ import numpy as np
 HASH_BITS = 64
 
 
-def _chunks(n: int, radius: int) -> list[tuple[int, int]]:
+def _chunks(n: int) -> list[tuple[int, int]]:
     """``(shift, bits)`` of each chunk for an index of ``n`` hashes."""
     target = min(22, max(8, math.ceil(math.log2(max(n, 2))) + 1))
-    m = min(max(2, round(HASH_BITS / target)), radius + 1)
+    m = max(3, round(HASH_BITS / target))  # >= 3 chunks: at most 22 bits, a direct table of <= 4M entries
     sizes = [HASH_BITS // m + (1 if k < HASH_BITS % m else 0) for k in range(m)]
     shifts = np.cumsum([0, *sizes[:-1]])
     return [(int(s), b) for s, b in zip(shifts, sizes, strict=True)]
@@ -55,7 +55,7 @@ class HashIndex:
     def __init__(self, hashes: np.ndarray | Sequence[int], radius: int = 5) -> None:
         self.hashes = np.asarray(hashes, dtype=np.uint64).ravel()
         self.radius = radius
-        self._chunks = _chunks(len(self.hashes), radius)
+        self._chunks = _chunks(len(self.hashes))
         self._buckets: list[tuple[np.ndarray, np.ndarray]] = []  # per chunk: (entries by key, bucket starts)
         for shift, bits in self._chunks:
             keys = ((self.hashes >> np.uint64(shift)) & np.uint64((1 << bits) - 1)).astype(np.int64)
