@@ -224,9 +224,10 @@ def _jsonl_sample(path: Path, n: int, row: dict[str, Any]) -> Sample:
     if "messages" in row:  # a training-data-format line
         msgs = row.pop("messages") or []
         text = "\n".join(m.get("content", "") for m in msgs if m.get("role") == "assistant").replace("<image>", "")
-        paths, urls = row.pop("images", []) or [], []
-        for k in ("boxes", "task", "lang"):
-            row.pop(k, None)
+        paths = row.pop("images", []) or []
+        prov = row.pop("provenance", None) or {}
+        urls = prov.get("urls") or []
+        row = prov.get("source") or {}  # what the curated shard's source row carried (written by ShardWriter)
     else:
         text = row.pop("text", None)
         if not isinstance(text, str):
