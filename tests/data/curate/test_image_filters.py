@@ -52,7 +52,7 @@ def test_format_rule_reads_the_bytes_not_the_name() -> None:
 
 def test_corrupt_and_truncated_images_raise_a_clear_error() -> None:
     data = _encode(300, 300)
-    with pytest.raises(ImageLoadError, match="x.jpg: cannot be decoded"):
+    with pytest.raises(ImageLoadError, match=r"x\.jpg: cannot be decoded"):
         inspect_image(data[: len(data) // 2], "x.jpg")
     with pytest.raises(ImageLoadError):
         inspect_image(b"not an image", "y.jpg")

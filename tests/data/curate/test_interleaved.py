@@ -73,7 +73,8 @@ def _docs() -> list[Sample]:
     dog, truck, shop = (jpeg(photo(n)) for n in ("sam_dog.jpg", "sam_truck.jpg", "sam_groceries.jpg"))
     return [
         Sample("good", "".join(SENTENCES), [
-            ImageItem("0.jpg", dog), ImageItem("1.jpg", truck), ImageItem("2.jpg", jpeg(photo("sam_dog.jpg", (200, 150)), 50)),
+            ImageItem("0.jpg", dog), ImageItem("1.jpg", truck),
+            ImageItem("2.jpg", jpeg(photo("sam_dog.jpg", (200, 150)), 50)),
             ImageItem("3.jpg", shop), ImageItem("4.jpg", jpeg(photo("sam_dogs.jpg", (100, 80)))),
         ]),
         Sample("one_image", "".join(SENTENCES), [ImageItem("0.jpg", dog)]),

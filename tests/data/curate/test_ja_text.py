@@ -32,8 +32,12 @@ def test_default_alt_texts() -> None:
     assert not is_default_alt("画像に写っているのは猫です。")
 
 
-@pytest.mark.parametrize("text", ["写真", "写真 1", "画像_0012.jpg", "スクリーンショット 2024-01-02 10.11.12",
-                                  "全画面キャプチャ 2023/5/1", "キャプチャ", "ファイル", "コメント (3)", "コピー.png"])  # fmt: skip
+FILENAMES = ["写真", "写真 1", "画像_0012.jpg", "スクリーンショット 2024-01-02 10.11.12",
+             "全画面キャプチャ 2023/5/1", "キャプチャ", "ファイル", "コメント (3)", "コピー.png"]  # fmt: skip
+NOT_FILENAMES = ["写真は東京タワーです", "画像処理の教科書", "ファイルを開く猫", "夏の写真", "Photo 1"]
+
+
+@pytest.mark.parametrize("text", FILENAMES)
 def test_filename_like(text: str) -> None:
     assert is_filename_like(text)
 

@@ -9,9 +9,8 @@ import pytest
 from tenken.core.artifacts import read_jsonl
 from tenken.data.curate.options import CurateOptions
 from tenken.data.curate.pipeline import curate
-from tenken.data.curate.shards import find_shards, read_shard
-from tests.data.curate.corpus import noise, pairs_corpus, jpeg, write_corpus
-from tenken.data.curate.shards import ImageItem, Sample
+from tenken.data.curate.shards import ImageItem, Sample, find_shards, read_shard
+from tests.data.curate.corpus import jpeg, noise, pairs_corpus, write_corpus
 
 PAIRS = CurateOptions(nsfw="none", frequent_max=3, text_max_repeats=2)
 

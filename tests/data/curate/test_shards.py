@@ -76,7 +76,7 @@ def test_inputs_are_checked(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(InputError, match="not a shard"):
         find_shards([tmp_path / "notes.txt"])
-    with pytest.raises(InputError, match="no .tar"):
+    with pytest.raises(InputError, match=r"no \.tar"):
         find_shards([tmp_path])
     (tmp_path / "bad.parquet").write_bytes(b"nope")
     with pytest.raises(InputError, match="not a readable Parquet"):
