@@ -290,6 +290,7 @@ def curate(
     shards = find_shards(inputs)
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / "options.json", opts.to_dict())
+    write_json(out / "inputs.json", {s.name: str(s.path.resolve()) for s in shards})
     result = CurateResult(out, len(shards))
     if shard is not None:
         i, n = shard

