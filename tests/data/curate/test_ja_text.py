@@ -63,6 +63,7 @@ def test_language_scorers(name: str) -> None:
 def test_alt_text_chain_order_and_reasons() -> None:
     opts = CurateOptions()
     assert alt_text_drop("港に停泊している白い船", opts) is None
+    assert alt_text_drop("駐車場に並ぶ車", opts) is None  # short and kanji-heavy: lingua (default) says Japanese
     assert alt_text_drop("画像に alt属性が指定されていません。", opts).filter == "default_alt"
     assert alt_text_drop("写真 12", opts).filter == "filename_like"
     short = alt_text_drop("猫", opts)
