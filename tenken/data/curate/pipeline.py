@@ -307,7 +307,8 @@ def curate(
         score_with_ray(todo, opts, out, out / "progress" / "score.jsonl", resume, on_start, progress)
     else:
         _score_with_runs(todo, opts, out, out / "progress" / "score.jsonl", resume, None, on_start, progress)
-    failed = [s.name for s in shards if not scored_path(out, s).exists() or s.name not in _done_shards(out)]
+    scored = _done_shards(out)
+    failed = [s.name for s in shards if s.name not in scored]
     rows = _load_scored(out, [s for s in shards if s.name not in failed])
     dec = decide(rows, opts)
     write_jsonl(out / "dropped.jsonl", side_table(rows, dec))
