@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tenken.data.curate.ja_text import (
     alt_text_drop,
@@ -72,3 +74,10 @@ def test_alt_text_chain_order_and_reasons() -> None:
     assert alt_text_drop("我们今天去公园散步了", opts).filter == "language_id"
     assert alt_text_drop("無修正のアダルト動画です", opts).filter == "adult_content"
     assert alt_text_drop("我们今天去公园散步了", CurateOptions(lang_id="none")) is None
+
+
+@given(st.text())
+def test_whitespace_normalisation_is_idempotent(text: str) -> None:
+    once = normalize_whitespace(text)
+    assert normalize_whitespace(once) == once
+    assert "  " not in once and once == once.strip()

@@ -8,6 +8,8 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tenken.core.errors import InputError
 from tenken.data.curate.shards import ImageItem, Sample, ShardWriter, find_shards, read_shard
@@ -81,3 +83,17 @@ def test_inputs_are_checked(tmp_path: Path) -> None:
     (tmp_path / "bad.parquet").write_bytes(b"nope")
     with pytest.raises(InputError, match="not a readable Parquet"):
         list(read_shard(find_shards([tmp_path / "bad.parquet"])[0]))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(st.text(alphabet=st.characters(exclude_categories=("Cs",))), min_size=1, max_size=4),
+       kind=st.sampled_from(["wds", "parquet", "jsonl"]))  # fmt: skip
+def test_any_text_round_trips(tmp_path: Path, texts: list[str], kind: str) -> None:
+    folder = tmp_path / f"rt-{kind}-{abs(hash(tuple(texts)))}"
+    suffix = {"wds": ".tar", "parquet": ".parquet", "jsonl": ".jsonl"}[kind]
+    path = folder / f"p{suffix}"
+    with ShardWriter(path, kind, "pairs") as w:  # type: ignore[arg-type]
+        for k, t in enumerate(texts):
+            w.add(Sample(f"id{k}", t, [ImageItem("a.png", b"x")]), t, {})
+    back = list(read_shard(find_shards([path])[0]))
+    assert [s.text for s in back] == texts and all(s.error is None for s in back)
