@@ -94,24 +94,23 @@ def assign_images(similarity: np.ndarray) -> np.ndarray:
     return out
 
 
+def image_order(assignment: Sequence[int]) -> list[int]:
+    """Image indices in the order their marks appear: by assigned sentence, then by index (-1: left out)."""
+    return [i for s, i in sorted((int(s), i) for i, s in enumerate(assignment) if s >= 0)]
+
+
 def compose(sentences: Sequence[str], assignment: Sequence[int]) -> tuple[str, list[int]]:
     """The document text with an ``<image>`` mark before each image's sentence, and the image order.
 
     Returns:
-        ``(text, order)``: sentences joined without separator (Japanese), and the image indices in the order
-        their marks appear (unassigned images are left out).
+        ``(text, order)``: sentences joined without separator (Japanese), and :func:`image_order`.
     """
-    by_sentence: dict[int, list[int]] = {}
-    for img, s in enumerate(assignment):
-        if s >= 0:
-            by_sentence.setdefault(int(s), []).append(img)
-    parts, order = [], []
-    for k, s in enumerate(sentences):
-        for img in by_sentence.get(k, []):
-            parts.append(IMAGE_MARK)
-            order.append(img)
-        parts.append(s)
-    return "".join(parts), order
+    order = image_order(assignment)
+    marks: dict[int, int] = {}
+    for i in order:
+        marks[int(assignment[i])] = marks.get(int(assignment[i]), 0) + 1
+    text = "".join(IMAGE_MARK * marks.get(k, 0) + s for k, s in enumerate(sentences))
+    return text, order
 
 
 @lru_cache(maxsize=2)
@@ -121,15 +120,13 @@ def _tokenizer(name: str):
     return AutoTokenizer.from_pretrained(name)
 
 
-def token_length(text: str, n_images: int, opts: CurateOptions) -> int:
-    """Tokens the LLM sees: the text's tokens (``opts.tokenizer``, else one per character) plus
-    ``opts.image_tokens`` per image."""
-    n_text = len(_tokenizer(opts.tokenizer)(text)["input_ids"]) if opts.tokenizer else len(text)
-    return n_text + n_images * opts.image_tokens
+def text_tokens(text: str, opts: CurateOptions) -> int:
+    """Tokens of ``text`` for the LLM: ``opts.tokenizer``'s, else one per character."""
+    return len(_tokenizer(opts.tokenizer)(text)["input_ids"]) if opts.tokenizer else len(text)
 
 
 def document_drop(
-    n_images: int, n_sentences: int, assigned: Sequence[float] | None, tokens: int, opts: CurateOptions
+    n_images: int, n_sentences: int, assigned: Sequence[float] | None, n_text_tokens: int, opts: CurateOptions
 ) -> Drop | None:
     """The document rules in order: image count, sentence count, every assigned similarity, token length.
 
@@ -137,7 +134,8 @@ def document_drop(
         n_images: images left after the image filters and dedup.
         n_sentences: sentences after merging.
         assigned: cosine of each image with its assigned sentence (None: no similarity model, rule skipped).
-        tokens: :func:`token_length` of the composed document.
+        n_text_tokens: :func:`text_tokens` of the document's text; the document's length adds
+            ``opts.image_tokens`` per image.
     """
     if not opts.min_images <= n_images <= opts.max_images:
         bound = opts.min_images if n_images < opts.min_images else opts.max_images
@@ -150,6 +148,7 @@ def document_drop(
         low = float(min(assigned))
         reason = f"an assigned image–sentence cosine {low:.3f} < {opts.min_pair_similarity}"
         return Drop("doc_similarity", reason, low, opts.min_pair_similarity)
+    tokens = n_text_tokens + n_images * opts.image_tokens
     if tokens > opts.max_tokens:
         return Drop("doc_tokens", f"{tokens} tokens > {opts.max_tokens}", tokens, opts.max_tokens)
     return None

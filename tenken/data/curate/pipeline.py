@@ -34,7 +34,7 @@ from tenken.core.errors import InputError
 from tenken.core.runs import RunEvent, run_items
 from tenken.data.curate.decisions import Drop
 from tenken.data.curate.dedup import frequent_mask, pair_duplicates
-from tenken.data.curate.interleaved import compose, document_drop, token_length
+from tenken.data.curate.interleaved import compose, document_drop, image_order
 from tenken.data.curate.options import CurateOptions
 from tenken.data.curate.score import Models, score_shard, scored_path
 from tenken.data.curate.shards import Shard, ShardWriter, find_shards, read_shard
@@ -52,13 +52,14 @@ ScoreFn = Callable[[list[Shard], CurateOptions, Path, Path, bool], None]
 
 @dataclass
 class Decision:
-    """The verdict on one sample: its drop (None: kept); when kept, its text (documents: with ``<image>`` marks),
-    the indices of its kept images in output order, and the scores it passed (``filters``, for provenance)."""
+    """The verdict on one sample: its drop (None: kept) and its images' drops; when kept, the indices of its
+    images in output order, (documents) each image's sentence (-1: left out), and the scores it passed
+    (``filters``, for provenance)."""
 
     drop: Drop | None = None
     image_drops: dict[int, Drop] = field(default_factory=dict)
-    text: str = ""
     images: list[int] = field(default_factory=list)
+    assignment: list[int] = field(default_factory=list)
     filters: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -82,13 +83,26 @@ class CurateResult:
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in self.__dict__.items()}
 
 
+SNIPPET = 200
+"""Characters of a document's text kept in memory for the corpus-wide step and the side table."""
+
+
+def _slim(row: dict[str, Any]) -> dict[str, Any]:
+    """A scored row without what the corpus-wide step does not need (a document's sentences and full text), so
+    memory stays at a few hundred bytes per sample; writing reads the sentences back from the scored file."""
+    if "sentences" in row:
+        row.pop("sentences")
+        row["text"] = row["text"][:SNIPPET]
+    return row
+
+
+def _scored_rows(out: Path, shard: Shard) -> list[dict[str, Any]]:
+    path = scored_path(out, shard)
+    return [r for _, r in iter_jsonl(path, LoadReport())] if path.exists() else []
+
+
 def _load_scored(out: Path, shards: list[Shard]) -> dict[str, list[dict[str, Any]]]:
-    report = LoadReport()
-    rows = {}
-    for s in shards:
-        p = scored_path(out, s)
-        rows[s.name] = [r for _, r in iter_jsonl(p, report)] if p.exists() else []
-    return rows
+    return {s.name: [_slim(r) for r in _scored_rows(out, s)] for s in shards}
 
 
 def decide(rows_by_shard: dict[str, list[dict[str, Any]]], opts: CurateOptions) -> dict[tuple[str, int], Decision]:
@@ -170,9 +184,9 @@ def _pairs_rules(keys: list, rows: list, dec: dict[tuple[str, int], Decision], o
             if s < cut:
                 reason = f"cosine {s:.3f} below the {opts.similarity_drop_fraction:.0%} quantile {cut:.3f}"
                 dec[keys[n]].drop = Drop("similarity", reason, s, cut)
-    for n, k in enumerate(keys):
+    for k in keys:
         if dec[k].drop is None:
-            dec[k].text, dec[k].images = rows[n]["text"], [0]
+            dec[k].images = [0]
 
 
 def _document_rules(keys: list, rows: list, dec: dict[tuple[str, int], Decision], opts: CurateOptions) -> None:
@@ -187,10 +201,10 @@ def _document_rules(keys: list, rows: list, dec: dict[tuple[str, int], Decision]
             assignment = [0 if i in kept else -1 for i in range(len(r["images"]))]
         else:
             assignment = [r["images"][i].get("sentence", -1) if i in kept else -1 for i in range(len(r["images"]))]
-        text, order = compose(r["sentences"], assignment)
-        d.drop = document_drop(len(kept), len(r["sentences"]), assigned, token_length(text, len(order), opts), opts)
+        order = image_order(assignment)
+        d.drop = document_drop(len(order), r["n_sentences"], assigned, r["text_tokens"], opts)
         if d.drop is None:
-            d.text, d.images = text, order
+            d.images, d.assignment = order, assignment
 
 
 def side_table(rows_by_shard: dict[str, list[dict[str, Any]]], dec: dict[tuple[str, int], Decision]) -> list[dict]:
@@ -332,13 +346,18 @@ def _write_outputs(
     def write(shard: Shard) -> dict[str, Any]:
         path = out / "shards" / shard.name
         kept = 0
+        texts = {r["index"]: (r["text"], r.get("sentences")) for r in _scored_rows(out, shard)
+                 if (d := dec.get((shard.name, r["index"]))) is not None and d.drop is None}  # fmt: skip
         with ShardWriter(path, shard.kind, opts.mode) as writer:
             for n, sample in enumerate(read_shard(shard)):
                 d = dec.get((shard.name, n))
                 if d is None or d.drop is not None:
                     continue
+                text, sentences = texts[n]
+                if sentences is not None:
+                    text = compose(sentences, d.assignment)[0]
                 sample.images = [sample.images[i] for i in d.images]
-                writer.add(sample, d.text, {"filters": d.filters})
+                writer.add(sample, text, {"filters": d.filters})
                 kept += 1
         return {"shard": str(shard.path), "written": str(path), "kept": kept}
 

@@ -2,7 +2,8 @@
 
 Each sample becomes one *scored row* (written to ``<out>/scored/<shard>.jsonl``)::
 
-    {"id": "...", "index": 12, "text": "normalised text", "sentences": [...]  (documents only),
+    {"id": "...", "index": 12, "text": "normalised text",
+     "sentences": [...], "n_sentences": 14, "text_tokens": 420  (documents only),
      "images": [{"name", "url", "w", "h", "phash": "16 hex digits", "nsfw": 0.01, "sim": 0.31,
                  "sentence": 4 (documents), "drop": {filter, reason, score, threshold, image} | null}],
      "drop": {...} | null}
@@ -28,7 +29,7 @@ from tenken.core.errors import ImageLoadError
 from tenken.data.curate.decisions import Drop
 from tenken.data.curate.dedup import within_group_duplicates
 from tenken.data.curate.image_filters import decode_rgb, format_drop, image_drop, inspect_image, url_drop
-from tenken.data.curate.interleaved import assign_images, merge_symbol_only, split_sentences
+from tenken.data.curate.interleaved import assign_images, merge_symbol_only, split_sentences, text_tokens
 from tenken.data.curate.ja_text import alt_text_drop, document_text_drop, normalize_whitespace
 from tenken.data.curate.nsfw import NsfwClassifier, load_nsfw
 from tenken.data.curate.options import CurateOptions
@@ -108,6 +109,8 @@ def _cheap(sample: Sample, index: int, opts: CurateOptions) -> _Pending:
     sentences = merge_symbol_only([normalize_whitespace(s) for s in split_sentences(sample.text)])
     row["sentences"] = sentences
     row["text"] = "".join(sentences)
+    row["n_sentences"] = len(sentences)
+    row["text_tokens"] = text_tokens(row["text"], opts)
     row["drop"] = _drop(document_text_drop(row["text"], opts))
     alive = [k for k, r in enumerate(row["images"]) if r["drop"] is None]
     if alive:

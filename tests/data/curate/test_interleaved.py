@@ -17,7 +17,7 @@ from tenken.data.curate.interleaved import (
     document_drop,
     merge_symbol_only,
     split_sentences,
-    token_length,
+    text_tokens,
 )
 from tenken.data.curate.options import CurateOptions
 from tenken.data.curate.pipeline import curate
@@ -56,14 +56,15 @@ def test_compose_places_marks_before_sentences() -> None:
 
 def test_document_rules() -> None:
     o = CurateOptions()
-    assert document_drop(3, 20, [0.3, 0.25, 0.4], 3000, o) is None
+    assert document_drop(3, 20, [0.3, 0.25, 0.4], 4096 - 3 * 729, o) is None
     assert document_drop(1, 20, [0.3], 100, o).filter == "doc_images"
     assert document_drop(6, 20, None, 100, o).threshold == 5
     assert document_drop(3, 9, None, 100, o).filter == "doc_sentences"
     low = document_drop(3, 20, [0.3, 0.19, 0.4], 100, o)
     assert low.filter == "doc_similarity" and low.score == 0.19 and low.threshold == 0.2
-    assert document_drop(3, 20, None, 5000, o).filter == "doc_tokens"
-    assert token_length("あいうえお", 2, o) == 5 + 2 * 729
+    long = document_drop(3, 20, None, 4097 - 3 * 729, o)
+    assert long.filter == "doc_tokens" and long.score == 4097
+    assert text_tokens("あいうえお", o) == 5
 
 
 SENTENCES = [f"これは{k}番目の文で、港の様子を説明しています。" for k in range(12)]
