@@ -7,7 +7,7 @@ Stages (each resumable through :func:`tenken.core.runs.run_items`, one line per 
    NSFW and similarity scores -> ``<out>/scored/<shard>.jsonl``. With ``shard=(I, N)`` only this stage runs,
    for every N-th input shard (progress in ``progress/score-IofN.jsonl``), so N machines can share it; a
    final run without ``shard`` and with ``resume`` picks their work up and finishes.
-2. **decide** (:func:`decide`, all scored rows in memory: a few hundred bytes per sample): alt texts seen more
+2. **decide** (:func:`decide`, all scored rows in memory, ~1.6 KB per pair): alt texts seen more
    than ``text_max_repeats`` times, images whose pHash is frequent across the corpus, (pHash, text) pair
    duplicates, the lowest ``similarity_drop_fraction`` of similarities (pairs); the document rules
    (documents). Writes ``dropped.jsonl`` (the side table: one row per dropped sample or image with filter,
@@ -89,7 +89,7 @@ SNIPPET = 200
 
 def _slim(row: dict[str, Any]) -> dict[str, Any]:
     """A scored row without what the corpus-wide step does not need (a document's sentences and full text), so
-    memory stays at a few hundred bytes per sample; writing reads the sentences back from the scored file."""
+    a document costs no more memory than a pair; writing reads the sentences back from the scored file."""
     if "sentences" in row:
         row.pop("sentences")
         row["text"] = row["text"][:SNIPPET]
