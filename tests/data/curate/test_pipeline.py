@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tenken.core.artifacts import read_jsonl
+from tenken.core.errors import InputError, ModelLoadError
 from tenken.data.curate.options import CurateOptions
 from tenken.data.curate.pipeline import curate
 from tenken.data.curate.shards import ImageItem, Sample, find_shards, read_shard
@@ -70,3 +71,17 @@ def test_bad_rows_and_images_are_recorded_not_fatal(tmp_path: Path) -> None:
     res = curate([tmp_path / "in"], tmp_path / "out", PAIRS)
     assert res.samples == 2 and res.kept == 0
     assert sorted(_dropped(tmp_path / "out").values()) == ["read", "read"]
+
+
+def test_bad_options_and_models_fail_before_any_work(tmp_path: Path) -> None:
+    samples, _ = pairs_corpus()
+    write_corpus(tmp_path / "in", samples[:2], "jsonl", "pairs")
+    with pytest.raises(InputError, match="similarity_drop_fraction"):
+        curate([tmp_path / "in"], tmp_path / "out", CurateOptions(similarity_drop_fraction=1.5))
+    with pytest.raises(InputError, match="lang_id"):
+        curate([tmp_path / "in"], tmp_path / "out", CurateOptions(lang_id="langid"))
+    with pytest.raises(ModelLoadError, match="nope"):
+        curate([tmp_path / "in"], tmp_path / "out", CurateOptions(nsfw="none", similarity_model=str(tmp_path / "nope")))
+    assert not (tmp_path / "out" / "progress" / "score.jsonl").exists() or not read_jsonl(
+        tmp_path / "out" / "progress" / "score.jsonl"
+    )
