@@ -178,6 +178,10 @@ def stats_cmd(
     stats = curation_stats(out, dest, per_filter)
 
     def human() -> None:
+        s = stats["summary"]
+        if s:
+            console.print(f"kept {s.get('kept')} of {s.get('samples')} samples ({s.get('images_kept')} of "
+                          f"{s.get('images_in')} images)")  # fmt: skip
         _funnel_table(stats["funnel"])
         console.print(f"plot: {escape(str(stats['plot']))}")
         for name, path in stats["sheets"].items():
