@@ -18,12 +18,13 @@ class _FakeDetector:
     def __init__(self, found: list[dict]) -> None:
         self.found = found
 
-    def detect(self, image: np.ndarray) -> list[dict]:
-        return self.found
+    def detect_batch(self, images: list[np.ndarray], batch_size: int) -> list[list[dict]]:
+        return [self.found for _ in images]
 
 
 def test_score_is_the_highest_exposed_detection() -> None:
     clf = NudeNetClassifier.__new__(NudeNetClassifier)
+    clf.batch_size = 4
     clf._detector = _FakeDetector([{"class": "FACE_FEMALE", "score": 0.99}, {"class": "BUTTOCKS_EXPOSED", "score": 0.4},
                                    {"class": "FEMALE_BREAST_EXPOSED", "score": 0.7}])  # fmt: skip
     assert clf.scores([np.zeros((8, 8, 3), np.uint8)]) == [0.7]
@@ -33,8 +34,9 @@ def test_score_is_the_highest_exposed_detection() -> None:
 
 def test_nudenet_runs_offline_on_a_dev_photo() -> None:
     img = np.asarray(Image.open(dev_root() / "backgrounds" / "sam_dog.jpg").convert("RGB"))
-    (score,) = load_nsfw(CurateOptions(nsfw="nudenet")).scores([img])
-    assert 0.0 <= score < 0.5
+    clf = load_nsfw(CurateOptions(nsfw="nudenet"))
+    scores = clf.scores([img, img[:200, :300], img])
+    assert len(scores) == 3 and all(0.0 <= s < 0.5 for s in scores) and scores[0] == scores[2]
 
 
 def test_clip_classifier_gives_probabilities(tiny_clip_path: Path) -> None:
