@@ -13,7 +13,7 @@
 4. **Dedup quality**: precision/recall of radius-5 pHash pairs on the constructed near-duplicate set (dev
    photos and their edits: JPEG, resize, crops, colour changes), overall and per edit against the original.
 
-Prints tables and writes ``benchmarks/results/curate.json``.
+Prints tables and writes ``benchmarks/results/curate.json`` (``curate_quick.json`` with ``--quick``).
 """
 
 from __future__ import annotations
@@ -157,7 +157,7 @@ def main() -> None:
               f"{r['frequent_rule_s']:>11}")  # fmt: skip
     results["dedup_quality"] = dedup_quality()
     print("dedup quality (radius 5):", results["dedup_quality"])
-    out = REPO / "benchmarks" / "results" / "curate.json"
+    out = REPO / "benchmarks" / "results" / ("curate_quick.json" if args.quick else "curate.json")
     out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"wrote {out}")
 

@@ -135,13 +135,14 @@ def decide(rows_by_shard: dict[str, list[dict[str, Any]]], opts: CurateOptions) 
                 reason = f"alt text seen {c} times > {opts.text_max_repeats}"
                 dec[k].drop = Drop("text_repeats", reason, c, opts.text_max_repeats)
     # frequent images across the corpus: every decodable image's hash takes part in the count
-    img_keys = [(k, i) for k, r in zip(keys, rows, strict=True) for i, im in enumerate(r["images"]) if im["phash"]]
-    if img_keys:
-        hashes = np.array([int(rows_by_shard[k[0]][k[1]]["images"][i]["phash"], 16) for k, i in img_keys], np.uint64)
+    images = [(n, i) for n, r in enumerate(rows) for i, im in enumerate(r["images"]) if im["phash"]]
+    if images:
+        hashes = np.array([int(rows[n]["images"][i]["phash"], 16) for n, i in images], np.uint64)
         mask, hits = frequent_mask(
             hashes, opts.phash_radius, opts.frequent_sample, opts.frequent_max, opts.frequent_rounds, opts.seed
         )
-        for (k, i), m, c in zip(img_keys, mask.tolist(), hits.tolist(), strict=True):
+        for (n, i), m, c in zip(images, mask.tolist(), hits.tolist(), strict=True):
+            k = keys[n]
             if m and alive(k) and i not in dec[k].image_drops:
                 reason = f"image seen {c} times in a sample of {opts.frequent_sample} > {opts.frequent_max}"
                 d = Drop("phash_frequent", reason, c, opts.frequent_max, i)
