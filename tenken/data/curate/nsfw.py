@@ -57,8 +57,7 @@ class NudeNetClassifier:
         bgr = [np.ascontiguousarray(img[:, :, ::-1]) for img in images]
         found_all = self._detector.detect_batch(bgr, batch_size=self.batch_size)
         return [
-            max((float(d["score"]) for d in found if d["class"] in EXPOSED_CLASSES), default=0.0)
-            for found in found_all
+            max((float(d["score"]) for d in found if d["class"] in EXPOSED_CLASSES), default=0.0) for found in found_all
         ]
 
 
