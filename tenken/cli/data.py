@@ -35,7 +35,7 @@ Examples:
 
   tenken data curate shards/ --out cur/ --shard 0/4      (one of 4 machines; then --resume without --shard)
 
-  tenken data curate shards/ --out cur/ --engine ray     (stage 1 as Ray Data tasks on a cluster)
+  tenken data curate shards/ --out cur/ --engine ray     (scoring and writing as Ray Data tasks on a cluster)
 """
 
 

@@ -12,7 +12,11 @@ Stages (each resumable through :func:`tenken.core.runs.run_items`, one line per 
    duplicates, the lowest ``similarity_drop_fraction`` of similarities (pairs); the document rules
    (documents). Writes ``dropped.jsonl`` (the side table: one row per dropped sample or image with filter,
    reason, score and threshold) and ``funnel.json``.
-3. **write**: the kept samples of each input shard to ``<out>/shards/<shard name>`` in the same layout.
+3. **write** (:func:`write_shard`): the kept samples of each input shard to ``<out>/shards/<shard name>`` in
+   the same layout.
+
+With ``engine="ray"`` stages 1 and 3 run as Ray Data tasks (:mod:`tenken.data.curate.ray_engine`); stage 2 runs
+on the driver.
 
 Chain order (the funnel's rows; a sample or image counts against the first filter that refused it):
 :data:`CHAIN`.
@@ -261,12 +265,13 @@ def _score_with_runs(
               on_start=on_start, progress=progress)  # fmt: skip
 
 
-def _done_shards(out: Path) -> set[str]:
-    """Names of shards some earlier (possibly sharded) scoring run finished."""
+def _done_shards(out: Path, stage: str = "score") -> set[str]:
+    """Names of shards an earlier (possibly sharded) run of ``stage`` (``score`` or ``write``) finished."""
     done = set()
-    for f in (out / "progress").glob("score*.jsonl"):
+    field_name = {"score": "scored", "write": "written"}[stage]
+    for f in (out / "progress").glob(f"{stage}*.jsonl"):
         for _, row in iter_jsonl(f, LoadReport()):
-            if "error" not in row and Path(str(row.get("scored", ""))).exists():
+            if "error" not in row and Path(str(row.get(field_name, ""))).exists():
                 done.add(str(row["id"]))
     return done
 
@@ -329,7 +334,7 @@ def curate(
     write_jsonl(out / "dropped.jsonl", side_table(rows, dec))
     result.funnel = funnel(rows, dec)
     write_json(out / "funnel.json", result.funnel)
-    _write_outputs([s for s in shards if s.name not in failed], dec, opts, out, resume, on_start, progress)
+    _write_outputs([s for s in shards if s.name not in failed], dec, opts, out, resume, engine, on_start, progress)
     result.failed_shards = failed
     result.samples = len(dec)
     result.kept = sum(d.drop is None for d in dec.values())
@@ -340,27 +345,47 @@ def curate(
     return result
 
 
+def kept_by_shard(dec: dict[tuple[str, int], Decision]) -> dict[str, dict[int, Decision]]:
+    """``{shard name: {row index: Decision}}`` of the kept samples (what the writing stage needs)."""
+    kept: dict[str, dict[int, Decision]] = {}
+    for (name, n), d in dec.items():
+        if d.drop is None:
+            kept.setdefault(name, {})[n] = d
+    return kept
+
+
+def write_shard(shard: Shard, kept: dict[int, Decision], opts: CurateOptions, out: Path) -> dict[str, Any]:
+    """Write the kept samples of ``shard`` (``{row index: Decision}``) to ``out/shards/<name>``, same layout.
+
+    Returns:
+        The run engine's line: ``{"shard", "written", "kept"}``.
+    """
+    path = out / "shards" / shard.name
+    texts = {r["index"]: (r["text"], r.get("sentences")) for r in _scored_rows(out, shard) if r["index"] in kept}
+    with ShardWriter(path, shard.kind, opts.mode) as writer:
+        for n, sample in enumerate(read_shard(shard)):
+            d = kept.get(n)
+            if d is None:
+                continue
+            text, sentences = texts[n]
+            if sentences is not None:
+                text = compose(sentences, d.assignment)[0]
+            sample.images = [sample.images[i] for i in d.images]
+            writer.add(sample, text, {"filters": d.filters})
+    return {"shard": str(shard.path), "written": str(path), "kept": len(kept)}
+
+
 def _write_outputs(
     shards: list[Shard], dec: dict[tuple[str, int], Decision], opts: CurateOptions, out: Path, resume: bool,
-    on_start: Callable[[int], None] | None, progress: Callable[[RunEvent], None] | None,
+    engine: str, on_start: Callable[[int], None] | None, progress: Callable[[RunEvent], None] | None,
 ) -> None:  # fmt: skip
-    def write(shard: Shard) -> dict[str, Any]:
-        path = out / "shards" / shard.name
-        kept = 0
-        texts = {r["index"]: (r["text"], r.get("sentences")) for r in _scored_rows(out, shard)
-                 if (d := dec.get((shard.name, r["index"]))) is not None and d.drop is None}  # fmt: skip
-        with ShardWriter(path, shard.kind, opts.mode) as writer:
-            for n, sample in enumerate(read_shard(shard)):
-                d = dec.get((shard.name, n))
-                if d is None or d.drop is not None:
-                    continue
-                text, sentences = texts[n]
-                if sentences is not None:
-                    text = compose(sentences, d.assignment)[0]
-                sample.images = [sample.images[i] for i in d.images]
-                writer.add(sample, text, {"filters": d.filters})
-                kept += 1
-        return {"shard": str(shard.path), "written": str(path), "kept": kept}
+    kept = kept_by_shard(dec)
+    progress_file = out / "progress" / "write.jsonl"
+    if engine == "ray":
+        from tenken.data.curate.ray_engine import write_with_ray
 
-    run_items(shards, write, out / "progress" / "write.jsonl", key=lambda s: s.name, resume=resume,
-              on_start=on_start, progress=progress)  # fmt: skip
+        todo = [s for s in shards if s.name not in _done_shards(out, "write")] if resume else shards
+        write_with_ray(todo, kept, opts, out, progress_file, resume, on_start, progress)
+        return
+    run_items(shards, lambda s: write_shard(s, kept.get(s.name, {}), opts, out), progress_file,
+              key=lambda s: s.name, resume=resume, on_start=on_start, progress=progress)  # fmt: skip

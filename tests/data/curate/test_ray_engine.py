@@ -10,6 +10,7 @@ import pytest
 from tenken.core.artifacts import read_jsonl
 from tenken.data.curate.options import CurateOptions
 from tenken.data.curate.pipeline import curate
+from tenken.data.curate.shards import Shard, read_shard
 from tests.data.curate.corpus import pairs_corpus, write_corpus
 
 REPO = Path(__file__).resolve().parents[3]
@@ -31,3 +32,8 @@ def test_ray_engine_matches_local(tmp_path: Path) -> None:
     assert (remote.samples, remote.kept, remote.funnel) == (local.samples, local.kept, local.funnel)
     assert read_jsonl(tmp_path / "ray" / "dropped.jsonl") == read_jsonl(tmp_path / "local" / "dropped.jsonl")
     assert len(read_jsonl(tmp_path / "ray" / "progress" / "score.jsonl")) == 2
+    assert len(read_jsonl(tmp_path / "ray" / "progress" / "write.jsonl")) == 2
+    for name in ("part-0.parquet", "part-1.parquet"):
+        ray_ids = [s.id for s in read_shard(Shard(tmp_path / "ray" / "shards" / name, "parquet"))]
+        assert ray_ids == [s.id for s in read_shard(Shard(tmp_path / "local" / "shards" / name, "parquet"))]
+        assert ray_ids  # both halves keep something
