@@ -75,6 +75,9 @@ def curate_cmd(
     ] = _D.frequent_max,
     nsfw: Annotated[str, typer.Option(help="NSFW classifier: nudenet, clip or none.")] = _D.nsfw,
     nsfw_threshold: Annotated[float, typer.Option(help="Drop images scoring at least this (0-1).")] = _D.nsfw_threshold,
+    nsfw_drops_document: Annotated[
+        bool, typer.Option(help="Documents: an NSFW image drops the whole document (else only the image).")
+    ] = _D.nsfw_drops_document,
     similarity_model: Annotated[
         str | None, typer.Option(help="CLIP/SigLIP folder or hub id (none: skip the similarity step).")
     ] = _D.similarity_model,
@@ -118,6 +121,7 @@ def curate_cmd(
     opts = CurateOptions(
         mode=mode, min_side=min_side, min_aspect=min_aspect, max_aspect=max_aspect, phash_radius=phash_radius,
         frequent_sample=frequent_sample, frequent_max=frequent_max, nsfw=nsfw, nsfw_threshold=nsfw_threshold,
+        nsfw_drops_document=nsfw_drops_document,
         similarity_model=similarity_model, similarity_drop_fraction=similarity_drop_fraction,
         min_pair_similarity=min_pair_similarity, min_text_chars=min_text_chars, text_max_repeats=text_max_repeats,
         lang_id=lang_id, lang_min_score=lang_min_score, adult_filter=adult_filter, min_images=min_images,

@@ -27,7 +27,8 @@ class CurateOptions:
     (how many disjoint samples; None: enough to cover the corpus), ``seed`` (sampling).
 
     NSFW: ``nsfw`` (``"nudenet"``, ``"clip"`` or ``"none"``), ``nsfw_threshold`` (score in [0, 1]; project's
-    choice, the recipe gives none).
+    choice, the recipe gives none), ``nsfw_drops_document`` (documents: one NSFW image drops the whole
+    document, as mmc4 does; False drops only the image).
 
     Similarity: ``similarity_model`` (a CLIP/SigLIP directory or hub id; None skips the step),
     ``similarity_drop_fraction`` (pairs: drop the lowest fraction), ``min_pair_similarity`` (documents: every
@@ -59,6 +60,7 @@ class CurateOptions:
     seed: int = 0
     nsfw: str = "nudenet"
     nsfw_threshold: float = 0.5
+    nsfw_drops_document: bool = True
     similarity_model: str | None = None
     similarity_drop_fraction: float = 0.30
     min_pair_similarity: float = 0.20

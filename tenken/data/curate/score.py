@@ -149,7 +149,7 @@ def _nsfw(batch: Sequence[_Pending], models: Models, opts: CurateOptions) -> Non
         if s >= opts.nsfw_threshold:
             d = _drop(Drop("nsfw", f"{opts.nsfw} score {s:.2f} >= {opts.nsfw_threshold}", s, opts.nsfw_threshold, k))
             p.row["images"][k]["drop"] = d
-            if opts.mode == "pairs":
+            if opts.mode == "pairs" or opts.nsfw_drops_document:
                 p.row["drop"] = d
 
 

@@ -36,3 +36,15 @@ def test_rows_in_order_and_only_survivors_reach_the_models(tmp_path: Path) -> No
     assert clf.seen == 3  # the broken image and the English pair never reach the classifier
     assert rows[4]["drop"]["score"] == 0.9 and rows[4]["drop"]["threshold"] == 0.5
     assert len(rows[0]["images"][0]["phash"]) == 16 and rows[0]["images"][0]["nsfw"] == 0.0
+
+
+def test_an_nsfw_image_drops_its_document_unless_told_otherwise() -> None:
+    images = [ImageItem("a.jpg", jpeg(noise(1))), ImageItem("b.jpg", jpeg(noise(2, (333, 250))))]
+    doc = Sample("d", "港の様子です。" * 3, images)
+    for whole in (True, False):
+        opts = CurateOptions(mode="interleaved", nsfw_drops_document=whole)
+        models = Models(opts)
+        models.__dict__["nsfw"] = _CountingNsfw()
+        (row,) = score_samples(iter([doc]), opts, models)
+        assert row["images"][1]["drop"]["filter"] == "nsfw" and row["images"][0]["drop"] is None
+        assert (row["drop"] is not None) is whole
