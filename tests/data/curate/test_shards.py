@@ -32,18 +32,21 @@ def test_written_shards_read_back(tmp_path: Path, kind: str, mode: str) -> None:
     path = tmp_path / f"part-0{suffix}"
     with ShardWriter(path, kind, mode) as w:  # type: ignore[arg-type]
         for s in _samples(mode):
-            w.add(s, s.text, {"filters": [{"name": "nsfw", "keep": True, "score": 0.1}]})
+            marks = "" if mode == "pairs" else "<image>" * len(s.images)  # a curated document's marks
+            w.add(s, marks + s.text, {"filters": [{"name": "nsfw", "keep": True, "score": 0.1}]})
     (shard,) = find_shards([tmp_path])
     back = list(read_shard(shard))
     assert [s.id for s in back] == ["s0", "s1", "s2"]
-    assert [s.text for s in back] == ["テキスト0", "テキスト1", "テキスト2"]
+    assert [s.text.replace("<image>", "") for s in back] == ["テキスト0", "テキスト1", "テキスト2"]
     assert all(s.error is None for s in back)
     for s, orig in zip(back, _samples(mode), strict=True):
         assert [im.data for im in s.images] == [im.data for im in orig.images]
     if kind != "jsonl":
         assert back[1].images[-1].url == _samples(mode)[1].images[-1].url
-    else:  # curated JSONL is tenken's training-data format
-        assert len(read_samples(path)) == 3
+    else:  # curated JSONL is tenken's training-data format (marks and images agree, boxes none)
+        samples = read_samples(path)
+        assert len(samples) == 3 and samples[0].task == ("caption" if mode == "pairs" else "interleaved")
+        assert samples[0].provenance.filters[0].score == 0.1
 
 
 def test_webdataset_grouping_and_bad_members(tmp_path: Path) -> None:
