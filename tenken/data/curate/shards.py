@@ -176,8 +176,9 @@ def _read_tar(path: Path) -> Iterator[Sample]:
                 key = k
                 fh = tar.extractfile(m)
                 members[ext] = fh.read() if fh is not None else b""
-        except (tarfile.TarError, OSError, EOFError) as exc:  # a truncated tar: keep what was read, record the rest
-            yield Sample(f"{path.name}:truncated", "", error=f"{path}: tar ends early ({exc})")
+        except (tarfile.TarError, OSError, EOFError) as exc:  # truncated: samples read so far stand, the cut one is bad
+            yield Sample(key or f"{path.name}:truncated", "", error=f"{path}: tar ends early in sample {key!r} ({exc})")
+            return
         if key is not None:
             yield _tar_sample(key, members)
 

@@ -64,6 +64,19 @@ def test_webdataset_grouping_and_bad_members(tmp_path: Path) -> None:
     assert c.error is not None and "JSON" in c.error
 
 
+def test_truncated_tar_keeps_the_whole_samples(tmp_path: Path) -> None:
+    path = tmp_path / "t.tar"
+    with ShardWriter(path, "wds", "pairs") as w:
+        for k in range(5):
+            w.add(Sample(f"s{k}", "猫", [ImageItem("a.jpg", bytes(3000))]), "猫です", {})
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2 + 100])
+    samples = list(read_shard(find_shards([path])[0]))
+    assert [s.error is None for s in samples] == [True, True, False]
+    assert samples[-1].error is not None and "ends early" in samples[-1].error
+    assert all(len(s.images[0].data or b"") == 3000 for s in samples[:2])
+
+
 def test_jsonl_missing_image_and_bad_line(tmp_path: Path) -> None:
     path = tmp_path / "x.jsonl"
     lines = [json.dumps({"id": "a", "text": "犬", "image": "nope.jpg"}), "{oops", json.dumps({"id": "c"})]
