@@ -187,10 +187,11 @@ def _read_parquet(path: Path) -> Iterator[Sample]:
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path)
+        parquet = pq.ParquetFile(path)
     except Exception as exc:  # pyarrow raises several types for a bad file
         raise InputError(f"{path}: not a readable Parquet file ({exc})") from None
-    for n, row in enumerate(table.to_pylist()):
+    rows = (row for batch in parquet.iter_batches(batch_size=256) for row in batch.to_pylist())  # bounded memory
+    for n, row in enumerate(rows):
         sid = str(row.pop("id", None) or f"{path.name}:{n}")
         text = row.pop("text", None)
         if "images" in row:
