@@ -6,6 +6,7 @@
 1. **Per-sample chain** (images/s): decode + pHash + image rules + Japanese text rules (lingua language id,
    HojiChar adult words) over alt-text pairs made from the dev photos (resized to 480-1024 px on the long
    side, JPEG), read from a WebDataset shard; then the same with the nudenet NSFW detector.
+   Also the whole ``curate()`` run on that shard (score, corpus-wide rules, side table, writing), NSFW off.
 2. **Similarity** (pairs/s): a tiny random CLIP (1-layer towers, 32 px input) built like the tests', batch 32,
    CPU; this measures the plumbing (processor + batching), not a real model's compute.
 3. **Dedup scaling**: build the MIH index and find all pairs within Hamming 5 among N random 64-bit hashes
@@ -36,6 +37,7 @@ sys.path.insert(0, str(REPO))
 from tenken.data.curate.dedup import HashIndex, frequent_mask  # noqa: E402
 from tenken.data.curate.image_filters import inspect_image  # noqa: E402
 from tenken.data.curate.options import CurateOptions  # noqa: E402
+from tenken.data.curate.pipeline import curate  # noqa: E402
 from tenken.data.curate.score import Models, score_samples  # noqa: E402
 from tenken.data.curate.shards import ImageItem, Sample, ShardWriter, find_shards, read_shard  # noqa: E402
 from tenken.data.curate.similarity import ImageTextScorer  # noqa: E402
@@ -73,6 +75,15 @@ def chain_throughput(shard_path: Path, nsfw: str) -> dict[str, float]:
     dt = time.perf_counter() - t0
     return {"images": len(rows), "seconds": round(dt, 2), "images_per_s": round(len(rows) / dt, 1),
             "kept_after_stage1": sum(r["drop"] is None for r in rows)}  # fmt: skip
+
+
+def end_to_end(shard_path: Path, out: Path) -> dict[str, float]:
+    """Pairs/s of a whole ``curate()`` run (NSFW off, no similarity model)."""
+    curate([shard_path], out, CurateOptions(nsfw="none"))  # warm-up (language id, HojiChar word list)
+    t0 = time.perf_counter()
+    res = curate([shard_path], out, CurateOptions(nsfw="none"))
+    dt = time.perf_counter() - t0
+    return {"pairs": res.samples, "kept": res.kept, "seconds": round(dt, 2), "pairs_per_s": round(res.samples / dt, 1)}
 
 
 def similarity_throughput(n: int) -> dict[str, float]:
@@ -146,6 +157,8 @@ def main() -> None:
         shard = make_shard(Path(tmp), n_pairs)
         results["chain"] = chain_throughput(shard, "none")
         print("chain (decode + pHash + image rules + text rules):", results["chain"])
+        results["end_to_end"] = end_to_end(shard, Path(tmp) / "out")
+        print("curate() end to end (NSFW off):", results["end_to_end"])
         results["chain_nudenet"] = chain_throughput(shard, "nudenet")
         print("chain + nudenet NSFW:", results["chain_nudenet"])
     results["similarity_tiny_clip"] = similarity_throughput(256)

@@ -109,11 +109,6 @@ class HashIndex:
         return i[keep], j[keep]
 
 
-def hamming(a: int, b: int) -> int:
-    """Hamming distance of two 64-bit hashes."""
-    return int(a ^ b).bit_count()
-
-
 def _greedy_keep(n: int, i: np.ndarray, j: np.ndarray, priority: Sequence[float]) -> dict[int, int]:
     """Visit items by descending priority (ties: input order); drop an item linked to an already kept one.
 

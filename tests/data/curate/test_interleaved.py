@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
@@ -13,6 +15,7 @@ from hypothesis.extra.numpy import arrays
 from tenken.core.artifacts import read_jsonl
 from tenken.data.curate.interleaved import (
     assign_images,
+    bunkai_available,
     compose,
     document_drop,
     merge_symbol_only,
@@ -23,6 +26,13 @@ from tenken.data.curate.options import CurateOptions
 from tenken.data.curate.pipeline import curate
 from tenken.data.curate.shards import ImageItem, Sample, find_shards, read_shard
 from tests.data.curate.corpus import jpeg, photo, write_corpus
+
+
+def test_bunkai_is_used_when_installed() -> None:
+    if importlib.util.find_spec("bunkai") is None:  # (importing it plainly fails under transformers 5)
+        pytest.skip("bunkai not installed")
+    assert bunkai_available()
+    assert split_sentences("「こんにちは」と言った。次の文です。") == ["「こんにちは」と言った。", "次の文です。"]
 
 
 def test_split_and_merge() -> None:
