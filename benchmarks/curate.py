@@ -49,13 +49,17 @@ TEXTS = ["港に停泊している白い船の写真", "公園で遊ぶ子ども
 
 
 def make_shard(folder: Path, n: int) -> Path:
-    """A WebDataset shard of ``n`` alt-text pairs from the dev photos (480-1024 px long side, JPEG q85)."""
+    """A WebDataset shard of ``n`` alt-text pairs from the dev photos: a random window (40-100 % of each side) of
+    a photo, resized to 480-1024 px on the long side, JPEG q85 (windows make most pHashes distinct)."""
     rng = np.random.default_rng(0)
     photos = [Image.open(p).convert("RGB") for p in distinct_photos()]
     path = folder / "bench.tar"
     with ShardWriter(path, "wds", "pairs") as w:
         for k in range(n):
-            img = photos[k % len(photos)]
+            photo = photos[k % len(photos)]
+            fw, fh = rng.uniform(0.4, 1.0, 2)
+            x0, y0 = rng.uniform(0, 1 - fw) * photo.width, rng.uniform(0, 1 - fh) * photo.height
+            img = photo.crop((int(x0), int(y0), int(x0 + fw * photo.width), int(y0 + fh * photo.height)))
             side = int(rng.integers(480, 1025))
             scale = side / max(img.size)
             buf = io.BytesIO()
