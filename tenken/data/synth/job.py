@@ -125,7 +125,7 @@ def run_synth(
     items = rec.items(source, opts)
     if limit is not None:
         items = items[:limit]
-    ctx = SynthContext(cls.name, teachers, opts, out_dir, cls.prompts)
+    ctx = SynthContext(cls.name, teachers, opts, out_dir, cls.prompts, (*cls.needs, *cls.uses))
 
     def work(item: SynthItem) -> dict[str, Any]:
         outcome = rec.run(item, ctx)

@@ -37,7 +37,7 @@ RECIPES: Registry[type[Recipe]] = Registry(
     "data recipe",
     modules=tuple(
         f"tenken.data.synth.recipes.{m}"
-        for m in ("count",)
+        for m in ("rec", "spatial", "count", "tool_rec")
     ),
 )
 """Every recipe, by name (``tenken data synth NAME``)."""
@@ -83,13 +83,17 @@ class Outcome:
 
 @dataclass
 class SynthContext:
-    """What a recipe's ``run`` may use: the teachers, the options, where images are referenced from."""
+    """What a recipe's ``run`` may use: the teachers, the options, where images are referenced from.
+
+    ``roles``: the teacher roles the recipe needs or uses (the provenance names only those).
+    """
 
     recipe: str
     teachers: Teachers
     options: RecipeOptions
     out_dir: Path
     prompts: Sequence[Prompt] = ()
+    roles: Sequence[str] = ()
 
     def image_ref(self, path: str | os.PathLike) -> str:
         """``path`` as written in a sample: relative to the output folder (the JSONL's folder) when possible."""
@@ -123,7 +127,7 @@ class SynthContext:
         """
         prov = Provenance(
             recipe=self.recipe,
-            teachers=self.teachers.ids(),
+            teachers={k: v for k, v in self.teachers.ids().items() if not self.roles or k in self.roles},
             prompt_version=f"{self.recipe}/" + "+".join(p.version.split("/")[-1] for p in self.prompts),
             filters=list(filters),
             prompts=[p.version for p in self.prompts],
@@ -168,6 +172,7 @@ class Recipe:
     name: ClassVar[str] = ""
     task: ClassVar[str] = ""
     needs: ClassVar[tuple[str, ...]] = ()
+    uses: ClassVar[tuple[str, ...]] = ()
     Options: ClassVar[type[RecipeOptions]] = RecipeOptions
     prompts: ClassVar[tuple[Prompt, ...]] = ()
     summary: ClassVar[str] = ""
