@@ -37,7 +37,7 @@ RECIPES: Registry[type[Recipe]] = Registry(
     "data recipe",
     modules=tuple(
         f"tenken.data.synth.recipes.{m}"
-        for m in ("rec", "spatial", "count", "tool_rec", "translate")
+        for m in ("rec", "caption_qa", "spatial", "count", "tool_rec", "anomaly_pairs", "translate")
     ),
 )
 """Every recipe, by name (``tenken data synth NAME``)."""
@@ -128,9 +128,8 @@ class SynthContext:
         prov = Provenance(
             recipe=self.recipe,
             teachers={k: v for k, v in self.teachers.ids().items() if not self.roles or k in self.roles},
-            prompt_version=f"{self.recipe}/" + "+".join(p.version.split("/")[-1] for p in self.prompts),
+            prompt_version=",".join(p.version for p in self.prompts) or None,
             filters=list(filters),
-            prompts=[p.version for p in self.prompts],
             **extra,
         )
         return TrainingSample(
