@@ -92,6 +92,7 @@ def synth_cmd(
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N items.")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds per request to a teacher server.")] = 120.0,
     retries: Annotated[int, typer.Option(min=0, help="Retries per request to a teacher server.")] = 2,
+    max_new_tokens: Annotated[int, typer.Option(min=1, help="Cap on each teacher answer's tokens.")] = 1024,
     json_out: JsonFlag = False,
 ) -> None:
     from tenken.core.runs import parse_shard
@@ -106,7 +107,7 @@ def synth_cmd(
     missing = [r for r in cls.needs if not given[r]]
     if missing:  # checked before any model loads
         raise InputError(f"recipe {recipe!r} needs the teacher(s) {', '.join(missing)}: give --{' --'.join(missing)}")
-    server = {"timeout": timeout, "max_retries": retries}
+    server = {"timeout": timeout, "max_retries": retries, "max_new_tokens": max_new_tokens}
     teachers = Teachers(
         vlm=load_teacher_vlm(vlm, family=family, **server) if vlm else None,
         llm=load_llm(llm, **server) if llm else None,

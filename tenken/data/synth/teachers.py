@@ -37,12 +37,12 @@ class TeacherVLM:
 
     Args:
         vlm: a loaded :class:`~tenken.vlm.model.VLM` (``tenken.load_vlm(spec)``).
-        max_new_tokens: cap on each answer's tokens.
+        max_new_tokens: cap on each answer's tokens (None: the backend's default).
     """
 
     role = "vlm"
 
-    def __init__(self, vlm: VLM, max_new_tokens: int = 1024) -> None:
+    def __init__(self, vlm: VLM, max_new_tokens: int | None = None) -> None:
         self.vlm = vlm
         self.max_new_tokens = max_new_tokens
 
@@ -92,12 +92,12 @@ class TextLLM:
     Args:
         backend: anything with ``generate(requests) -> list[str]``.
         name: the model id recorded in provenance.
-        max_new_tokens: cap on each answer's tokens.
+        max_new_tokens: cap on each answer's tokens (None: the backend's default).
     """
 
     role = "llm"
 
-    def __init__(self, backend: Backend, name: str, max_new_tokens: int = 1024) -> None:
+    def __init__(self, backend: Backend, name: str, max_new_tokens: int | None = None) -> None:
         self.backend = backend
         self.name = name
         self.max_new_tokens = max_new_tokens

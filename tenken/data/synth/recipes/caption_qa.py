@@ -60,7 +60,11 @@ def supported(answer: str, caption: str) -> bool:
     """True when the short ``answer`` occurs in ``caption`` (NFKC, case- and space-folded), is a yes/no, or is
     a number that occurs in it."""
     a, c = _norm(answer), _norm(caption)
-    return bool(a) and (a in YES_NO or a in c or (a.isdigit() and re.search(rf"(?<!\d){a}(?!\d)", c) is not None))
+    if not a:
+        return False
+    if a.isdigit():  # "3" is not supported by "23 cars"
+        return re.search(rf"(?<!\d){a}(?!\d)", c) is not None
+    return a in YES_NO or a in c
 
 
 def word_count(text: str) -> int:
