@@ -119,6 +119,7 @@ def run_synth(
     opts = cls.parse_options(options or {})
     teachers.require(recipe, *cls.needs)
     rec = cls()
+    rec.prepare(opts)
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = output_paths(out_dir, shard)

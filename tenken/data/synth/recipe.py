@@ -182,6 +182,9 @@ class Recipe:
 
         return image_items(source)
 
+    def prepare(self, options: RecipeOptions) -> None:
+        """Check and load what the job needs before any item runs (raise :class:`InputError` on bad input)."""
+
     def run(self, item: SynthItem, ctx: SynthContext) -> Outcome:
         """Kept and rejected samples of one item. Raising fails the item only (retried on resume)."""
         raise NotImplementedError

@@ -67,23 +67,22 @@ class AnomalyPairsRecipe(Recipe):
 
     _bank: ObjectBank | None = None
 
-    def _objects(self, opts: AnomalyPairsOptions) -> ObjectBank:
-        """The objects to paste, read once per job (a recipe object lives for one job)."""
+    def prepare(self, options: RecipeOptions) -> None:
+        """Read the objects to paste (cut-outs and/or COCO masks) once, before any item."""
         from tenken.synth.pairs import ObjectBank
 
-        if self._bank is None:
-            cutouts: list[tuple[str, np.ndarray]] = []
-            if opts.cutouts:
-                folder = Path(opts.cutouts).expanduser()
-                if not folder.is_dir():
-                    raise InputError(f"cutouts={opts.cutouts}: not a folder")
-                cutouts += ObjectBank.from_folder(folder).cutouts
-            if opts.masks:
-                cutouts += coco_cutouts(Path(opts.masks).expanduser(), opts.max_masks)
-            if not cutouts:
-                raise InputError("anomaly-pairs needs objects to paste: set cutouts=FOLDER and/or masks=COCO.json")
-            self._bank = ObjectBank(cutouts, [])
-        return self._bank
+        opts: AnomalyPairsOptions = options  # type: ignore[assignment]
+        cutouts: list[tuple[str, np.ndarray]] = []
+        if opts.cutouts:
+            folder = Path(opts.cutouts).expanduser()
+            if not folder.is_dir():
+                raise InputError(f"cutouts={opts.cutouts}: not a folder")
+            cutouts += ObjectBank.from_folder(folder).cutouts
+        if opts.masks:
+            cutouts += coco_cutouts(Path(opts.masks).expanduser(), opts.max_masks)
+        if not cutouts:
+            raise InputError("anomaly-pairs needs objects to paste: set cutouts=FOLDER and/or masks=COCO.json")
+        self._bank = ObjectBank(cutouts, [])
 
     def run(self, item: SynthItem, ctx: SynthContext) -> Outcome:
         """One pair per photo."""
@@ -94,7 +93,8 @@ class AnomalyPairsRecipe(Recipe):
         from tenken.viz.draw import side_by_side
 
         opts: AnomalyPairsOptions = ctx.options  # type: ignore[assignment]
-        bank = self._objects(opts)
+        bank = self._bank
+        assert bank is not None, "prepare() reads the objects before the items run"
         rng = rng_for(item.id, "anomaly-pairs")
         photo = load_image(item.image)
         if opts.long_side:
