@@ -4,9 +4,9 @@ No real teacher runs here, so the teachers are a scripted OpenAI-compatible serv
 (``tests/fixtures/scripted_teacher.py``) answering from the truth of images with known content (dev cut-outs
 pasted onto dev backgrounds at known boxes) and wrong at known rates:
 
-- teacher VLM ``teacher``: grounded box sides off by a normal error of 6 % of the box side, a count one off (30 %), a region described as another object (25 %), a grounded
-  box shifted by 60 % of its width (15 %), a spatial relation reversed (25 %), a group's boxes missing one
-  instance (20 %);
+- teacher VLM ``teacher``: grounded box sides off by a normal error of 6 % of the box side, a count one off
+  (30 %), a region described as another object (25 %), a grounded box shifted by 60 % of its width (15 %), a
+  spatial relation reversed (25 %), a group's boxes missing one instance (20 %);
 - segmenter ``segmenter`` (a second grounding model playing SAM 3's part): box sides off by 3 %, an instance
   missed or added (20 %).
 
@@ -48,7 +48,14 @@ from tests.conftest import DEV_DATA  # noqa: E402
 from tests.fixtures.scripted_teacher import Scene, ScriptedTeacher, make_scenes, serve  # noqa: E402
 
 RATES = {
-    "teacher": {"jitter": 0.06, "count": 0.3, "describe": 0.25, "ground_shift": 0.15, "relation": 0.25, "rec_miss": 0.2},
+    "teacher": {
+        "jitter": 0.06,
+        "count": 0.3,
+        "describe": 0.25,
+        "ground_shift": 0.15,
+        "relation": 0.25,
+        "rec_miss": 0.2,
+    },
     "segmenter": {"jitter": 0.03, "ground_count": 0.2},
 }
 
@@ -125,7 +132,9 @@ def run_gates(n_scenes: int, work: Path) -> dict[str, Any]:
             "countable + agreement": job("count", "both", {}, count_correct),
         }
         results["tool-rec"] = {
-            f"iou>={t}" if t else "no gate": job("tool-rec", f"iou{t}", {"targets": "objects", "iou_threshold": t}, tool_rec_correct)
+            f"iou>={t}" if t else "no gate": job(
+                "tool-rec", f"iou{t}", {"targets": "objects", "iou_threshold": t}, tool_rec_correct
+            )
             for t in (0.0, 0.3, 0.5, 0.7)
         }
         results["spatial"] = {
@@ -163,8 +172,8 @@ def run_translate(work: Path, repeats: int = 4) -> dict[str, Any]:
         for k, t in enumerate(SENTENCES):
             sid = f"s{r}-{k:02d}"
             refs[sid] = t
-            rows.append({"id": sid, "messages": [{"role": "user", "content": t.en}, {"role": "assistant", "content": "1"}],
-                         "task": "vqa", "lang": "en", "provenance": {"recipe": "bench"}})  # fmt: skip
+            turns = [{"role": "user", "content": t.en}, {"role": "assistant", "content": "1"}]
+            rows.append({"id": sid, "messages": turns, "task": "vqa", "lang": "en", "provenance": {"recipe": "bench"}})
     src = write_jsonl(work / "source.jsonl", rows)
     teacher = ScriptedTeacher([], TRANSLATE_RATES)
     teacher.translations = list(SENTENCES)
@@ -188,7 +197,10 @@ def run_translate(work: Path, repeats: int = 4) -> dict[str, Any]:
             kept = read_samples(res.samples)
             exact = sum(s.messages[0].content == refs[s.provenance.source_id].ja for s in kept)
             with_lit = [s for s in kept if refs[s.provenance.source_id].literals]
-            lit_ok = sum(all(f"「{x}」" in s.messages[0].content for x in refs[s.provenance.source_id].literals) for s in with_lit)
+            lit_ok = sum(
+                all(f"「{x}」" in s.messages[0].content for x in refs[s.provenance.source_id].literals)
+                for s in with_lit
+            )
             out[name] = {
                 "kept": len(kept),
                 "yield": round(len(kept) / len(rows), 4),

@@ -28,8 +28,9 @@ data_app = typer.Typer(
 
 _SYNTH_HELP = """Generate training data with a recipe and the teacher models you plug in.
 
-Runs over a folder or manifest of images (translate: over a training JSONL). Writes OUT/samples.jsonl (kept, tenken's training format), OUT/rejected.jsonl
-(every dropped sample with the filter and reason), OUT/items.jsonl (the resumable journal) and OUT/run.json.
+Runs over a folder or manifest of images (translate: over a training JSONL). Writes OUT/samples.jsonl (kept,
+tenken's training format), OUT/rejected.jsonl (every dropped sample with the filter and reason),
+OUT/items.jsonl (the resumable journal) and OUT/run.json.
 Recipes and their options: `tenken data recipes`.
 
 Examples:
@@ -198,7 +199,9 @@ def convert_cmd(
     from tenken.data.convert import convert
 
     result = convert(src, dst, to, family)
-    emit(result, json_out, lambda: console.print(f"wrote {result['written']} {to} record(s) to {escape(result['path'])}"))
+    emit(
+        result, json_out, lambda: console.print(f"wrote {result['written']} {to} record(s) to {escape(result['path'])}")
+    )
 
 
 @data_app.command("stats")

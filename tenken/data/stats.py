@@ -91,7 +91,9 @@ def training_stats(path: str | os.PathLike, plots: str | os.PathLike | None = No
         "boxes": {
             "n": int(sizes.size),
             "per_sample_mean": round(float(sizes.size) / len(kept), 3) if kept else 0.0,
-            "size_px": {q: round(float(np.quantile(sizes, v)), 1) for q, v in (("p10", 0.1), ("p50", 0.5), ("p90", 0.9))}
+            "size_px": {
+                q: round(float(np.quantile(sizes, v)), 1) for q, v in (("p10", 0.1), ("p50", 0.5), ("p90", 0.9))
+            }
             if sizes.size
             else {},
             "size_hist": {"edges": [round(float(e), 1) for e in edges], "counts": counts.tolist()},

@@ -53,7 +53,9 @@ def test_recipes_and_errors(tmp_path: Path):
     assert {"rec", "caption-qa", "spatial", "count", "tool-rec", "anomaly-pairs", "translate"} <= set(info)
     assert info["tool-rec"]["options"]["iou_threshold"]["default"] == 0.5
     assert info["translate"]["options"]["ja_fraction"]["default"] == 0.75
-    r = runner.invoke(app, ["data", "synth", "count", str(tmp_path), "--out", str(tmp_path / "o"), "--set", "agreemnt=1"])
+    r = runner.invoke(
+        app, ["data", "synth", "count", str(tmp_path), "--out", str(tmp_path / "o"), "--set", "agreemnt=1"]
+    )
     assert r.exit_code == 2 and "agreemnt" in r.output
     r = runner.invoke(app, ["data", "synth", "count", str(tmp_path), "--out", str(tmp_path / "o")])
     assert r.exit_code == 2 and "--vlm --segmenter" in r.output

@@ -15,11 +15,13 @@ from tenken.data.convert import convert, stored_size
 
 ROW = {
     "id": "rec-1", "images": ["img/a.png"], "task": "rec", "lang": "ja", "provenance": {"recipe": "rec"},
-    "messages": [{"role": "user", "content": "<image>黒い車はどこ？"}, {"role": "assistant", "content": "<bbox><bbox>"}],
+    "messages": [{"role": "user", "content": "<image>黒い車はどこ？"},
+                 {"role": "assistant", "content": "<bbox><bbox>"}],
     "boxes": [{"box": [10, 20, 50, 60], "label": "黒い車"}, {"box": [100, 0, 200, 100], "label": "黒い車"}],
 }  # fmt: skip
 INLINE = {**ROW, "id": "v-1", "boxes": ROW["boxes"][:1],
-          "messages": [{"role": "user", "content": "<image>What is at <bbox>?"}, {"role": "assistant", "content": "a car"}]}  # fmt: skip
+          "messages": [{"role": "user", "content": "<image>What is at <bbox>?"},
+                       {"role": "assistant", "content": "a car"}]}  # fmt: skip
 
 
 @pytest.fixture
@@ -35,7 +37,10 @@ def test_llava_fills_boxes_in_the_family_frame(src: Path, tmp_path: Path):
     assert res["written"] == 2 and rows[0]["image"] == "../data/img/a.png"
     assert [c["from"] for c in rows[0]["conversations"]] == ["human", "gpt"]
     answer = json.loads(rows[0]["conversations"][1]["value"])  # qwen3-vl: 0-1000 of the 400x200 image
-    assert answer == [{"bbox_2d": [25, 100, 125, 300], "label": "黒い車"}, {"bbox_2d": [250, 0, 500, 500], "label": "黒い車"}]
+    assert answer == [
+        {"bbox_2d": [25, 100, 125, 300], "label": "黒い車"},
+        {"bbox_2d": [250, 0, 500, 500], "label": "黒い車"},
+    ]
     assert rows[1]["conversations"][0]["value"] == "<image>What is at [25, 100, 125, 300]?"
     pix = read_jsonl(convert(src, tmp_path / "p.jsonl", "llava", family="qwen3-vl", box_format="pixels")["path"])
     assert json.loads(pix[0]["conversations"][1]["value"])[0]["bbox_2d"] == [10, 20, 50, 60]

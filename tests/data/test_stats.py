@@ -22,7 +22,10 @@ def _row(i: int, keep: bool, boxes: list, label: str = "cone") -> dict:
 
 
 def test_counts_filters_histograms_and_plots(tmp_path: Path):
-    write_jsonl(tmp_path / "samples.jsonl", [_row(0, True, [[0, 0, 10, 10]]), _row(1, True, [[0, 0, 20, 20], [0, 0, 30, 30]], "コーン")])
+    write_jsonl(
+        tmp_path / "samples.jsonl",
+        [_row(0, True, [[0, 0, 10, 10]]), _row(1, True, [[0, 0, 20, 20], [0, 0, 30, 30]], "コーン")],
+    )
     write_jsonl(tmp_path / "rejected.jsonl", [_row(2, False, [])])
     s = training_stats(tmp_path, plots=tmp_path / "plots")
     assert s["kept"] == 2 and s["rejected"] == 1 and s["by_lang"] == {"en": 1, "ja": 1}

@@ -52,7 +52,7 @@ REC_EXPRESSIONS = Prompt(
     "rec.expressions/1",
     ja="画像の中の物体のグループを指し示す表現を書いてください。各表現は、そのグループの物体をすべて、そしてそれ以外の物体を"
     "含まないように指すこと（例:「黒い車」「左側の人」）。グループは1個でも複数個でも構いません。各表現について、"
-    '指している物体すべてのバウンディングボックスを答えてください。JSONだけを出力してください: '
+    "指している物体すべてのバウンディングボックスを答えてください。JSONだけを出力してください: "
     '[{"expression": "表現", "boxes": [[x1, y1, x2, y2], ...]}]{scale}',
     en="Write referring expressions for groups of objects in the image. Each expression must refer to every "
     'object of its group and to no other object (for example "the black cars" or "the person on the left"); a '
@@ -107,7 +107,8 @@ CAPTION = Prompt(
 )
 QA_FROM_CAPTION = Prompt(
     "caption-qa.qa/1",
-    ja="ある画像の説明です:\n{caption}\nこの説明だけから答えられる、画像についての質問と答えの組を {n} 個書いてください。"
+    ja="ある画像の説明です:\n{caption}\nこの説明だけから答えられる、画像についての質問と答えの組を "
+    "{n} 個書いてください。"
     '{style}JSONだけを出力してください: [{"question": "質問", "answer": "答え"}]',
     en="Here is a description of an image:\n{caption}\nWrite {n} question-answer pairs about the image that "
     'can be answered from this description alone. {style}Output JSON only: [{"question": "...", "answer": "..."}]',
@@ -126,8 +127,8 @@ QA_STYLE_FREE = Prompt(
 # -- translate -------------------------------------------------------------------------------------------------
 TRANSLATE = Prompt(
     "translate/1",
-    ja="次の英文を自然な日本語に翻訳してください。\n規則:\n- ⟦1⟧ のような記号はそのまま残してください（翻訳してはいけない"
-    "語句の代わりです）。\n- 訳文だけを出力してください。\n{context}{shots}英文: {text}\n日本語:",
+    ja="次の英文を自然な日本語に翻訳してください。\n規則:\n- ⟦1⟧ のような記号はそのまま残してください"
+    "（翻訳してはいけない語句の代わりです）。\n- 訳文だけを出力してください。\n{context}{shots}英文: {text}\n日本語:",
     en="Translate the English text into natural Japanese.\nRules:\n- Keep every marker such as ⟦1⟧ exactly as it "
     "is (it stands for words that must not be translated).\n- Output the Japanese translation only.\n"
     "{context}{shots}English: {text}\nJapanese:",
@@ -140,7 +141,8 @@ TRANSLATE_CONTEXT = Prompt(
 TRANSLATE_SHOTS_REC = Prompt(
     "translate.shots-rec/1",
     ja="例（名詞句は名詞句のまま訳す）:\n英文: the black cars on the left\n日本語: 左側の黒い車\n"
-    "英文: a worker holding a wrench\n日本語: レンチを持っている作業員\n英文: the largest cone\n日本語: 一番大きいコーン\n",
+    "英文: a worker holding a wrench\n日本語: レンチを持っている作業員\n"
+    "英文: the largest cone\n日本語: 一番大きいコーン\n",
     en="Examples (a noun phrase stays a noun phrase):\nEnglish: the black cars on the left\nJapanese: 左側の黒い車\n"
     "English: a worker holding a wrench\nJapanese: レンチを持っている作業員\nEnglish: the largest cone\n"
     "Japanese: 一番大きいコーン\n",

@@ -77,7 +77,9 @@ class Outcome:
     def reject(self, sample: TrainingSample, decision: FilterDecision) -> None:
         """Add a rejected sample; ``decision`` (``keep=False``) becomes its ``rejected_by`` and its last filter."""
         decision = decision.model_copy(update={"keep": False})
-        prov = sample.provenance.model_copy(update={"rejected_by": decision, "filters": [*sample.provenance.filters, decision]})
+        prov = sample.provenance.model_copy(
+            update={"rejected_by": decision, "filters": [*sample.provenance.filters, decision]}
+        )
         self.rejected.append(sample.model_copy(update={"provenance": prov}))
 
 
@@ -141,7 +143,6 @@ class SynthContext:
             lang=lang or self.options.lang,
             provenance=prov,
         )
-
 
     def raw_sample(self, sid: str, images: Sequence[str], prompt: str, answer: str, task: str) -> TrainingSample:
         """A sample holding a teacher's prompt and raw answer, for the rejected file when the answer could not

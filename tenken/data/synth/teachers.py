@@ -69,9 +69,7 @@ class TeacherVLM:
         from tenken.vlm.parse import parse_detections
 
         size = image_size(image)
-        return parse_detections(
-            answer, self.vlm.family, size, self.vlm.processed_size(size), warnings_out=warnings_out
-        )
+        return parse_detections(answer, self.vlm.family, size, self.vlm.processed_size(size), warnings_out=warnings_out)
 
     def box_text(self, box: Sequence[float], image: np.ndarray) -> str:
         """``box`` (pixel xyxy of ``image``) written in the family's frame, e.g. ``[120, 40, 388, 260]``."""
@@ -139,7 +137,9 @@ class Sam3Segmenter:
         torch = require_module("torch", "vlm", "the SAM 3 segmenter")
         transformers = require_module("transformers", "vlm", "the SAM 3 segmenter")
         if not hasattr(transformers, "Sam3Model"):
-            raise ModelLoadError(f"transformers {transformers.__version__} has no Sam3Model: pip install -U transformers")
+            raise ModelLoadError(
+                f"transformers {transformers.__version__} has no Sam3Model: pip install -U transformers"
+            )
         self.name = str(path)
         self.threshold = threshold
         self.mask_threshold = mask_threshold
@@ -230,7 +230,13 @@ class Teachers:
 
     def ids(self) -> dict[str, str]:
         """``{role: model id}`` of the teachers present, for provenance."""
-        roles = {"vlm": self.vlm, "llm": self.llm, "segmenter": self.segmenter, "embedder": self.embedder, "llm2": self.llm2}
+        roles = {
+            "vlm": self.vlm,
+            "llm": self.llm,
+            "segmenter": self.segmenter,
+            "embedder": self.embedder,
+            "llm2": self.llm2,
+        }
         return {k: v.name for k, v in roles.items() if v is not None}
 
     def require(self, recipe: str, *roles: str) -> None:

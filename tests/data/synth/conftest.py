@@ -44,7 +44,9 @@ def server(teacher_server):
     teacher.delay = 0.0
 
 
-def make_teachers(url: str, vlm: str = "teacher", segmenter: str | None = "segmenter", llm: str | None = None) -> Teachers:
+def make_teachers(
+    url: str, vlm: str = "teacher", segmenter: str | None = "segmenter", llm: str | None = None
+) -> Teachers:
     """Teachers over the scripted server (no retries, so a scripted failure costs one request)."""
     opts = {"family": "qwen3-vl", "max_retries": 0, "timeout": 10}
     return Teachers(

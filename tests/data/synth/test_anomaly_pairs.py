@@ -49,7 +49,9 @@ def test_pairs_have_reference_target_composite_and_boxes(photos: Path, cutouts: 
         prov = s.provenance
         comp = load_image(tmp_path / "out" / s.images[0])
         tgt = load_image(tmp_path / "out" / prov.target)
-        assert comp.shape[1] == 2 * tgt.shape[1] + 8 and np.abs(comp[:, : tgt.shape[1]].astype(int) - tgt).mean() < 3  # JPEG
+        assert (
+            comp.shape[1] == 2 * tgt.shape[1] + 8 and np.abs(comp[:, : tgt.shape[1]].astype(int) - tgt).mean() < 3
+        )  # JPEG
         assert s.boxes and s.messages[1].content == "<bbox>" * len(s.boxes)
         assert {b.label for b in s.boxes} <= {"cone", "glove"}
         assert all(b.box[2] <= tgt.shape[1] for b in s.boxes)  # target (left half) pixels

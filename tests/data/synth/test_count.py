@@ -45,7 +45,9 @@ def test_agreement_gate_keeps_only_matching_counts(server, images_dir: Path, sce
         if s.provenance.rejected_by.name == "count_agreement":
             assert s.provenance.vlm_count != s.provenance.segmenter_count
     # without the gate more samples are kept, including wrong ones
-    ungated = read_samples(run_synth("count", images_dir, tmp_path / "open", make_teachers(url), {"agreement": False}).samples)
+    ungated = read_samples(
+        run_synth("count", images_dir, tmp_path / "open", make_teachers(url), {"agreement": False}).samples
+    )
     assert len(ungated) > len(kept)
 
     def wrong(s) -> int:

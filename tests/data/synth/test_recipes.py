@@ -49,7 +49,9 @@ def test_rec_uses_segmenter_boxes_and_records_the_vlm_fallback(server, images_di
     kept = read_samples(res.samples)
     assert kept and all(s.provenance.box_source == "vlm_fallback" for s in kept)
     assert "no instance" in kept[0].provenance.filters[0].reason
-    res = run_synth("rec", images_dir, tmp_path / "c", make_teachers(url, segmenter="garbage-seg"), {"fallback": False}, limit=1)
+    res = run_synth(
+        "rec", images_dir, tmp_path / "c", make_teachers(url, segmenter="garbage-seg"), {"fallback": False}, limit=1
+    )
     assert res.kept == 0 and res.rejected_by == {"segmenter": res.dropped}
 
 

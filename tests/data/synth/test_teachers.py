@@ -36,7 +36,9 @@ def test_in_process_tiny_qwen25_teacher_runs_a_recipe(tiny_qwen25_path: Path, tw
     vlm = load_teacher_vlm(str(tiny_qwen25_path), max_new_tokens=8)
     assert vlm.vlm.family.name == "qwen2.5-vl"
     assert vlm.box_text([0, 0, 96, 64], np.zeros((64, 96, 3), np.uint8)).startswith("[0, 0, ")
-    teachers = Teachers(vlm=vlm, segmenter=GroundingSegmenter(vlm), llm=load_llm(str(tiny_qwen25_path), max_new_tokens=8))
+    teachers = Teachers(
+        vlm=vlm, segmenter=GroundingSegmenter(vlm), llm=load_llm(str(tiny_qwen25_path), max_new_tokens=8)
+    )
     assert isinstance(teachers.llm.complete("hello"), str)
     res = run_synth("count", two_images, tmp_path, teachers)
     # random weights answer noise: every item finishes, and what could not be read is recorded as such

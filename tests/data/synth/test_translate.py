@@ -36,7 +36,7 @@ def test_token_ratio_units():
     assert token_count("看板には「New York」と書かれている。") == 13
     assert token_ratio("", "") == 1.0 and token_ratio("x", "") == float("inf")
     refs = [token_ratio(t.ja, t.en) for t in SENTENCES]
-    assert 0.75 <= min(refs) and max(refs) <= 3.5  # the default band holds every reference translation
+    assert min(refs) >= 0.75 and max(refs) <= 3.5  # the default band holds every reference translation
 
 
 def test_mix_fraction_is_stable_and_close():
@@ -57,7 +57,9 @@ def test_translate_keeps_literals_and_retranslates_out_of_band(tmp_path: Path):
     teacher = ScriptedTeacher([], {"bad": {"tr_truncate": 1.0}, "good": {}})
     teacher.translations = list(SENTENCES)
     with serve(teacher) as url:
-        teachers = Teachers(llm=load_llm(f"openai:bad@{url}", max_retries=0), llm2=load_llm(f"openai:good@{url}", max_retries=0))
+        teachers = Teachers(
+            llm=load_llm(f"openai:bad@{url}", max_retries=0), llm2=load_llm(f"openai:good@{url}", max_retries=0)
+        )
         res = run_synth("translate", src, tmp_path / "out", teachers, {"ja_fraction": 1.0, "candidates": 2})
         kept = read_samples(res.samples)
         by_src = {s.provenance.source_id: s for s in kept}

@@ -114,7 +114,9 @@ class AnomalyPairsRecipe(Recipe):
         stem = item.id.replace("/", "__")
         ref_path = save_image(pair.reference, folder / f"{stem}-reference.jpg")
         tgt_path = save_image(pair.target, folder / f"{stem}-target.jpg")
-        comp_path = save_image(side_by_side(pair.target, pair.reference, gap=opts.gap), folder / f"{stem}-composite.jpg")
+        comp_path = save_image(
+            side_by_side(pair.target, pair.reference, gap=opts.gap), folder / f"{stem}-composite.jpg"
+        )
         present = list(dict.fromkeys(labels))
         catalogue = [c.name(opts.lang) for c in load_anomaly_classes().classes]
         absent = [c for c in catalogue if c not in present and c.replace("_", " ") not in present]

@@ -95,12 +95,18 @@ class CaptionQARecipe(Recipe):
         p_cap = CAPTION.fill(opts.lang)
         caption = vlm.ask(p_cap, image).strip()
         if len(caption) < 10:
-            out.reject(ctx.raw_sample(f"caption-qa-{item.id}-c", ref, p_cap, caption, "caption"), unparsable("caption", caption))
+            out.reject(
+                ctx.raw_sample(f"caption-qa-{item.id}-c", ref, p_cap, caption, "caption"),
+                unparsable("caption", caption),
+            )
             return out
         if opts.caption_samples:
             out.keep(
                 ctx.sample(
-                    f"caption-qa-{item.id}-c", images=ref, messages=[("user", IMAGE_MARK + p_cap), ("assistant", caption)], task="caption"
+                    f"caption-qa-{item.id}-c",
+                    images=ref,
+                    messages=[("user", IMAGE_MARK + p_cap), ("assistant", caption)],
+                    task="caption",
                 )
             )
         variants = ("short", "free") if opts.variant == "both" else (opts.variant,)
@@ -114,21 +120,37 @@ class CaptionQARecipe(Recipe):
             except TenkenError as exc:
                 out.reject(ctx.raw_sample(sid, ref, prompt, "", self.task), teacher_failure(exc, f"qa ({variant})"))
                 continue
-            pairs = [p for p in json_objects(answer) if str(p.get("question", "")).strip() and str(p.get("answer", "")).strip()]
+            pairs = [
+                p
+                for p in json_objects(answer)
+                if str(p.get("question", "")).strip() and str(p.get("answer", "")).strip()
+            ]
             if not pairs:
                 out.reject(ctx.raw_sample(sid, ref, prompt, answer, self.task), unparsable(f"qa ({variant})", answer))
                 continue
             for j, p in enumerate(pairs[: opts.pairs]):
                 q, a = str(p["question"]).strip(), str(p["answer"]).strip()
                 user = IMAGE_MARK + (fill_task(VQA_SHORT, opts.lang, question=q) if variant == "short" else q)
-                sample = ctx.sample(f"{sid}-{j}", images=ref, messages=[("user", user), ("assistant", a)], task=self.task, variant=variant)
+                sample = ctx.sample(
+                    f"{sid}-{j}",
+                    images=ref,
+                    messages=[("user", user), ("assistant", a)],
+                    task=self.task,
+                    variant=variant,
+                )
                 if variant == "short":
                     n = word_count(a)
                     if n > opts.max_short_words:
-                        out.reject(sample, FilterDecision(name="short_answer", keep=False, score=n, threshold=opts.max_short_words))
+                        out.reject(
+                            sample,
+                            FilterDecision(name="short_answer", keep=False, score=n, threshold=opts.max_short_words),
+                        )
                         continue
                     if opts.support and not supported(a, caption):
-                        out.reject(sample, FilterDecision(name="support", keep=False, reason="the answer is not in the caption"))
+                        out.reject(
+                            sample,
+                            FilterDecision(name="support", keep=False, reason="the answer is not in the caption"),
+                        )
                         continue
                     sample.provenance.filters.append(FilterDecision(name="support", keep=True))
                 out.keep(sample)

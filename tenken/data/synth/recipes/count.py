@@ -94,7 +94,9 @@ class CountRecipe(Recipe):
         answer = vlm.ask(prompt, image)
         entries = [e for e in json_objects(answer) if isinstance(e.get("expression"), str) and e["expression"].strip()]
         if not entries:
-            out.reject(ctx.raw_sample(f"count-{item.id}-0", ref, prompt, answer, self.task), unparsable("expressions", answer))
+            out.reject(
+                ctx.raw_sample(f"count-{item.id}-0", ref, prompt, answer, self.task), unparsable("expressions", answer)
+            )
             return out
         for k, entry in enumerate(entries):
             expr = entry["expression"].strip()
@@ -104,7 +106,9 @@ class CountRecipe(Recipe):
             if n_vlm is None:
                 out.reject(ctx.raw_sample(sid, ref, question, str(entry), self.task), unparsable("count", str(entry)))
                 continue
-            sample = ctx.sample(sid, images=ref, messages=[("user", question), ("assistant", str(n_vlm))], task=self.task)
+            sample = ctx.sample(
+                sid, images=ref, messages=[("user", question), ("assistant", str(n_vlm))], task=self.task
+            )
             if is_uncountable(expr, opts.uncountable):
                 out.reject(sample, FilterDecision(name="countable", keep=False, reason=f"{expr!r} names stuff"))
                 continue

@@ -66,7 +66,9 @@ class RecRecipe(Recipe):
         answer = vlm.ask(prompt, image)
         entries = [e for e in json_objects(answer) if isinstance(e.get("expression"), str) and e["expression"].strip()]
         if not entries:
-            out.reject(ctx.raw_sample(f"rec-{item.id}-0", ref, prompt, answer, self.task), unparsable("expressions", answer))
+            out.reject(
+                ctx.raw_sample(f"rec-{item.id}-0", ref, prompt, answer, self.task), unparsable("expressions", answer)
+            )
             return out
         for k, entry in enumerate(entries[: opts.max_expressions]):
             expr = entry["expression"].strip()
@@ -104,9 +106,13 @@ class RecRecipe(Recipe):
             elif not decision.keep:
                 out.reject(sample, decision)
             elif n == 0:
-                out.reject(sample, FilterDecision(name="instances", keep=False, score=0.0, reason="no box from either teacher"))
+                out.reject(
+                    sample, FilterDecision(name="instances", keep=False, score=0.0, reason="no box from either teacher")
+                )
             elif n > opts.max_instances:
-                out.reject(sample, FilterDecision(name="instances", keep=False, score=float(n), threshold=opts.max_instances))
+                out.reject(
+                    sample, FilterDecision(name="instances", keep=False, score=float(n), threshold=opts.max_instances)
+                )
             else:
                 out.keep(sample)
         return out

@@ -107,13 +107,19 @@ class SpatialRecipe(Recipe):
             if label.strip() and label.strip() not in boxes:
                 boxes[label.strip()] = box.tolist()
         if not boxes:
-            out.reject(ctx.raw_sample(f"spatial-{item.id}-0", ref, p_obj, answer, self.task), unparsable("objects", answer))
+            out.reject(
+                ctx.raw_sample(f"spatial-{item.id}-0", ref, p_obj, answer, self.task), unparsable("objects", answer)
+            )
             return out
         p_tri = SPATIAL_TRIPLETS.fill(opts.lang, objects=", ".join(boxes), relations=", ".join(RELATIONS))
         answer = vlm.ask(p_tri, image)
-        triplets = [t for t in json_objects(answer) if all(isinstance(t.get(k), str) for k in ("subject", "relation", "object"))]
+        triplets = [
+            t for t in json_objects(answer) if all(isinstance(t.get(k), str) for k in ("subject", "relation", "object"))
+        ]
         if not triplets:
-            out.reject(ctx.raw_sample(f"spatial-{item.id}-0", ref, p_tri, answer, self.task), unparsable("triplets", answer))
+            out.reject(
+                ctx.raw_sample(f"spatial-{item.id}-0", ref, p_tri, answer, self.task), unparsable("triplets", answer)
+            )
             return out
         margin = opts.box_margin * max(image_size(image))
         for k, t in enumerate(triplets[: opts.max_triplets]):
@@ -122,10 +128,14 @@ class SpatialRecipe(Recipe):
             fact = f"{subj} {rel} {obj}"
             base = ctx.raw_sample(sid, ref, p_tri, fact, self.task)
             if rel not in RELATIONS:
-                out.reject(base, FilterDecision(name="relation", keep=False, reason=f"{rel!r} is not a verifiable relation"))
+                out.reject(
+                    base, FilterDecision(name="relation", keep=False, reason=f"{rel!r} is not a verifiable relation")
+                )
                 continue
             if subj not in boxes or obj not in boxes or subj == obj:
-                out.reject(base, FilterDecision(name="objects", keep=False, reason=f"{subj!r}/{obj!r} not two listed objects"))
+                out.reject(
+                    base, FilterDecision(name="objects", keep=False, reason=f"{subj!r}/{obj!r} not two listed objects")
+                )
                 continue
             filters = [FilterDecision(name="relation", keep=True), FilterDecision(name="objects", keep=True)]
             if rel in BOX_CHECKED:
@@ -165,7 +175,9 @@ class SpatialRecipe(Recipe):
         except TenkenError as exc:
             out.reject(ctx.raw_sample(sid, ref, prompt, "", self.task), teacher_failure(exc, "qa"))
             return
-        pairs = [p for p in json_objects(answer) if str(p.get("question", "")).strip() and str(p.get("answer", "")).strip()]
+        pairs = [
+            p for p in json_objects(answer) if str(p.get("question", "")).strip() and str(p.get("answer", "")).strip()
+        ]
         if not pairs:
             out.reject(ctx.raw_sample(sid, ref, prompt, answer, self.task), unparsable("qa", answer))
             return
@@ -174,7 +186,10 @@ class SpatialRecipe(Recipe):
                 ctx.sample(
                     f"{sid}-{j}",
                     images=ref,
-                    messages=[("user", IMAGE_MARK + str(p["question"]).strip()), ("assistant", str(p["answer"]).strip())],
+                    messages=[
+                        ("user", IMAGE_MARK + str(p["question"]).strip()),
+                        ("assistant", str(p["answer"]).strip()),
+                    ],
                     task=self.task,
                     boxes=[(boxes[subj], subj), (boxes[obj], obj)],
                     filters=filters,

@@ -46,7 +46,9 @@ class ToolRecOptions(RecipeOptions):
         0.5, ge=0.0, le=1.0, description="keep when the re-grounded box has IoU >= this with the detected one"
     )
     max_boxes: int = Field(20, ge=1, description="at most this many detected boxes are described per image")
-    min_side: float = Field(8.0, ge=0.0, description="detected boxes with a side shorter than this (pixels) are skipped")
+    min_side: float = Field(
+        8.0, ge=0.0, description="detected boxes with a side shorter than this (pixels) are skipped"
+    )
 
 
 @register("tool-rec")
@@ -91,7 +93,9 @@ class ToolRecRecipe(Recipe):
             unique = len(again) == 1
             keep = (unique and iou >= opts.iou_threshold) or opts.iou_threshold == 0.0
             reason = f"re-grounded to {len(again)} box(es), IoU {iou:.2f}"
-            decision = FilterDecision(name="self_consistency", keep=keep, score=iou, threshold=opts.iou_threshold, reason=reason)
+            decision = FilterDecision(
+                name="self_consistency", keep=keep, score=iou, threshold=opts.iou_threshold, reason=reason
+            )
             sample = ctx.sample(sid, boxes=[(box, phrase)], filters=[decision] if keep else [], **sample_args)
             if keep:
                 out.keep(sample)

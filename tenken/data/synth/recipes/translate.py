@@ -111,12 +111,25 @@ class TranslateRecipe(Recipe):
             msgs = [(m.role, m.content) for m in src.messages]
             if src.lang != "en" or not in_ja(src.id, opts.ja_fraction):
                 mix = FilterDecision(name="mix", keep=True, reason="kept in its language by the JA:EN mix")
-                out.keep(ctx.sample(src.id, images=images, messages=msgs, task=src.task, boxes=boxes, filters=[mix], lang=src.lang, **prov))
+                out.keep(
+                    ctx.sample(
+                        src.id,
+                        images=images,
+                        messages=msgs,
+                        task=src.task,
+                        boxes=boxes,
+                        filters=[mix],
+                        lang=src.lang,
+                        **prov,
+                    )
+                )
                 continue
             others = [t for t in texts if t and t not in {_plain(c) for _, c in msgs}][: opts.max_context]
             context = ""
             if opts.context and (caption or others):
-                context = TRANSLATE_CONTEXT.fill(opts.lang, description=caption or "-", others=" / ".join(others) or "-")
+                context = TRANSLATE_CONTEXT.fill(
+                    opts.lang, description=caption or "-", others=" / ".join(others) or "-"
+                )
             shots = TRANSLATE_SHOTS_REC.fill(opts.lang) if src.task == "rec" else ""
             new_msgs: list[tuple[str, str]] = []
             filters: dict[str, FilterDecision] = {}
@@ -124,7 +137,12 @@ class TranslateRecipe(Recipe):
             for role, content in msgs:
                 parts = []
                 for seg in _MARKS.split(content):
-                    if failure is not None or not seg.strip() or _MARKS.fullmatch(seg) or not re.search(r"[A-Za-z]", seg):
+                    if (
+                        failure is not None
+                        or not seg.strip()
+                        or _MARKS.fullmatch(seg)
+                        or not re.search(r"[A-Za-z]", seg)
+                    ):
                         parts.append(seg)
                         continue
                     ja, decisions, failure = self._segment(seg, ctx, context, shots)
@@ -172,7 +190,9 @@ class TranslateRecipe(Recipe):
                 cand = ans.strip().splitlines()[0].strip() if ans.strip() else ""
                 restored = restore_literals(cand, literals) if literals else cand
                 if not cand or restored is None:
-                    last = FilterDecision(name="literals", keep=False, reason=f"{stage}: a quoted literal was lost in {cand[:80]!r}")
+                    last = FilterDecision(
+                        name="literals", keep=False, reason=f"{stage}: a quoted literal was lost in {cand[:80]!r}"
+                    )
                     continue
                 ratio = token_ratio(restored, source)
                 if opts.ratio_check and not opts.min_ratio <= ratio <= opts.max_ratio:
@@ -193,7 +213,9 @@ class TranslateRecipe(Recipe):
                 FilterDecision(name="literals", keep=True, score=float(len(literals))),
                 FilterDecision(name="token_ratio", keep=True, score=round(ratios[valid.index(best)], 3),
                                reason=stage),
-                FilterDecision(name="best_of_n", keep=True, score=score, reason=f"{len(valid)} of {len(answers)} valid"),
+                FilterDecision(
+                    name="best_of_n", keep=True, score=score, reason=f"{len(valid)} of {len(answers)} valid"
+                ),
             ]  # fmt: skip
             return best, decisions, None
         return None, [], last
