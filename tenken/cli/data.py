@@ -206,16 +206,26 @@ def convert_cmd(
 
 @data_app.command("stats")
 def stats_cmd(
-    path: Annotated[Path, typer.Argument(help="A training JSONL or a `tenken data synth` output folder.")],
-    plots: Annotated[Path | None, typer.Option(help="Folder for labels.png and box_sizes.png.")] = None,
+    path: Annotated[Path, typer.Argument(help="Training JSONL, `tenken data synth` folder, or curation folder.")],
+    plots: Annotated[Path | None, typer.Option(help="Folder for the PNG plots.")] = None,
+    per_filter: Annotated[int, typer.Option(help="Curation: dropped samples shown per filter.")] = 16,
     json_out: JsonFlag = False,
 ) -> None:
-    """Counts, kept/dropped per filter, label and box-size histograms of training data.
+    """Statistics of training data (counts, kept/dropped per filter, label and box-size histograms) or, for a
+    `tenken data curate` folder, its funnel.
 
     Example: tenken data stats d/count --plots d/count/stats
     """
-    from tenken.data.stats import training_stats
+    import importlib.util
 
+    from tenken.data.stats import is_training_jsonl, training_stats
+
+    training = is_training_jsonl(path) or (path / "samples.jsonl").is_file()
+    if not training and path.is_dir() and importlib.util.find_spec("tenken.data.curate.stats") is not None:
+        from tenken.data.curate.stats import curation_stats
+
+        emit(curation_stats(path, plots, per_filter), json_out, lambda: None)
+        return
     stats = training_stats(path, plots)
 
     def human() -> None:
