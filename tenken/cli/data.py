@@ -94,6 +94,9 @@ def synth_cmd(
     timeout: Annotated[float, typer.Option(help="Seconds per request to a teacher server.")] = 120.0,
     retries: Annotated[int, typer.Option(min=0, help="Retries per request to a teacher server.")] = 2,
     max_new_tokens: Annotated[int, typer.Option(min=1, help="Cap on each teacher answer's tokens.")] = 1024,
+    llm_temperature: Annotated[
+        float, typer.Option(min=0.0, help="Sampling temperature of --llm/--llm2 (best of N needs > 0).")
+    ] = 0.7,
     json_out: JsonFlag = False,
 ) -> None:
     from tenken.core.runs import parse_shard
@@ -111,8 +114,8 @@ def synth_cmd(
     server = {"timeout": timeout, "max_retries": retries, "max_new_tokens": max_new_tokens}
     teachers = Teachers(
         vlm=load_teacher_vlm(vlm, family=family, **server) if vlm else None,
-        llm=load_llm(llm, **server) if llm else None,
-        llm2=load_llm(llm2, **server) if llm2 else None,
+        llm=load_llm(llm, temperature=llm_temperature, **server) if llm else None,
+        llm2=load_llm(llm2, temperature=llm_temperature, **server) if llm2 else None,
         segmenter=load_segmenter(segmenter, family=segmenter_family, threshold=segmenter_threshold)
         if segmenter
         else None,

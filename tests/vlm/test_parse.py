@@ -190,3 +190,13 @@ def test_json_objects_reads_lists_fences_and_truncation():
     assert json_objects(text) == [{"expression": "red cars", "count": 2}, {"expression": "sky", "count": 1}]
     assert json_objects('{"a": 1} and [{"b": 2}, 3]') == [{"a": 1}, {"b": 2}]
     assert json_objects("no json here") == [] and json_objects(None) == []  # type: ignore[arg-type]
+
+
+@given(
+    st.lists(st.dictionaries(st.sampled_from(["expression", "count"]), st.integers(0, 99), min_size=1), max_size=5),
+    st.sampled_from(["", "Sure! ", "```json\n"]),
+)
+def test_json_objects_recovers_a_list_of_objects(objs, prefix):
+    from tenken.vlm.parse import json_objects
+
+    assert json_objects(prefix + json.dumps(objs) + " done.") == objs

@@ -81,7 +81,7 @@ class TeacherVLM:
         """Every instance of ``expression`` (tenken's grounding prompt), pixel boxes of ``image``."""
         from tenken.tasks.grounding import ground
 
-        return ground(self.vlm, image, expression, lang, warnings_out=[])
+        return ground(self.vlm, image, expression, lang, max_new_tokens=self.max_new_tokens, warnings_out=[])
 
 
 class TextLLM:

@@ -6,8 +6,9 @@ translation sees the image's other texts as context. Per sample:
 1. **Mix**: a fraction ``ja_fraction`` (default 0.75, the seed's JA:EN 75:25) of the samples, chosen by a hash
    of the sample id (stable on resume), is translated; the rest is written unchanged in English.
 2. Each text segment of each turn (``<image>``/``<bbox>`` marks stay where they are) is translated by the
-   LLM (prompt ``translate``) with **context** (a caption of the same image when the input has one, and the
-   image's other texts; prompt ``translate.context``) and, for referring expressions (task ``rec``),
+   LLM (prompt ``translate``) with **context** (a description of the image: a caption sample of the same image
+   when the input has one, else the VLM's description (prompt ``caption-qa.caption``) when a VLM is given; and
+   the image's other texts; prompt ``translate.context``) and, for referring expressions (task ``rec``),
    **noun-phrase-preserving few-shots** (prompt ``translate.shots-rec``).
 3. **Quoted literals** are swapped for markers before translation and put back verbatim in 「」 after it
    (filter ``literals``: a candidate that lost a marker is invalid).
@@ -19,7 +20,8 @@ translation sees the image's other texts as context. Per sample:
    0.75 and a runaway repetition above 3.5 (``benchmarks/synth.py``).
 5. **Best of N**: ``candidates`` translations are asked for; the valid one most similar to the source by the
    embedder (a multilingual sentence-transformers model) is kept (filter ``best_of_n``, its similarity as
-   score); without an embedder, the first valid one.
+   score); without an embedder, the first valid one. Candidates differ only when the LLM samples
+   (``tenken data synth --llm-temperature``, default 0.7).
 
 A sample whose segment has no valid translation after the retry is rejected, naming the failing filter.
 """
@@ -36,7 +38,7 @@ from pydantic import Field
 
 from tenken.core.errors import InputError, TenkenError
 from tenken.data.format import BOX_MARK, IMAGE_MARK, FilterDecision, TrainingSample, iter_samples
-from tenken.data.synth.prompts import TRANSLATE, TRANSLATE_CONTEXT, TRANSLATE_SHOTS_REC
+from tenken.data.synth.prompts import CAPTION, TRANSLATE, TRANSLATE_CONTEXT, TRANSLATE_SHOTS_REC
 from tenken.data.synth.recipe import (
     Outcome,
     Recipe,
@@ -61,7 +63,10 @@ class TranslateOptions(RecipeOptions):
     ratio_check: bool = Field(True, description="reject translations whose length ratio is out of the band")
     min_ratio: float = Field(0.75, ge=0.0, description="lowest output/input unit ratio accepted")
     max_ratio: float = Field(3.5, gt=0.0, description="highest output/input unit ratio accepted")
-    context: bool = Field(True, description="give the image's caption and other texts as context")
+    context: bool = Field(True, description="give the image's description and other texts as context")
+    describe: bool = Field(
+        True, description="ask the VLM (when given) to describe an image whose group holds no caption sample"
+    )
     max_context: int = Field(5, ge=0, description="at most this many other texts of the image as context")
 
 
@@ -77,9 +82,9 @@ class TranslateRecipe(Recipe):
 
     task = "translate"
     needs = ("llm",)
-    uses = ("llm2", "embedder")
+    uses = ("llm2", "embedder", "vlm")
     Options = TranslateOptions
-    prompts = (TRANSLATE, TRANSLATE_CONTEXT, TRANSLATE_SHOTS_REC)
+    prompts = (TRANSLATE, TRANSLATE_CONTEXT, TRANSLATE_SHOTS_REC, CAPTION)
     summary = "English samples -> Japanese (literals verbatim, length-ratio retranslation, best of N), JA:EN mix"
 
     def items(self, source: str | os.PathLike, options: RecipeOptions) -> list[SynthItem]:
@@ -103,6 +108,8 @@ class TranslateRecipe(Recipe):
         group = item.payload["group"]
         texts = [_plain(m.content) for g in group for m in g["sample"].messages if m.role != "system"]
         caption = next((_plain(g["sample"].messages[-1].content) for g in group if g["sample"].task == "caption"), "")
+        if not caption and opts.context and opts.describe and ctx.teachers.vlm is not None and group[0]["paths"]:
+            caption = self._describe(group[0]["paths"][0], ctx)
         for g in group:
             src: TrainingSample = g["sample"]
             images = [ctx.image_ref(p) for p in g["paths"]]
@@ -162,6 +169,16 @@ class TranslateRecipe(Recipe):
             else:
                 out.keep(sample)
         return out
+
+    @staticmethod
+    def _describe(path: Path, ctx: SynthContext) -> str:
+        """The VLM's description of the image (prompt ``caption-qa.caption``), or "" when it cannot give one."""
+        from tenken.core.images import load_image
+
+        try:
+            return ctx.teachers.vlm.ask(CAPTION.fill(ctx.options.lang), load_image(path)).strip()  # type: ignore[union-attr]
+        except TenkenError:  # context is a help, not a requirement
+            return ""
 
     def _segment(
         self, text: str, ctx: SynthContext, context: str, shots: str
