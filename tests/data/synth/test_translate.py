@@ -75,6 +75,10 @@ def test_translate_keeps_literals_and_retranslates_out_of_band(tmp_path: Path):
                 assert got == cut and ratio.reason == "first"
         assert by_src["t0"].images == ["../in/img.png"] and by_src["t0"].messages[0].content.startswith("<image>")
         assert by_src["t3"].provenance.source_recipe == "src"
+        sent = list(teacher.calls)
+        # samples of one image see each other as context; a referring expression gets the noun-phrase few-shots
+        assert any("Other texts about the same image:" in p and SENTENCES[2].en in p for p in sent)
+        assert any("a noun phrase stays" in p and "English: The valve is tagged ⟦1⟧" in p for p in sent)
         # the mix: with ja_fraction=0 everything stays English, marked as such
         res = run_synth("translate", src, tmp_path / "en", teachers, {"ja_fraction": 0.0})
         assert all(s.lang == "en" and s.provenance.filters[0].name == "mix" for s in read_samples(res.samples))
