@@ -129,7 +129,7 @@ class SynthContext:
         """
         prov = Provenance(
             recipe=self.recipe,
-            teachers={k: v for k, v in self.teachers.ids().items() if not self.roles or k in self.roles},
+            teachers={k: v for k, v in self.teachers.ids().items() if k in self.roles},
             prompt_version=",".join(p.version for p in self.prompts) or None,
             filters=list(filters),
             **extra,
