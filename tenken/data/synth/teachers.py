@@ -17,6 +17,7 @@ after EXIF orientation. Model conventions are converted by the VLM family adapte
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,8 @@ from tenken.core.errors import InputError, ModelLoadError, require_module
 from tenken.core.images import image_size
 from tenken.vlm.backends.base import Backend, VLMRequest
 from tenken.vlm.model import VLM
+
+_JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
 
 
 class TeacherVLM:
@@ -173,17 +176,18 @@ class Sam3Segmenter:
 class GroundingSegmenter:
     """A grounding VLM playing the segmenter: its grounding answer for the text, read as instances.
 
-    Use it when no SAM 3 checkpoint is at hand, or to make a count gate agree two *different* VLMs.
+    Use it when no SAM 3 checkpoint is at hand, or to make a count gate agree two *different* VLMs. The
+    grounding prompt is Japanese for a text with kana or kanji, else English.
     """
 
-    def __init__(self, vlm: TeacherVLM, lang: Lang = "en") -> None:
+    def __init__(self, vlm: TeacherVLM) -> None:
         self.teacher = vlm
-        self.lang = lang
         self.name = f"grounding:{vlm.name}"
 
     def segment(self, image: np.ndarray, text: str) -> Detections:
         """Boxes of every instance of ``text`` by the VLM's grounding (pixels of ``image``)."""
-        return self.teacher.ground(image, text, self.lang)
+        lang: Lang = "ja" if _JAPANESE.search(text) else "en"
+        return self.teacher.ground(image, text, lang)
 
 
 class Embedder:

@@ -70,3 +70,12 @@ def test_segmenter_failure_costs_one_sample_and_garbage_is_recorded(server, imag
     rows = read_samples(summary.rejected)
     assert summary.kept == 0 and len(rows) == 2
     assert all(r.provenance.rejected_by.name == "parse" and "garbage" in r.messages[1].content for r in rows)
+
+
+def test_japanese_prompts_and_samples(server, images_dir: Path, tmp_path: Path):
+    teacher, url = server
+    res = run_synth("count", images_dir, tmp_path, make_teachers(url), {"lang": "ja"}, limit=2)
+    kept = read_samples(res.samples)
+    assert kept and all(s.lang == "ja" and "はいくつありますか" in s.messages[0].content for s in kept)
+    assert any(p.startswith("画像に写っている物体の種類") for p in teacher.calls)
+    assert any(p.startswith("画像の中の「") for p in teacher.calls)
