@@ -63,8 +63,10 @@ def _rebase(paths: list[Path], out_dir: Path) -> list[str]:
 def fill_boxes(sample: TrainingSample, paths: list[Path], family: Family) -> list[tuple[str, str]]:
     """``(role, content)`` turns with each ``<bbox>`` replaced by its box in ``family``'s frame.
 
-    A turn made of ``<bbox>`` marks only (a grounding answer) becomes the family's JSON answer,
-    ``[{"bbox_2d": [...], "label": "..."}, ...]``; a mark inside text becomes ``[x1, y1, x2, y2]``.
+    An assistant turn made of ``<bbox>`` marks only (a grounding answer; ``[]`` for none) becomes the family's
+    JSON answer ``[{"bbox_2d": [...], "label": "..."}, ...]`` and the question before it gets the family's
+    box-format sentence (as tenken's grounding prompt has at inference); a mark inside text becomes
+    ``[x1, y1, x2, y2]``.
     """
     sizes: dict[int, tuple[int, int]] = {}
     coords: list[list[int]] = []
@@ -75,13 +77,18 @@ def fill_boxes(sample: TrainingSample, paths: list[Path], family: Family) -> lis
         v = family.from_pixels(np.asarray([b.box]), size, family.processed_size(size))[0]
         coords.append([round(float(x)) for x in v])
     texts = ["[" + ", ".join(map(str, c)) + "]" for c in coords]
-    turns, k = [], 0
+    turns: list[tuple[str, str]] = []
+    k = 0
     for m in sample.messages:
         n = m.content.count(BOX_MARK)
-        if n and not m.content.replace(BOX_MARK, "").strip():
+        box_only = not m.content.replace(BOX_MARK, "").strip() or m.content.strip() == "[]"
+        if m.role == "assistant" and box_only:
             items = [{family.box_key: coords[k + i], "label": sample.boxes[k + i].label} for i in range(n)]
             turns.append((m.role, json_text(items)))
             k += n
+            if len(turns) > 1 and turns[-2][0] == "user":  # the question gets the family's box-format sentence,
+                sep = "" if sample.lang == "ja" else " "  # as tenken's grounding and pass-1 prompts do
+                turns[-2] = ("user", turns[-2][1] + sep + family.box_instruction(sample.lang))
             continue
         parts = m.content.split(BOX_MARK)
         content = parts[0]

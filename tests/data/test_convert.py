@@ -42,6 +42,7 @@ def test_llava_fills_boxes_in_the_family_frame(src: Path, tmp_path: Path):
         {"bbox_2d": [250, 0, 500, 500], "label": "黒い車"},
     ]
     assert rows[1]["conversations"][0]["value"] == "<image>What is at [25, 100, 125, 300]?"
+    assert rows[0]["conversations"][0]["value"].startswith("<image>黒い車はどこ？結果はJSON形式で出力してください")
     pix = read_jsonl(convert(src, tmp_path / "p.jsonl", "llava", family="qwen3-vl", box_format="pixels")["path"])
     assert json.loads(pix[0]["conversations"][1]["value"])[0]["bbox_2d"] == [10, 20, 50, 60]
 
