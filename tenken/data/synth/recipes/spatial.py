@@ -147,7 +147,8 @@ class SpatialRecipe(Recipe):
                     reason="boxes contradict the relation" if bad else "boxes agree",
                 )
                 if not check.keep:
-                    out.reject(base, check)
+                    prov = base.provenance.model_copy(update={"filters": filters})
+                    out.reject(base.model_copy(update={"provenance": prov}), check)
                     continue
                 filters.append(check)
             self._qa(item, ctx, out, k, (subj, rel, obj), boxes, filters)
