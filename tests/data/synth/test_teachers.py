@@ -74,8 +74,9 @@ def test_segmenter_specs(tmp_path: Path):
         Teachers().require("count", "vlm", "segmenter")
 
 
-def build_tiny_sam3(out: Path) -> Path:
-    """A SAM 3 checkpoint (2-layer ViT of width 32 on 56 px images, 1-layer CLIP text encoder, 8 queries)."""
+def build_tiny_sam3(out: Path, processor: bool = True) -> Path:
+    """A SAM 3 checkpoint (2-layer ViT of width 32 on 56 px images, 1-layer CLIP text encoder, 8 queries);
+    ``processor=False`` leaves out the processor (whose image part needs torchvision)."""
     from transformers import Sam3Config, Sam3ImageProcessor, Sam3Model, Sam3Processor
 
     from tests.vlm.tiny_models import _tokenizer
@@ -98,6 +99,8 @@ def build_tiny_sam3(out: Path) -> Path:
         mask_decoder_config={"hidden_size": h, "num_attention_heads": 2},
     )  # fmt: skip
     Sam3Model(cfg).save_pretrained(out)
+    if not processor:
+        return out
     ip = Sam3ImageProcessor(size={"height": 56, "width": 56}, mask_size={"height": 16, "width": 16})
     Sam3Processor(image_processor=ip, tokenizer=tok).save_pretrained(out)
     return out
@@ -113,3 +116,19 @@ def test_tiny_sam3_through_the_real_loader(tmp_path: Path):
     img = (np.random.default_rng(0).random((60, 80, 3)) * 255).astype(np.uint8)
     dets = seg.segment(img, "cars")
     assert dets.image_size == (80, 60) and (dets.xyxy[:, 2] <= 80).all() and (dets.xyxy[:, 3] <= 60).all()
+
+
+def test_tiny_sam3_checkpoint_loads_and_answers_per_query(tmp_path: Path):
+    import torch
+    from transformers import Sam3Model
+
+    from tests.vlm.tiny_models import _tokenizer
+
+    model = Sam3Model.from_pretrained(build_tiny_sam3(tmp_path / "sam3", processor=False)).eval()
+    tok = _tokenizer(["<|startoftext|>", "<|endoftext|>"], pad_token="<|endoftext|>", unk_token="<|endoftext|>")
+    ids = tok(["cars"], return_tensors="pt", padding="max_length", max_length=32)
+    with torch.no_grad():
+        out = model(
+            pixel_values=torch.rand(1, 3, 56, 56), input_ids=ids["input_ids"], attention_mask=ids["attention_mask"]
+        )
+    assert tuple(out.pred_boxes.shape) == (1, 8, 4) and tuple(out.pred_logits.shape) == (1, 8)
