@@ -15,7 +15,7 @@ A kept sample is *correct* when the truth agrees with it:
 - count: the count equals the number of objects the expression names (uncountable expressions never are);
 - tool-rec: the description names exactly one object and the box has IoU >= 0.5 with it;
 - spatial: per kept triplet, the true box centres are ordered as the relation says;
-- rec: the boxes match the named objects one-to-one at IoU >= 0.5.
+- rec: the boxes match the named objects one-to-one at IoU >= 0.5 (segmenter boxes, and the VLM's own).
 
 The translation safeguards are measured in the same way on a sentence set with quoted literals and length
 traps (``translate`` section; see ``run_translate``).
@@ -118,10 +118,12 @@ def run_gates(n_scenes: int, work: Path) -> dict[str, Any]:
         seg = GroundingSegmenter(load_teacher_vlm(f"openai:segmenter@{url}", family="qwen3-vl", max_retries=0))
         teachers = Teachers(vlm=vlm, segmenter=seg)
 
-        def job(recipe: str, name: str, options: dict[str, Any], correct: Any, **kw: Any) -> dict[str, Any]:
+        def job(
+            recipe: str, name: str, options: dict[str, Any], correct: Any, team: Teachers = teachers, **kw: Any
+        ) -> dict[str, Any]:
             out = work / f"{recipe}-{name}"
             t0 = time.perf_counter()
-            summary = run_synth(recipe, images, out, teachers, options, workers=4)
+            summary = run_synth(recipe, images, out, team, options, workers=4)
             row = precision(out, by_id, correct, **kw)
             row.update(rejected_by=summary.rejected_by, seconds=round(time.perf_counter() - t0, 2))
             return row
@@ -142,6 +144,7 @@ def run_gates(n_scenes: int, work: Path) -> dict[str, Any]:
             "box check": job("spatial", "check", {}, spatial_correct, per_triplet=True),
         }
         results["rec"] = {"segmenter boxes": job("rec", "seg", {}, rec_correct)}
+        results["rec"]["VLM boxes (no segmenter)"] = job("rec", "vlm", {}, rec_correct, team=Teachers(vlm=vlm))
     return results
 
 

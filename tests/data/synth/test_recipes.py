@@ -53,6 +53,9 @@ def test_rec_uses_segmenter_boxes_and_records_the_vlm_fallback(server, images_di
         "rec", images_dir, tmp_path / "c", make_teachers(url, segmenter="garbage-seg"), {"fallback": False}, limit=1
     )
     assert res.kept == 0 and res.rejected_by == {"segmenter": res.dropped}
+    res = run_synth("rec", images_dir, tmp_path / "d", make_teachers(url, segmenter=None), limit=1)
+    kept = read_samples(res.samples)
+    assert kept and all(s.provenance.box_source == "vlm" and "segmenter" not in s.provenance.teachers for s in kept)
 
 
 def test_spatial_box_check_drops_contradicted_relations(server, images_dir: Path, scenes, tmp_path: Path):

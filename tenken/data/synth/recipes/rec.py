@@ -8,6 +8,8 @@ Stages (per image):
    When it finds none, the VLM's own boxes are used and the sample says so (``box_source: vlm_fallback``,
    filter ``segmenter`` with the reason); ``fallback=false`` rejects such samples instead.
 
+Without a segmenter the VLM's boxes are used (``box_source: vlm``); ``benchmarks/synth.py`` compares the two.
+
 Multi-instance expressions are kept on purpose: the training answer holds one ``<bbox>`` per instance.
 """
 
@@ -49,7 +51,8 @@ class RecRecipe(Recipe):
     """Multi-instance referring expressions with segmenter boxes (VLM boxes as a recorded fallback)."""
 
     task = "rec"
-    needs = ("vlm", "segmenter")
+    needs = ("vlm",)
+    uses = ("segmenter",)
     Options = RecOptions
     prompts = (REC_EXPRESSIONS,)
     summary = "referring expressions for sets of instances; segmenter boxes, VLM boxes as recorded fallback"
@@ -58,7 +61,7 @@ class RecRecipe(Recipe):
         """Expressions (with VLM boxes) -> segmenter boxes per expression -> samples."""
         opts: RecOptions = ctx.options  # type: ignore[assignment]
         vlm, seg = ctx.teachers.vlm, ctx.teachers.segmenter
-        assert vlm is not None and seg is not None
+        assert vlm is not None
         image = load_image(item.image)
         ref = [ctx.image_ref(item.image)]
         out = Outcome()
@@ -75,12 +78,16 @@ class RecRecipe(Recipe):
             sid = f"rec-{item.id}-{k}"
             question = IMAGE_MARK + fill_task(GROUND, opts.lang, expression=expr, fmt="").strip()
             vlm_boxes = vlm.read_boxes(json.dumps(entry.get("boxes", [])), image, warnings_out=[])
-            try:
-                dets = seg.segment(image, expr)
-                seg_error = None
-            except TenkenError as exc:
-                dets, seg_error = None, exc
-            if dets is not None and len(dets):
+            dets, seg_error = None, None
+            if seg is not None:
+                try:
+                    dets = seg.segment(image, expr)
+                except TenkenError as exc:
+                    seg_error = exc
+            if seg is None:
+                boxes, source = vlm_boxes.xyxy, "vlm"
+                decision = FilterDecision(name="segmenter", keep=True, reason="no segmenter given; VLM boxes used")
+            elif dets is not None and len(dets):
                 boxes, source = dets.xyxy, "segmenter"
                 decision = FilterDecision(name="segmenter", keep=True, score=float(len(dets)))
             else:
