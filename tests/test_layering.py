@@ -3,8 +3,9 @@
 Order, lowest first: core < configs < viz < align < changedet < vlm < tasks < inspect < eval < data < train < serve
 < cli; ``tenken/__init__.py`` (its lazy map) and ``tenken/__main__.py`` are the top. Every ``import`` in a module
 counts, at module level or inside a function (a lazy import still makes the lower layer depend on the higher one);
-only imports under ``if TYPE_CHECKING:`` are exempt (annotations, never run). A failure prints each violation as
-``module -> imported module``.
+only imports under ``if TYPE_CHECKING:`` are exempt (annotations, never run). Modules named by string for a later
+import count too: ``importlib.import_module("tenken.x")`` and a registry's ``modules=("tenken.x", ...)``. A
+failure prints each violation as ``module -> imported module``.
 """
 
 from __future__ import annotations
@@ -76,11 +77,24 @@ def _imports(tree: ast.AST, module: str, is_package: bool) -> list[str]:
             for alias in node.names:
                 sub = f"{target}.{alias.name}"
                 found.append(sub if _exists(sub) else target)
+        elif isinstance(node, ast.Call):
+            found.extend(_named_modules(node))
         for child in ast.iter_child_nodes(node):
             visit(child)
 
     visit(tree)
     return found
+
+
+def _named_modules(call: ast.Call) -> list[str]:
+    """Modules a call names for import: ``import_module("tenken...")``'s first argument, ``modules=(...)``."""
+    func = call.func
+    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+    nodes: list[ast.expr] = list(call.args[:1]) if name == "import_module" else []
+    for kw in call.keywords:
+        if kw.arg == "modules" and isinstance(kw.value, (ast.Tuple, ast.List)):
+            nodes.extend(kw.value.elts)
+    return [n.value for n in nodes if isinstance(n, ast.Constant) and isinstance(n.value, str)]
 
 
 def _exists(module: str) -> bool:
@@ -130,6 +144,7 @@ def test_the_check_sees_lazy_imports_and_skips_type_checking():
         "from typing import TYPE_CHECKING\n"
         "if TYPE_CHECKING:\n    from tenken.cli.output import console\n"
         "def f():\n    import tenken.serve\n    from . import draw\n"
+        "REG = Registry('x', modules=('tenken.eval.tasks',))\nimportlib.import_module('tenken.cli')\n"
     )
     found = _imports(ast.parse(src), "tenken.viz.fonts", is_package=False)
-    assert found == ["typing", "tenken.serve", "tenken.viz.draw"]
+    assert found == ["typing", "tenken.serve", "tenken.viz.draw", "tenken.eval.tasks", "tenken.cli"]
