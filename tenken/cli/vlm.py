@@ -1,7 +1,7 @@
 """``tenken ask``, ``ground``, ``count``, ``classify``: one VLM question per command.
 
 The verbs are module-level functions on this module's :data:`app` (merged into the root by ``tenken.cli``);
-each takes the shared options gathered in one :class:`_ModelArgs`, so it can be called directly.
+each takes the shared options gathered in one :class:`ModelArgs`, so it can be called directly.
 
 Every command takes ``--model SPEC`` (a checkpoint directory, a hub id, or ``openai:MODEL@BASE_URL``; default
 from ``TENKEN_MODEL``), ``--family`` (required over a server), ``--lang ja|en``, ``--max-new-tokens``,
@@ -53,7 +53,7 @@ BoxFormatOpt = Annotated[
 
 
 @dataclass
-class _ModelArgs:
+class ModelArgs:
     """The model options every VLM verb shares."""
 
     model: str
@@ -66,7 +66,7 @@ class _ModelArgs:
     box_format: str | None = None
 
 
-def _session(args: _ModelArgs, image: Path) -> tuple[Any, Any, Lang]:
+def _session(args: ModelArgs, image: Path) -> tuple[Any, Any, Lang]:
     """``(vlm, image array, lang)``: options and the image are checked *before* the model loads (seconds to
     minutes), so a typo fails at once."""
     from tenken.core.errors import InputError
@@ -106,11 +106,11 @@ app = typer.Typer()
 
 
 def _vlm_command(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Register ``fn(args: _ModelArgs, json_out: bool, <own arguments and options>)`` as ``tenken NAME`` on
+    """Register ``fn(args: ModelArgs, json_out: bool, <own arguments and options>)`` as ``tenken NAME`` on
     :data:`app`, and return ``fn`` unchanged (callable directly, e.g. from a test).
 
     The command's signature (what typer turns into the CLI) is ``fn``'s own parameters followed by
-    :data:`_SHARED` and ``--json``; the shared values reach ``fn`` gathered in one :class:`_ModelArgs`.
+    :data:`_SHARED` and ``--json``; the shared values reach ``fn`` gathered in one :class:`ModelArgs`.
     """
 
     def register_fn(fn: Callable[..., None]) -> Callable[..., None]:
@@ -125,7 +125,7 @@ def _vlm_command(name: str) -> Callable[[Callable[..., None]], Callable[..., Non
 
         def command(**kwargs: Any) -> None:
             json_out = kwargs.pop("json_out")
-            args = _ModelArgs(**{n: kwargs.pop(n) for n, _, _ in _SHARED})
+            args = ModelArgs(**{n: kwargs.pop(n) for n, _, _ in _SHARED})
             fn(args, json_out, **kwargs)
 
         command.__name__, command.__doc__ = fn.__name__, fn.__doc__
@@ -139,7 +139,7 @@ def _vlm_command(name: str) -> Callable[[Callable[..., None]], Callable[..., Non
 
 @_vlm_command("ask")
 def ask_cmd(
-    args: _ModelArgs,
+    args: ModelArgs,
     json_out: bool,
     image: Annotated[Path, typer.Argument(help="Image file.")],
     question: Annotated[str, typer.Argument(help="The question, in Japanese or English.")],
@@ -163,7 +163,7 @@ def ask_cmd(
 
 @_vlm_command("ground")
 def ground_cmd(
-    args: _ModelArgs,
+    args: ModelArgs,
     json_out: bool,
     image: Annotated[Path, typer.Argument(help="Image file.")],
     expression: Annotated[str, typer.Argument(help="What to find, e.g. 'カラーコーン' or 'all the cones'.")],
@@ -215,7 +215,7 @@ def ground_cmd(
 
 @_vlm_command("count")
 def count_cmd(
-    args: _ModelArgs,
+    args: ModelArgs,
     json_out: bool,
     image: Annotated[Path, typer.Argument(help="Image file.")],
     expression: Annotated[str, typer.Argument(help="What to count, e.g. 'ヘルメット' or 'helmets'.")],
@@ -238,7 +238,7 @@ def count_cmd(
 
 @_vlm_command("classify")
 def classify_cmd(
-    args: _ModelArgs,
+    args: ModelArgs,
     json_out: bool,
     image: Annotated[Path, typer.Argument(help="Image file (a worker at a station).")],
     tasks: Annotated[
@@ -264,6 +264,6 @@ def classify_cmd(
     )
 
 
-def _tokens(args: _ModelArgs) -> dict[str, int]:
+def _tokens(args: ModelArgs) -> dict[str, int]:
     """``max_new_tokens=`` for a task only when the user set it (count and classify have their own caps)."""
     return {} if args.max_new_tokens is None else {"max_new_tokens": args.max_new_tokens}

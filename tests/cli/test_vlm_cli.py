@@ -132,11 +132,11 @@ def test_help_example_is_one_pasteable_line(verb, monkeypatch):
 
 
 def test_a_verb_is_a_plain_function_taking_the_shared_options(image_path, capsys):
-    from tenken.cli.vlm import _ModelArgs, ground_cmd
+    from tenken.cli.vlm import ModelArgs, ground_cmd
 
     backend = ScriptedBackend('[{"bbox_2d": [0, 0, 500, 500], "label": "cone"}]')
     with running_server(create_app(backend, "scripted")) as url:
-        args = _ModelArgs(f"openai:scripted@{url}", "qwen3-vl", "en", None, False, None, None)
+        args = ModelArgs(f"openai:scripted@{url}", "qwen3-vl", "en", None, False, None, None)
         ground_cmd(args, True, image=image_path, expression="cone")
     g = json.loads(capsys.readouterr().out)
     assert g["detections"][0]["box"] == [0.0, 0.0, 32.0, 24.0] and g["expression"] == "cone"
