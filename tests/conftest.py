@@ -37,15 +37,17 @@ def assets() -> Path:
 
 @pytest.fixture(scope="session")
 def graf(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The oxford_graf pair as a folder: ``img1.png``, ``img2.png`` (800x640 RGB) and ``H1to2p`` (img1 -> img2).
+    """The first four views of oxford_graf as a folder: ``img1.png`` .. ``img4.png`` (800x640 RGB) and
+    ``H1to2p`` .. ``H1to4p`` (homographies img1 -> img{k}).
 
-    The PNGs are decoded once per session from the JPEG copies in ``tests/assets`` (a tenth of the size).
+    The PNGs are decoded once per session from the JPEG copies in ``tests/assets`` (a quarter of the size).
     """
     src = ASSETS / "homography" / "oxford_graf"
     folder = tmp_path_factory.mktemp("oxford_graf")
-    for k in (1, 2):
+    for k in (1, 2, 3, 4):
         cv2.imwrite(str(folder / f"img{k}.png"), cv2.imread(str(src / f"img{k}.jpg")))
-    (folder / "H1to2p").write_bytes((src / "H1to2p").read_bytes())
+        if k > 1:
+            (folder / f"H1to{k}p").write_bytes((src / f"H1to{k}p").read_bytes())
     return folder
 
 

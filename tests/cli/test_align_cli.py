@@ -99,9 +99,8 @@ def test_align_summary_keeps_brackets_in_paths(graf: Path, tmp_path: Path) -> No
     assert res.exit_code == 0 and str(folder / "img1.png") in res.output
 
 
-def test_align_explain_with_a_flight_log(dev_data: Path, tmp_path: Path) -> None:
+def test_align_explain_with_a_flight_log(graf: Path, tmp_path: Path) -> None:
     """--log gives positions and attitude by file name; --explain says why each reference was used or not."""
-    graf = dev_data / "homography" / "oxford_graf"
     log = tmp_path / "log.csv"
     log.write_text(
         "FileName,GPSLatitude,GPSLongitude,GimbalYawDegree,GimbalPitchDegree\n"
