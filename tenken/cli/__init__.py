@@ -9,6 +9,7 @@ Heavy libraries are imported inside the commands so ``tenken --help`` stays fast
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Annotated
 
 import typer
@@ -48,19 +49,26 @@ def _root(
     """tenken (点検): vision-language-model field inspection."""
 
 
+def _verbs_of(module: ModuleType) -> typer.Typer:
+    """The module's ``app``; for a module still on the older ``register(app)`` form, a sub-app its verbs are
+    registered on, so every group is merged the same way and the help panels keep their order (remove once
+    every module is converted)."""
+    if hasattr(module, "app"):
+        return module.app
+    sub = typer.Typer()
+    module.register(sub)
+    return sub
+
+
 # Top-level verbs: each module's unnamed Typer is merged into the root, in the order of the help panels.
-# A module still on the older ``register(app)`` form adds its verbs itself (remove once all are converted).
 for _verbs in (inspect, align, vlm, config):
-    if hasattr(_verbs, "app"):
-        app.add_typer(_verbs.app)
-    else:
-        _verbs.register(app)
+    app.add_typer(_verbs_of(_verbs))
 
 # Command groups: the root names them and gives their help panel (typer ignores a sub-app's own panel).
 if hasattr(eval, "app"):
     app.add_typer(eval.app, name="eval", rich_help_panel="Evaluation")
 else:
-    eval.register(app)
+    app.add_typer(_verbs_of(eval))
 
 
 def main() -> None:
