@@ -16,6 +16,7 @@ import typer
 
 from tenken import __version__
 from tenken.cli import align, config, eval, inspect, vlm
+from tenken.cli.data import data_app
 from tenken.cli.output import TenkenGroup
 
 app = typer.Typer(
@@ -69,6 +70,7 @@ if hasattr(eval, "app"):
     app.add_typer(eval.app, name="eval", rich_help_panel="Evaluation")
 else:
     app.add_typer(_verbs_of(eval))
+app.add_typer(data_app, name="data", rich_help_panel="Data")
 
 
 def main() -> None:

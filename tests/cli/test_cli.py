@@ -90,7 +90,8 @@ def test_help_text_never_loses_bracketed_text_to_rich_markup():
 
 def test_every_verb_group_is_wired_in_help_panel_order():
     out = runner.invoke(app, ["--help"], terminal_width=200).stdout
-    panels = ["Inspection", "Alignment", "Vision-language model", "Configuration", "Evaluation"]
+    panels = ["Inspection", "Alignment", "Vision-language model", "Configuration", "Evaluation", "Data"]
     assert [out.index(f"─ {p} ") for p in panels] == sorted(out.index(f"─ {p} ") for p in panels)
-    for verb in ("inspect", "report-schema", "align", "ask", "ground", "count", "classify", "classes", "tasks", "eval"):
+    verbs = ("inspect", "report-schema", "align", "ask", "ground", "count", "classify", "classes", "tasks", "eval")
+    for verb in (*verbs, "data"):
         assert f"│ {verb} " in out, verb
