@@ -7,7 +7,6 @@ admin key sees everything and creates sites and keys. Errors are JSON ``{"error"
 never a traceback. OpenAPI: ``/openapi.json``, ``/docs``.
 """
 
-
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -394,9 +393,7 @@ def create_app(settings: ServeSettings, db: Database | None = None) -> FastAPI:
                 s.execute(
                     select(Job.site_id)
                     .join(JobItem, JobItem.job_id == Job.id)
-                    .where(
-                        or_(JobItem.target_sha == sha, JobItem.aligned_sha == sha, JobItem.annotated_sha == sha)
-                    )
+                    .where(or_(JobItem.target_sha == sha, JobItem.aligned_sha == sha, JobItem.annotated_sha == sha))
                 ).scalars()
             )
         if not any(who.may_use(x) for x in sites):

@@ -105,9 +105,7 @@ def resolve_import_folder(folder: str, settings: ServeSettings) -> Path:
     return path
 
 
-def register_folder(
-    db: Database, blobs: BlobStore, site_id: int, folder: str, settings: ServeSettings
-) -> FolderResult:
+def register_folder(db: Database, blobs: BlobStore, site_id: int, folder: str, settings: ServeSettings) -> FolderResult:
     """Add every image file of a server folder (not recursive) under the import roots to a site's archive.
 
     Files that are not accepted images are skipped and listed with the reason; symlinks leading out of the

@@ -14,14 +14,14 @@ import pytest
 from PIL import Image
 
 pytest.importorskip("fastapi")
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from tenken.eval.formats import read_detection_truth  # noqa: E402
-from tenken.serve.app import create_app  # noqa: E402
-from tenken.serve.db import Database  # noqa: E402
-from tenken.serve.keys import create_key  # noqa: E402
-from tenken.serve.settings import ServeSettings  # noqa: E402
-from tenken.serve.worker import Worker  # noqa: E402
+from tenken.eval.formats import read_detection_truth
+from tenken.serve.app import create_app
+from tenken.serve.db import Database
+from tenken.serve.keys import create_key
+from tenken.serve.settings import ServeSettings
+from tenken.serve.worker import Worker
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "walkway"
 
@@ -104,11 +104,15 @@ def test_upload_run_review_export(service: Service, tmp_path: Path) -> None:
 
     reports = service.call("get", f"/api/v1/jobs/{job['id']}/export/reports.json", key)
     assert reports[0]["schema"] == "tenken.report/1" and reports[0]["review"]["complete"]
-    assert [d["label"] for d in reports[0]["detections"]][0] == "tool"
-    rows = list(csv.DictReader(io.StringIO(service.call("get", f"/api/v1/jobs/{job['id']}/export/findings.csv", key).text)))
+    assert next(d["label"] for d in reports[0]["detections"]) == "tool"
+    rows = list(
+        csv.DictReader(io.StringIO(service.call("get", f"/api/v1/jobs/{job['id']}/export/findings.csv", key).text))
+    )
     assert {r["status"] for r in rows} == {"confirmed", "rejected"} and rows[1]["comment"] == "影"
 
-    zipped = zipfile.ZipFile(io.BytesIO(service.call("get", f"/api/v1/jobs/{job['id']}/export/training.zip", key).content))
+    zipped = zipfile.ZipFile(
+        io.BytesIO(service.call("get", f"/api/v1/jobs/{job['id']}/export/training.zip", key).content)
+    )
     zipped.extractall(tmp_path / "train")
     from tenken.data.format import read_samples
 
