@@ -453,5 +453,13 @@ def create_app(settings: ServeSettings, db: Database | None = None) -> FastAPI:
     def page() -> FileResponse:
         return FileResponse(STATIC / "review.html", media_type="text/html; charset=utf-8")
 
+    @app.get("/fonts/ipaexg.ttf", include_in_schema=False)
+    def japanese_font() -> FileResponse:
+        """IPAex Gothic (shipped by japanize-matplotlib, IPA Font License): Japanese text on machines without
+        a Japanese font, with nothing fetched from elsewhere."""
+        from tenken.viz.fonts import japanese_font_path
+
+        return FileResponse(japanese_font_path(), media_type="font/ttf", headers={"Cache-Control": "max-age=86400"})
+
     app.mount("/static", StaticFiles(directory=STATIC, html=False), name="static")
     return app

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from tenken.core.errors import InputError
@@ -22,14 +22,18 @@ SQLITE_BUSY_MS = 60_000
 
 
 def make_engine(url: str, immediate: bool = False) -> Engine:
-    """An engine for ``url``. SQLite: WAL journal, ``synchronous=NORMAL``, foreign keys on, a busy timeout;
-    with ``immediate`` every transaction begins with ``BEGIN IMMEDIATE`` (the write engine).
+    """An engine for ``url``. SQLite: the file's folder is created; WAL journal, ``synchronous=NORMAL``,
+    foreign keys on, a busy timeout; with ``immediate`` every transaction begins with ``BEGIN IMMEDIATE``
+    (the write engine).
 
     Raises:
         InputError: the URL is not a valid SQLAlchemy URL or names a driver that is not installed.
     """
     try:
         if url.startswith("sqlite"):
+            path = make_url(url).database
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
             engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_MS / 1000, "check_same_thread": False})
         else:
             engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
