@@ -94,13 +94,18 @@ def resolve_import_folder(folder: str, settings: ServeSettings) -> Path:
     """
     if not settings.import_roots:
         raise InputError("registering server folders is off: start the server with --import-root DIR")
-    path = Path(folder).expanduser()
-    if not path.is_absolute():
-        path = settings.import_roots[0] / path
-    path = path.resolve()
-    if not any(path == root or path.is_relative_to(root) for root in settings.import_roots):
+    try:
+        path = Path(folder).expanduser()
+        if not path.is_absolute():
+            path = settings.import_roots[0] / path
+        path = path.resolve()
+        inside = any(path == root or path.is_relative_to(root) for root in settings.import_roots)
+        is_dir = inside and path.is_dir()
+    except (OSError, RuntimeError, ValueError) as exc:  # a name too long, a symlink loop, a NUL
+        raise InputError(f"{folder[:200]}: not a usable folder path ({type(exc).__name__})") from None
+    if not inside:
         raise InputError(f"{folder}: outside the import roots ({', '.join(map(str, settings.import_roots))})")
-    if not path.is_dir():
+    if not is_dir:
         raise InputError(f"{folder}: not a folder")
     return path
 
