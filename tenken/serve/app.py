@@ -19,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.security import APIKeyHeader
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tenken.configs import load_anomaly_classes
@@ -385,8 +385,6 @@ def create_app(settings: ServeSettings, db: Database | None = None) -> FastAPI:
     def get_image(sha: SHA, who: Who) -> Response:
         """A stored image (target, aligned reference, annotated composite or reference photo) of a site this
         key may use."""
-        from sqlalchemy import or_
-
         with db.read() as s:
             sites = set(s.execute(select(Reference.site_id).where(Reference.image_sha == sha)).scalars())
             sites |= set(
