@@ -13,6 +13,7 @@ A heartbeat thread renews the lease every third of ``lease_seconds``; a worker t
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import threading
@@ -35,6 +36,7 @@ from tenken.serve.queue import Lease, finish, lease_job, renew
 from tenken.serve.settings import ServeSettings
 
 RESULTS = "results.jsonl"
+log = logging.getLogger("tenken.serve.worker")
 
 
 class LeaseLost(TenkenError):
@@ -96,7 +98,13 @@ class Worker:
         stop = stop or threading.Event()
         n = 0
         while not stop.is_set() and (max_jobs is None or n < max_jobs):
-            if self.run_once() is None:
+            try:
+                job = self.run_once()
+            except Exception:  # the database is unreachable or restarting: wait and ask again
+                log.exception("worker %s: cannot take a job", self.name)
+                stop.wait(max(poll_seconds, 2.0))
+                continue
+            if job is None:
                 stop.wait(poll_seconds)
             else:
                 n += 1
