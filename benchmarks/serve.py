@@ -200,10 +200,11 @@ async def _scenario(name: str, n: int, width: int, db_url: str | None, chaos: bo
                 _, what = plan.pop(0)
                 if what == "kill":
                     events.append(f"SIGKILL worker pid {cluster.kill_worker()} at {finished}/{n} jobs")
-                else:
-                    cluster.stop_api()
-                    cluster.start_api()
-                    events.append(f"API restarted at {finished}/{n} jobs")
+                else:  # in a thread: the client's calls go on (and fail) while the API is down
+                    t0 = time.perf_counter()
+                    await asyncio.to_thread(cluster.stop_api)
+                    await asyncio.to_thread(cluster.start_api)
+                    events.append(f"API restarted at {finished}/{n} jobs ({time.perf_counter() - t0:.1f} s down)")
             await asyncio.sleep(0.5)
         t_all = time.perf_counter() - t_start
         stop.set()
@@ -268,6 +269,8 @@ def main() -> None:
     out = REPO / "benchmarks" / "results" / "serve.json"
     meta = {"machine": platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version(),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}  # fmt: skip
+    if args.only and out.exists():  # keep the other scenario's figures
+        runs = [*(r for r in json.loads(out.read_text())["runs"] if r["scenario"] != args.only), *runs]
     out.write_text(json.dumps({"meta": meta, "runs": runs}, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {out}")
 

@@ -55,3 +55,17 @@ def test_ray_engine_writes_what_the_local_engine_writes(local_ray, tmp_path: Pat
     again = run_batch_ray(functools.partial(Inspector), items, tmp_path / "ray", resume=True)
     assert (again.skipped, again.done, again.failed) == (2, 0, 2)  # finished items not redone, errors retried
     assert list(_rows(tmp_path / "ray" / "results.jsonl")) == ["a", "b", "missing", "line-4"]
+
+
+def test_cli_engine_ray(local_ray, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tenken.cli import app
+
+    manifest = _manifest(tmp_path)
+    result = CliRunner().invoke(app, ["inspect", "--pairs", str(manifest), "--out", str(tmp_path / "o"),
+                                      "--engine", "ray", "--json"])  # fmt: skip
+    assert result.exit_code == 1, result.output  # two bad items fail; the others are done
+    summary = json.loads(result.stdout)
+    assert (summary["done"], summary["failed"]) == (2, 2)
+    assert list(_rows(tmp_path / "o" / "results.jsonl")) == ["a", "b", "missing", "line-4"]
