@@ -3,8 +3,9 @@
 ``tenken inspect --pairs ... --engine ray [--address ...]`` runs each item in a pool of Ray actors, each of which
 builds its :class:`~tenken.inspect.pipeline.Inspector` once (a VLM stays loaded) and runs the batch's own item
 function (:func:`tenken.inspect.batch._run_item`: inspect, write the annotated image). Ray Data streams the
-items with backpressure (a bounded number in flight), restarts a dead actor and retries its item
-(``max_restarts`` / ``max_task_retries``).
+items with backpressure (a bounded number in flight), restarts a dead actor and retries its item (Ray Data's
+actor pools default to unlimited ``max_restarts`` / ``max_task_retries``; an error *inside* the item is not
+retried by Ray: it becomes the item's error line, retried by ``--resume``).
 
 The driver keeps the run engine's policy: :func:`tenken.core.runs.run_items` writes one durable line per item
 in item order, ``resume`` skips finished items and retries failed ones, ``shard`` selects positions. Output
@@ -152,7 +153,5 @@ def _stream(
         batch_size=1,
         compute=ray.data.ActorPoolStrategy(size=actors),
         num_cpus=cpus,
-        max_restarts=2,
-        max_task_retries=2,
     )
     return ((str(r["id"]), str(r["row"])) for r in ds.iter_rows())
