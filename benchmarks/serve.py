@@ -14,7 +14,7 @@ and while the workers run them, 8 client tasks call the status (``GET /jobs/{id}
 
 Checked at the end, from the database and the job folders: every job ``done`` (0 lost), every item's
 findings exactly the report's detections and one ``results.jsonl`` line per job (0 duplicated).
-Prints a table and writes ``benchmarks/results/serve.json``.
+Prints a table and writes ``benchmarks/results/serve.json`` (``serve_postgresql.json`` with ``--db``).
 """
 
 from __future__ import annotations
@@ -266,7 +266,7 @@ def main() -> None:
         print(" | ".join(f"{r[c]:.0f}" if isinstance(r[c], float) else str(r[c]) for c in cols))
         for e in r["events"]:
             print(f"  {r['scenario']}: {e}")
-    out = REPO / "benchmarks" / "results" / "serve.json"
+    out = REPO / "benchmarks" / "results" / ("serve_postgresql.json" if args.db else "serve.json")
     meta = {"machine": platform.machine(), "cpus": os.cpu_count(), "python": platform.python_version(),
             "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}  # fmt: skip
     if args.only and out.exists():  # keep the other scenario's figures
