@@ -190,7 +190,7 @@ async def _scenario(name: str, n: int, width: int, db_url: str | None, chaos: bo
 
         def done_count() -> int:
             with db.read() as s:
-                return s.query(Job).filter(Job.status.in_(["done", "failed"])).count()
+                return s.query(Job).filter(Job.id.in_(job_ids), Job.status.in_(["done", "failed"])).count()
 
         pollers = [asyncio.create_task(load()) for _ in range(8)]
         plan = [(n * 0.25, "kill"), (n * 0.45, "restart"), (n * 0.65, "kill")] if chaos else []
