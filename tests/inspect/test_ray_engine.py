@@ -20,6 +20,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "walkway"
 
 @pytest.fixture(scope="module")
 def local_ray():
+    if ray.is_initialized():  # another module's Ray: start ours, with one CPU
+        ray.shutdown()
     ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
