@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from tenken.configs import load_anomaly_classes
 from tenken.core.artifacts import json_text
 from tenken.core.errors import ImageLoadError, InputError, TenkenError
+from tenken.inspect.report import display_label
 from tenken.serve import archive, exports
 from tenken.serve.blobs import BlobStore, TooLargeError, UnsupportedMediaError
 from tenken.serve.db import Database
@@ -50,7 +51,6 @@ from tenken.serve.schemas import (
     SiteOut,
 )
 from tenken.serve.settings import ServeSettings
-from tenken.tasks.report import display_label
 
 log = logging.getLogger("tenken.serve")
 STATIC = FsPath(__file__).with_name("static")

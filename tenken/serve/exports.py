@@ -20,11 +20,11 @@ from sqlalchemy import select
 from tenken.configs import load_anomaly_classes
 from tenken.core.artifacts import json_text
 from tenken.data.format import BOX_MARK, IMAGE_MARK, Box, Message, Provenance, TrainingSample, sample_row
+from tenken.inspect.report import display_label
 from tenken.serve.blobs import BlobStore
 from tenken.serve.db import Database
 from tenken.serve.models import Finding, Image, Job, JobItem
 from tenken.tasks.prompts import ANOMALY_PASS1, fill
-from tenken.tasks.report import display_label
 
 CSV_FIELDS = (
     "job_id", "item", "finding_id", "x1", "y1", "x2", "y2", "label", "label_ja", "model_label", "score",

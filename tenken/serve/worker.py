@@ -188,7 +188,7 @@ class Worker:
         picture = render_annotated(inspection, inspector.classes, inspector.lang, max_side=1280)
         annotated_sha = self.blobs.put_array(picture, quality=85).sha256
         ref_sha = Path(ref_path).name if ref_path else None
-        data = report.to_json()
+        data = report.to_dict()
         self._commit_item(lease, item, data, ref_sha, aligned_sha, annotated_sha)
         return data
 

@@ -100,7 +100,7 @@ def test_upload_run_review_export(service: Service, tmp_path: Path) -> None:
     assert gt["boxes"][-1] == [10.0, 20.0, 60.0, 90.0] and len(gt["boxes"]) == len(findings)  # one rejected, one added
     (tmp_path / "gt.jsonl").write_text(gt_text, encoding="utf-8")
     truths, report = read_detection_truth(tmp_path / "gt.jsonl")  # what `tenken eval detection --gt` reads
-    assert report.clean and len(truths[0].truth) == len(findings)
+    assert report.clean and truths.ids == ["target"] and len(truths.xyxy) == len(findings)
 
     reports = service.call("get", f"/api/v1/jobs/{job['id']}/export/reports.json", key)
     assert reports[0]["schema"] == "tenken.report/1" and reports[0]["review"]["complete"]
