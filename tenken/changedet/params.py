@@ -24,6 +24,21 @@ class ChangeParams:
             match of each pixel; residual misalignment or parallax up to about this much is ignored.
         local_light: also remove slowly varying light differences (shadows, vignetting) after the global
             tone match.
+        robust_tones: estimate the global tone curve only on pixels lit like most of the pair (a large cast
+            shadow, wet patch or clipped sky would otherwise bend it and tint the rest).
+        equalise_blur: blur the sharper image of the pair down to the blurrier one's sharpness before
+            comparing (defocus, motion blur), so edges of unchanged objects do not count as changes.
+        blur_tolerance: sharpness ratios up to this count as equally sharp (no blur applied).
+        light_invariant: pixels whose difference a change of light explains (same chromaticity and the same
+            local texture: cast shadows, exposure and tone curves, haze, wet surfaces) carry no evidence.
+        light_radius: half-side, working pixels, of the window the local texture is correlated over.
+        light_correlation: normalised correlation at or above which two windows have the same texture.
+        light_flat_std: lightness standard deviation (L units) below which a window is flat (two flat windows
+            have the same texture).
+        light_chroma: largest difference of rg chromaticity ``(R, G) / (R + G + B)`` for the same surface under
+            other light.
+        clip_aware: pixels clipped (or crushed) in one image where the other is bright (or dark) too carry no
+            evidence: the detail there was lost to the exposure, not changed.
         chroma_weight: weight of the Lab a/b (colour) difference relative to lightness L.
         structure_weight: weight of the structure cue (edges in one image with no edge near the same place
             in the other) relative to the colour cue; 0 turns it off.
@@ -49,6 +64,15 @@ class ChangeParams:
     pre_blur: float = 1.0
     shift_tolerance: int = 2
     local_light: bool = True
+    robust_tones: bool = True
+    equalise_blur: bool = True
+    blur_tolerance: float = 1.2
+    light_invariant: bool = True
+    light_radius: int = 3
+    light_correlation: float = 0.6
+    light_flat_std: float = 3.0
+    light_chroma: float = 0.035
+    clip_aware: bool = True
     chroma_weight: float = 1.5
     structure_weight: float = 0.5
     sensitivity: float = 5.0
@@ -75,6 +99,11 @@ class ChangeParams:
             "working_side": self.working_side >= 64,
             "pre_blur": 0 <= self.pre_blur <= 10,
             "shift_tolerance": 0 <= self.shift_tolerance <= 16,
+            "blur_tolerance": self.blur_tolerance >= 1,
+            "light_radius": 1 <= self.light_radius <= 16,
+            "light_correlation": -1 <= self.light_correlation <= 1,
+            "light_flat_std": self.light_flat_std >= 0,
+            "light_chroma": self.light_chroma >= 0,
             "chroma_weight": self.chroma_weight >= 0,
             "structure_weight": self.structure_weight >= 0,
             "sensitivity": self.sensitivity > 0,
