@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import cv2
 import numpy as np
 
 CLIP_HIGH = 250
@@ -67,19 +68,23 @@ class PairConditions:
 
 
 def exposure_shift(target: np.ndarray, reference: np.ndarray, valid: np.ndarray) -> float:
-    """log2 of mean linear luminance, target over reference, on ``valid`` (uint8 RGB ``(h, w, 3)`` each; stops)."""
-    lut = ((np.arange(256) / 255.0) ** 2.2).astype(np.float64)
-    weights = np.array([0.2126, 0.7152, 0.0722])
+    """log2 of mean linear luminance, target over reference, on ``valid`` (uint8 RGB ``(h, w, 3)`` each; stops).
+
+    Luma is linearised with a 2.2 gamma, on every other row and column.
+    """
+    lut = ((np.arange(256) / 255.0) ** 2.2).astype(np.float32)
     v = valid[::2, ::2]
     if not v.any():
         return 0.0
-    mt = float((lut[target[::2, ::2][v]] @ weights).mean())
-    mr = float((lut[reference[::2, ::2][v]] @ weights).mean())
+    mt = float(lut[cv2.cvtColor(np.ascontiguousarray(target[::2, ::2]), cv2.COLOR_RGB2GRAY)[v]].mean())
+    mr = float(lut[cv2.cvtColor(np.ascontiguousarray(reference[::2, ::2]), cv2.COLOR_RGB2GRAY)[v]].mean())
     return float(np.log2(max(mt, 1e-6) / max(mr, 1e-6)))
 
 
-def clipped_crushed(target: np.ndarray, reference: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(clipped, crushed)`` ``(h, w)`` bool masks: pixels clipped / crushed in either image (and valid)."""
-    clipped = (target.min(axis=2) >= CLIP_HIGH) | (reference.min(axis=2) >= CLIP_HIGH)
-    crushed = (target.max(axis=2) <= CLIP_LOW) | (reference.max(axis=2) <= CLIP_LOW)
-    return clipped & valid, crushed & valid
+def clip_masks(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(clipped, crushed)`` ``(h, w)`` bool masks of one uint8 RGB image: all channels >= :data:`CLIP_HIGH`,
+    all channels <= :data:`CLIP_LOW`."""
+    r, g, b = cv2.split(image)
+    lo = cv2.min(cv2.min(r, g), b)
+    hi = cv2.max(cv2.max(r, g), b)
+    return lo >= CLIP_HIGH, hi <= CLIP_LOW

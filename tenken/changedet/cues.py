@@ -70,31 +70,15 @@ def structure_cue(target_l: np.ndarray, reference_l: np.ndarray, radius: int) ->
     return np.maximum(gt - cv2.dilate(gr, k), 0), np.maximum(gr - cv2.dilate(gt, k), 0)
 
 
-def local_correlation(a: np.ndarray, b: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Normalised cross-correlation of ``a`` and ``b`` (``(H, W)`` float32) in a ``(2 radius + 1)``-square window.
-
-    Returns:
-        ``(ncc, std_a, std_b)``, each ``(H, W)`` float32: the correlation in ``[-1, 1]`` (0 where either window
-        is flat) and the local standard deviations in the units of ``a`` and ``b``.
-    """
-    k = (2 * radius + 1, 2 * radius + 1)
-    ma, mb = cv2.blur(a, k), cv2.blur(b, k)
-    var_a = np.maximum(cv2.blur(a * a, k) - ma * ma, 0)
-    var_b = np.maximum(cv2.blur(b * b, k) - mb * mb, 0)
-    cov = cv2.blur(a * b, k) - ma * mb
-    ncc = cov / np.sqrt(var_a * var_b + 1e-6)
-    return ncc, cv2.sqrt(var_a), cv2.sqrt(var_b)
-
-
 def chromaticity(image: np.ndarray) -> np.ndarray:
     """``(H, W, 2)`` float32 rg chromaticity ``(R, G) / max(R + G + B, 30)`` of uint8 RGB, 3x3-averaged.
 
     Scaling all three channels by one factor (more or less light, in linear or gamma-encoded values) leaves it
     unchanged; the floor keeps near-black pixels, whose hue is noise, near 0.
     """
-    x = cv2.blur(image.astype(np.float32), (3, 3))
-    total = np.maximum(x.sum(axis=2, keepdims=True), 30.0)
-    return x[:, :, :2] / total
+    x = cv2.blur(image, (3, 3)).astype(np.float32)
+    total = cv2.max(cv2.transform(x, np.ones((1, 3), np.float32)), 30.0)
+    return x[:, :, :2] / total[..., None]
 
 
 def light_explained(
@@ -103,54 +87,86 @@ def light_explained(
     target_l: np.ndarray,
     reference_l: np.ndarray,
     radius: int,
-    min_correlation: float,
-    flat_std: float,
+    max_ratio_std: float,
     chroma_tolerance: float,
-) -> np.ndarray:
-    """Pixels whose difference a change of light explains: same chromaticity and same texture, ``(H, W)`` bool.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pixels whose difference a change of light explains, and the local light ratio there.
 
-    A cast shadow, an exposure or tone-curve change, haze or a wet surface scales or shifts lightness but keeps
-    what a surface looks like: its chromaticity (:func:`chromaticity`, unchanged when all channels scale
-    together) and its texture (the local pattern of lightness, compared by normalised correlation, which
-    ignores any local gain and offset). Where both agree, the pair differs by light, not by an object. The hard
-    edge of a cast shadow breaks the correlation of the windows straddling it but not the chromaticity, so a
-    band of up to ``2 radius + 1`` pixels of agreeing chromaticity between pixels of agreeing texture counts
-    as light too (a morphological closing).
+    A cast shadow, an exposure change or a wet surface multiplies the light a surface sends back by a factor
+    that is constant over a small neighbourhood, and keeps its chromaticity (:func:`chromaticity`, unchanged
+    when all channels scale together). So where the lightness ratio of target to reference (``L + 16``, which
+    scales with luminance as Lab does) is locally constant and the chromaticities agree, the pair differs by
+    light, not by an object; a new object brings its own texture, so the ratio varies over it. "Locally
+    constant": the standard deviation of the log ratio is at most ``max_ratio_std`` in one of the four
+    ``(radius + 1)``-square windows that have the pixel at a corner, so a pixel next to the hard edge of a
+    cast shadow is judged by the window on its own side of the edge. The pixels *on* the edge (its blur,
+    penumbra) are explained by a closing of radius ``radius`` when their chromaticity agrees (``band``). An
+    object as flat and as grey as the ground it lies on is explained inside and found by its outline.
 
     Args:
         target, reference: ``(H, W, 3)`` uint8 RGB, same frame, reference tone-matched to the target.
         target_l, reference_l: ``(H, W)`` float32 Lab lightness of the same images.
-        radius: half-side, pixels, of the correlation window.
-        min_correlation: texture agrees when the correlation reaches this ...
-        flat_std: ... or when both windows are flat (lightness standard deviation below this, L units).
+        radius: window side minus one, pixels.
+        max_ratio_std: largest standard deviation of the log lightness ratio over the window.
         chroma_tolerance: chromaticity agrees when the rg chromaticities differ by at most this (Euclidean).
+
+    Returns:
+        ``(explained, band, gain)``: ``(H, W)`` bool each (explained by a uniform ratio; explained as the
+        edge between such pixels), and ``(H, W)`` float32 the ratio ``(L_t + 16) / (L_r + 16)`` of the most
+        uniform window (the light to relight the reference with there).
     """
-    ncc, st, sr = local_correlation(target_l, reference_l, radius)
-    texture = (ncc >= min_correlation) | ((st < flat_std) & (sr < flat_std))
+    q = cv2.log(cv2.max(target_l, 0.0) + 16.0) - cv2.log(cv2.max(reference_l, 0.0) + 16.0)
+    qq = q * q
+    side = (radius + 1, radius + 1)
+    spread = level = None
+    for anchor in ((0, 0), (radius, 0), (0, radius), (radius, radius)):  # the four windows with the pixel at a corner
+        mean = cv2.blur(q, side, anchor=anchor)
+        std = cv2.sqrt(cv2.max(cv2.blur(qq, side, anchor=anchor) - mean * mean, 0.0))
+        if spread is None:
+            spread, level = std, mean
+        else:
+            better = std < spread
+            spread = np.where(better, std, spread)
+            level = np.where(better, mean, level)
     dc = chromaticity(target) - chromaticity(reference)
     chroma = cv2.magnitude(np.ascontiguousarray(dc[:, :, 0]), np.ascontiguousarray(dc[:, :, 1])) <= chroma_tolerance
-    light = (texture & chroma).view(np.uint8)
-    closed = cv2.morphologyEx(light, cv2.MORPH_CLOSE, _kernel(radius + 1)).view(bool)
-    return closed & chroma
+    explained = (spread <= max_ratio_std) & chroma
+    closed = cv2.morphologyEx(explained.view(np.uint8), cv2.MORPH_CLOSE, _kernel(radius)).view(bool)
+    return explained, closed & chroma & ~explained, cv2.exp(level)
+
+
+def relit_residual(
+    target_lab: np.ndarray, reference_lab: np.ndarray, gain: np.ndarray, chroma_weight: float
+) -> np.ndarray:
+    """Per-pixel Lab distance, ``(H, W)`` float32, between the target and the reference relit by ``gain``
+    (``L + 16`` and a/b scaled by it: light acts multiplicatively); a/b weighted by ``chroma_weight``."""
+    g = gain[..., None]
+    relit = (reference_lab + np.array([16.0, 0.0, 0.0], np.float32)) * g - np.array([16.0, 0.0, 0.0], np.float32)
+    d = target_lab - relit
+    d *= np.array([1.0, chroma_weight, chroma_weight], np.float32)
+    return cv2.sqrt(cv2.transform(d * d, np.ones((1, 3), np.float32)))
 
 
 def clip_explained(
-    target: np.ndarray, reference: np.ndarray, target_l: np.ndarray, reference_l: np.ndarray, radius: int
+    target_clip: tuple[np.ndarray, np.ndarray],
+    reference_clip: tuple[np.ndarray, np.ndarray],
+    target_l: np.ndarray,
+    reference_l: np.ndarray,
+    radius: int,
 ) -> np.ndarray:
-    """Pixels where clipping explains the difference, ``(H, W)`` bool: clipped highlights (all channels >= 250)
-    in one image where the other is bright too (L >= 60), or crushed shadows (all <= 5) where the other is dark
-    (L <= 25). Detail lost to clipping is no evidence of a change; a dark object on a clipped sky still is.
+    """Pixels where clipping explains the difference, ``(H, W)`` bool: clipped highlights in one image where
+    the other is bright too (L >= 60), or crushed shadows where the other is dark (L <= 25). Detail lost to
+    clipping is no evidence of a change; a dark object on a clipped sky still is.
 
     Args:
-        target, reference: ``(H, W, 3)`` uint8 RGB as shot (before any tone matching).
+        target_clip, reference_clip: ``(clipped, crushed)`` masks of each image as shot
+            (:func:`tenken.changedet.conditions.clip_masks`).
         target_l, reference_l: ``(H, W)`` float32 Lab lightness of the images being compared.
         radius: the clipped areas are widened by this many pixels (the cues look that far).
     """
     k = _kernel(radius + 1)
-    hi_t = cv2.dilate((target.min(axis=2) >= 250).view(np.uint8), k).view(bool)
-    hi_r = cv2.dilate((reference.min(axis=2) >= 250).view(np.uint8), k).view(bool)
-    lo_t = cv2.dilate((target.max(axis=2) <= 5).view(np.uint8), k).view(bool)
-    lo_r = cv2.dilate((reference.max(axis=2) <= 5).view(np.uint8), k).view(bool)
+    hi_t, lo_t = (cv2.dilate(m.view(np.uint8), k).view(bool) for m in target_clip)
+    hi_r, lo_r = (cv2.dilate(m.view(np.uint8), k).view(bool) for m in reference_clip)
     return (hi_t & (reference_l >= 60)) | (hi_r & (target_l >= 60)) | (lo_t & (reference_l <= 25)) | (
         lo_r & (target_l <= 25)
     )

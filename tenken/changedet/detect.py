@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from tenken.changedet.conditions import PairConditions, clipped_crushed, exposure_shift
-from tenken.changedet.cues import clip_explained, colour_cue, light_explained, structure_cue
+from tenken.changedet.conditions import PairConditions, clip_masks, exposure_shift
+from tenken.changedet.cues import clip_explained, colour_cue, light_explained, relit_residual, structure_cue
 from tenken.changedet.normalize import (
     local_light,
     match_tones,
@@ -65,12 +65,15 @@ class DifferenceMap:
 
     Attributes:
         diff: ``(h, w)`` float32 change evidence, Lab units (0 outside the valid area).
+        clipped_fraction, crushed_fraction: share of valid pixels clipped / crushed in either image.
         sharpness: how the two images' sharpness compared and the blur applied to the sharper one.
         light_change_fraction: share of valid pixels that differed but were explained by light (no evidence).
     """
 
     diff: np.ndarray
     sharpness: Sharpness
+    clipped_fraction: float
+    crushed_fraction: float
     light_change_fraction: float
 
 
@@ -81,25 +84,31 @@ def difference_map(target: np.ndarray, reference: np.ndarray, valid: np.ndarray,
         target, reference: ``(h, w, 3)`` uint8 RGB at the working resolution, same pixel frame.
         valid: ``(h, w)`` bool, pixels to compare (others get 0).
     """
-    shot_t, shot_r = target, reference
-    ref = match_tones(reference, target, same_light(target, reference, valid) if params.robust_tones else valid)
+    clip_t, clip_r = clip_masks(target), clip_masks(reference)  # as shot, before any tone or blur change
+    n_valid = max(1, int(valid.sum()))
+    clipped = float(((clip_t[0] | clip_r[0]) & valid).sum()) / n_valid
+    crushed = float(((clip_t[1] | clip_r[1]) & valid).sum()) / n_valid
+    ref = match_tones(reference, target, valid)
+    if params.robust_tones:
+        ref = match_tones(reference, target, same_light(target, ref, valid))
     sharp = Sharpness(1.0, "neither", 0.0)
     if params.equalise_blur:
         sharp = measure_sharpness(target, ref, valid, params.blur_tolerance)
         target, ref = equalise_sharpness(target, ref, sharp)
     tl = to_lab(target, params.pre_blur)
     rl = to_lab(ref, params.pre_blur)
-    # the light test is invariant to local gain and offset: it runs before the coarse local correction, whose
-    # cell-wise estimate smears a hard shadow edge
-    light = np.zeros_like(valid)
+    # the light test is invariant to local gain: it runs before the coarse local correction, whose cell-wise
+    # estimate smears a hard shadow edge
+    light = band = np.zeros_like(valid)
+    gain = None
     if params.light_invariant:
         p = params
-        light = light_explained(
-            target, ref, tl[:, :, 0], rl[:, :, 0], p.light_radius, p.light_correlation, p.light_flat_std, p.light_chroma
+        light, band, gain = light_explained(
+            target, ref, tl[:, :, 0], rl[:, :, 0], p.light_radius, p.light_ratio_std, p.light_chroma
         )
-    if params.clip_aware:
-        light |= clip_explained(shot_t, shot_r, tl[:, :, 0], rl[:, :, 0], params.shift_tolerance)
-    light &= valid
+        light &= valid
+        band &= valid
+    residual = relit_residual(tl, rl, gain, params.chroma_weight) if gain is not None else None
     if params.local_light:
         rl = local_light(tl, rl, valid)
     fwd, bwd = colour_cue(tl, rl, params.shift_tolerance, params.chroma_weight)
@@ -107,11 +116,18 @@ def difference_map(target: np.ndarray, reference: np.ndarray, valid: np.ndarray,
     if params.structure_weight > 0:
         sf, sb = structure_cue(tl[:, :, 0], rl[:, :, 0], params.shift_tolerance)
         diff += params.structure_weight * np.maximum(sf, sb)
-    differs = diff > params.grow * params.min_delta_e
-    light_fraction = float((light & differs).sum()) / max(1, int(valid.sum()))
-    diff[light] = 0
     diff[~valid] = 0
-    return DifferenceMap(diff, sharp, light_fraction)
+    differs = diff > params.grow * params.min_delta_e
+    light_fraction = 0.0
+    if residual is not None:
+        # explained pixels keep only what is left after relighting the reference by the local light ratio
+        light_fraction = float(((light | band) & differs).sum()) / n_valid
+        np.copyto(diff, np.minimum(diff, residual), where=light)
+        diff[band] = 0
+    if params.clip_aware:
+        clipped_away = clip_explained(clip_t, clip_r, tl[:, :, 0], rl[:, :, 0], params.shift_tolerance)
+        np.copyto(diff, 0.0, where=clipped_away & valid)
+    return DifferenceMap(diff, sharp, clipped, crushed, light_fraction)
 
 
 def threshold_map(diff: np.ndarray, valid: np.ndarray, params: ChangeParams) -> np.ndarray:
@@ -193,14 +209,13 @@ def analyse_pair(
         return ChangeAnalysis(Detections.empty(size), PairConditions())
 
     dm = difference_map(tgt, ref, valid, p)
-    clipped, crushed = clipped_crushed(tgt, ref, valid)
     conditions = PairConditions(
         blur_ratio=dm.sharpness.ratio,
         blurrier=dm.sharpness.blurrier,
         blur_sigma_px=dm.sharpness.sigma / scale,
         exposure_shift_ev=exposure_shift(tgt, ref, valid),
-        clipped_fraction=float(clipped.sum()) / n_valid,
-        crushed_fraction=float(crushed.sum()) / n_valid,
+        clipped_fraction=dm.clipped_fraction,
+        crushed_fraction=dm.crushed_fraction,
         light_change_fraction=dm.light_change_fraction,
     )
     regions = find_regions(dm.diff / threshold_map(dm.diff, valid, p), valid, p)

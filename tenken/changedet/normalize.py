@@ -62,24 +62,27 @@ def match_tones(reference: np.ndarray, target: np.ndarray, valid: np.ndarray) ->
     return out
 
 
-def same_light(target: np.ndarray, reference: np.ndarray, valid: np.ndarray, tolerance: float = 0.35) -> np.ndarray:
-    """Valid pixels lit like most of the pair, ``(H, W)`` bool: where the log luminance ratio target/reference
-    lies within ``tolerance`` (natural log) of its median over ``valid``.
+def same_light(target: np.ndarray, matched: np.ndarray, valid: np.ndarray, tolerance: float = 0.25) -> np.ndarray:
+    """Valid pixels lit like most of the pair, ``(H, W)`` bool: where the log luminance ratio of ``target`` to
+    ``matched`` (the reference after a first :func:`match_tones` over all of ``valid``) lies within
+    ``tolerance`` (natural log) of its median over ``valid``.
 
-    A cast shadow, a wet patch or a clipped sky over part of the frame would otherwise bend the global tone
-    curve (:func:`match_tones`) and tint everything else; estimating the curve on these pixels only keeps it
-    right for the rest, and the light-change test (:func:`tenken.changedet.cues.light_explained`) takes care
-    of the differently lit part. Falls back to ``valid`` when fewer than a third of its pixels qualify.
+    A cast shadow, a wet patch or a clipped sky over part of the frame bends the global tone curve and tints
+    everything else; after a first match, such a part stands out as a region lit differently from the rest,
+    and a second match estimated without it is right for the rest (the light-change test,
+    :func:`tenken.changedet.cues.light_explained`, takes care of that part). A global tone change (overcast,
+    haze, another curve) leaves nothing out, so the second match equals the first. Falls back to ``valid``
+    when fewer than half its pixels qualify.
     """
     yt = cv2.cvtColor(target, cv2.COLOR_RGB2GRAY).astype(np.float32) + 4.0
-    yr = cv2.cvtColor(reference, cv2.COLOR_RGB2GRAY).astype(np.float32) + 4.0
+    yr = cv2.cvtColor(matched, cv2.COLOR_RGB2GRAY).astype(np.float32) + 4.0
     ratio = cv2.log(yt / yr)
     sub = valid[::2, ::2]
     if not sub.any():
         return valid
     median = float(np.median(ratio[::2, ::2][sub]))
     same = valid & (np.abs(ratio - median) <= tolerance)
-    return same if same.sum() >= valid.sum() / 3 else valid
+    return same if same.sum() >= valid.sum() / 2 else valid
 
 
 def to_lab(image: np.ndarray, sigma: float) -> np.ndarray:

@@ -29,12 +29,12 @@ class ChangeParams:
         equalise_blur: blur the sharper image of the pair down to the blurrier one's sharpness before
             comparing (defocus, motion blur), so edges of unchanged objects do not count as changes.
         blur_tolerance: sharpness ratios up to this count as equally sharp (no blur applied).
-        light_invariant: pixels whose difference a change of light explains (same chromaticity and the same
-            local texture: cast shadows, exposure and tone curves, haze, wet surfaces) carry no evidence.
-        light_radius: half-side, working pixels, of the window the local texture is correlated over.
-        light_correlation: normalised correlation at or above which two windows have the same texture.
-        light_flat_std: lightness standard deviation (L units) below which a window is flat (two flat windows
-            have the same texture).
+        light_invariant: pixels whose difference a change of light explains (same chromaticity, lightness in
+            a locally constant ratio: cast shadows, exposure, wet surfaces) are compared with the reference
+            relit by that ratio, so only what light does not explain is evidence.
+        light_radius: side minus one, working pixels, of the windows the lightness ratio must be constant over.
+        light_ratio_std: largest standard deviation of the log lightness ratio ``(L_t + 16) / (L_r + 16)``
+            over that window for the ratio to count as constant.
         light_chroma: largest difference of rg chromaticity ``(R, G) / (R + G + B)`` for the same surface under
             other light.
         clip_aware: pixels clipped (or crushed) in one image where the other is bright (or dark) too carry no
@@ -69,8 +69,7 @@ class ChangeParams:
     blur_tolerance: float = 1.2
     light_invariant: bool = True
     light_radius: int = 3
-    light_correlation: float = 0.6
-    light_flat_std: float = 3.0
+    light_ratio_std: float = 0.07
     light_chroma: float = 0.035
     clip_aware: bool = True
     chroma_weight: float = 1.5
@@ -101,8 +100,7 @@ class ChangeParams:
             "shift_tolerance": 0 <= self.shift_tolerance <= 16,
             "blur_tolerance": self.blur_tolerance >= 1,
             "light_radius": 1 <= self.light_radius <= 16,
-            "light_correlation": -1 <= self.light_correlation <= 1,
-            "light_flat_std": self.light_flat_std >= 0,
+            "light_ratio_std": self.light_ratio_std >= 0,
             "light_chroma": self.light_chroma >= 0,
             "chroma_weight": self.chroma_weight >= 0,
             "structure_weight": self.structure_weight >= 0,

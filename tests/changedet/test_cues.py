@@ -66,6 +66,8 @@ def test_light_explains_a_shadow_but_not_a_new_object():
     tgt[:, 80:] *= 0.45  # a cast shadow over the right half: darker, same colour and texture
     tgt[30:60, 20:50] = (200, 40, 40)  # a red object in the light
     tgt = np.clip(tgt, 0, 255).astype(np.uint8)
-    light = light_explained(tgt, ref, to_lab(tgt, 1.0)[:, :, 0], to_lab(ref, 1.0)[:, :, 0], 3, 0.6, 3.0, 0.035)
+    light, band, gain = light_explained(tgt, ref, to_lab(tgt, 1.0)[:, :, 0], to_lab(ref, 1.0)[:, :, 0], 3, 0.04, 0.035)
     assert light[10:110, 90:150].mean() > 0.9
+    assert (light | band)[10:110, 78:83].mean() > 0.9  # the shadow's edge
     assert light[35:55, 25:45].mean() < 0.1
+    assert np.abs(np.median(gain[10:110, 90:150]) - (0.45 * 1.0)) < 0.3  # about the shadow's lightness ratio

