@@ -35,9 +35,9 @@ from tenken.changedet.normalize import (
 from tenken.changedet.params import ChangeParams
 from tenken.changedet.regions import find_regions
 from tenken.changedet.sharpness import Sharpness, equalise_sharpness, measure_sharpness
+from tenken.core.contracts import AlignedPair
 from tenken.core.detections import Detections
 from tenken.core.errors import InputError
-from tenken.inspect.interfaces import AlignedPair
 
 LABEL = "change"
 SOURCE = "classical"
@@ -244,7 +244,7 @@ def detect_changes(
 class ChangeDetector:
     """The ``classical`` pass-1 detector: what is new or changed in an aligned pair, no model weights.
 
-    Implements :class:`tenken.inspect.interfaces.CandidateDetector`.
+    Implements :class:`tenken.core.contracts.CandidateDetector`.
 
         >>> det = ChangeDetector(ChangeParams.from_assignments(["sensitivity=6"]))
         >>> candidates = det.detect(pair)          # Detections in target pixels, label "change"

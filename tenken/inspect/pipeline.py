@@ -4,7 +4,7 @@
     >>> report = tenken.Inspector().inspect("today.jpg", ["before_1.jpg", "before_2.jpg"])
     >>> [(d.label_ja, d.box) for d in report.detections]          # boxes: xyxy target pixels
 
-Detectors and labellers are the protocols of :mod:`tenken.inspect.interfaces`; ``detector="classical"`` (the
+Detectors and labellers are the protocols of :mod:`tenken.core.contracts`; ``detector="classical"`` (the
 change detector, no weights), ``"vlm"`` and ``"hybrid"`` (both, merged by NMS) are built in.
 """
 
@@ -24,10 +24,10 @@ from tenken.align.telemetry import read_telemetry
 from tenken.align.types import Alignment
 from tenken.configs import UNKNOWN, AnomalyClasses, Lang, load_anomaly_classes
 from tenken.core.boxes import box_iou, nms_indices
+from tenken.core.contracts import AlignedPair, CandidateDetector, Labeller
 from tenken.core.detections import Detections
 from tenken.core.errors import InputError, TenkenError
 from tenken.core.images import ImageInput, image_size, load_image
-from tenken.inspect.interfaces import AlignedPair, CandidateDetector, Labeller
 from tenken.tasks.report import CHANGE, Report, telemetry_section
 
 DetectorSpec = Literal["classical", "vlm", "hybrid"] | CandidateDetector | Sequence[CandidateDetector]
@@ -56,11 +56,11 @@ class Inspector:
 
     Args:
         detector: ``"classical"`` (default), ``"vlm"``, ``"hybrid"``, or your own
-            :class:`~tenken.inspect.interfaces.CandidateDetector` object(s).
+            :class:`~tenken.core.contracts.CandidateDetector` object(s).
         classes: anomaly classes (an :class:`AnomalyClasses`, a YAML/JSON path, or None for the default set).
         lang: language of the VLM prompts and of the labels drawn (``"ja"`` or ``"en"``).
         labeller: pass 2. None: ``VLMLabeller(vlm)`` for ``"vlm"``/``"hybrid"``, none otherwise; False: none;
-            or your own :class:`~tenken.inspect.interfaces.Labeller`.
+            or your own :class:`~tenken.core.contracts.Labeller`.
         vlm: a loaded :class:`tenken.VLM` or a spec for :func:`tenken.load_vlm` (needed by vlm/hybrid).
         change_params: :class:`tenken.changedet.ChangeParams` of the classical detector.
         align_options: keyword arguments of :func:`tenken.align_best` (``k``, ``radius_m``, ``telemetry``,

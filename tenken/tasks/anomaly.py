@@ -1,7 +1,7 @@
 """The VLM's two jobs in the anomaly pipeline: pass-1 candidates on the composite, pass-2 labels on crops.
 
-:class:`VLMCandidateDetector` implements :class:`tenken.inspect.interfaces.CandidateDetector`;
-:class:`VLMLabeller` implements :class:`tenken.inspect.interfaces.Labeller`. The Inspector plugs them in
+:class:`VLMCandidateDetector` implements :class:`tenken.core.contracts.CandidateDetector`;
+:class:`VLMLabeller` implements :class:`tenken.core.contracts.Labeller`. The Inspector plugs them in
 (``detector="vlm"`` or ``"hybrid"``).
 """
 
@@ -11,10 +11,11 @@ import numpy as np
 
 from tenken.configs import UNKNOWN, AnomalyClasses, Lang
 from tenken.core.boxes import clip_boxes
+from tenken.core.contracts import AlignedPair
 from tenken.core.detections import Detections
 from tenken.core.images import image_size
-from tenken.inspect.interfaces import AlignedPair
 from tenken.tasks.prompts import ANOMALY_PASS1, ANOMALY_PASS2, fill
+from tenken.viz.draw import side_by_side
 from tenken.vlm.backends.base import BackendError, VLMRequest
 from tenken.vlm.model import VLM
 from tenken.vlm.parse import answer_text, parse_detections
@@ -60,7 +61,7 @@ class VLMCandidateDetector:
 
     def detect(self, pair: AlignedPair) -> Detections:
         """Candidates in target pixels, ``sources == "vlm"``; parse problems go to :attr:`warnings`."""
-        composite = pair.composite()
+        composite = side_by_side(pair.target, pair.reference)
         comp_size = image_size(composite)
         target_size = image_size(pair.target)
         answer = self.vlm.generate([VLMRequest(self.prompt(), [composite], max_new_tokens=self.max_new_tokens)])[0]

@@ -8,9 +8,9 @@ import pytest
 
 from tenken.align.types import Alignment
 from tenken.changedet import ChangeDetector, ChangeParams, analyse_pair, detect_changes
+from tenken.core.contracts import AlignedPair, CandidateDetector
 from tenken.core.errors import InputError
 from tenken.core.images import load_image
-from tenken.inspect.interfaces import AlignedPair, CandidateDetector
 from tenken.inspect.pipeline import Inspector
 from tenken.synth.nuisances import defocus, motion_blur
 

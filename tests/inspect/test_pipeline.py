@@ -8,9 +8,9 @@ import jsonschema
 import numpy as np
 import pytest
 
+from tenken.core.contracts import AlignedPair
 from tenken.core.detections import Detections
 from tenken.core.errors import ImageLoadError, InputError
-from tenken.inspect.interfaces import AlignedPair
 from tenken.inspect.pipeline import Inspector
 from tenken.tasks.report import report_json_schema
 from tests.inspect.synthetic import iou, make_pair, other_place

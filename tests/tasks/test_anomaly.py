@@ -6,8 +6,8 @@ import numpy as np
 
 from tenken.align.types import Alignment
 from tenken.configs import load_anomaly_classes
+from tenken.core.contracts import AlignedPair, CandidateDetector, Labeller
 from tenken.core.detections import Detections
-from tenken.inspect.interfaces import AlignedPair, CandidateDetector, Labeller
 from tenken.tasks.anomaly import VLMCandidateDetector, VLMLabeller, crop_with_margin
 from tests.vlm.fakes import scripted_vlm
 

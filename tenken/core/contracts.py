@@ -1,20 +1,29 @@
-"""The slots of the inspection pipeline: pass-1 candidate detectors and pass-2 labellers.
+"""The contracts between the stages of inspection: what an aligned pair is, what a pass-1 detector and a
+pass-2 labeller must provide, the prompt languages, and the label of an unlabelled change.
 
-Any object with the right method plugs in: the classical change detector (``tenken.changedet``), the VLM
-detector and labeller (``tenken.tasks.anomaly``), or a user's own.
+They live in ``tenken.core``, below everything that implements them (``tenken.changedet``,
+``tenken.tasks.anomaly``, a user's own detector) and everything that uses them (``tenken.inspect``), so no
+package has to import a package above it. See ``docs/architecture.md``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-from tenken.align.types import Alignment
-from tenken.configs import AnomalyClasses, Lang
 from tenken.core.detections import Detections
-from tenken.viz.draw import side_by_side
+
+if TYPE_CHECKING:
+    from tenken.align.types import Alignment
+    from tenken.configs import AnomalyClasses
+
+Lang = Literal["ja", "en"]
+"""A prompt / display language."""
+
+CHANGE = "change"
+"""The label of a candidate that no labeller has named (what the classical change detector finds)."""
 
 
 @dataclass
@@ -32,10 +41,6 @@ class AlignedPair:
     reference: np.ndarray
     valid_mask: np.ndarray
     alignment: Alignment
-
-    def composite(self, gap: int = 8) -> np.ndarray:
-        """Target on the left (its pixel coordinates unchanged), aligned reference on the right."""
-        return side_by_side(self.target, self.reference, gap=gap)
 
 
 @runtime_checkable
