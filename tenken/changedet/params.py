@@ -22,8 +22,8 @@ class ChangeParams:
         pre_blur: Gaussian sigma, working pixels, applied to both images before comparing (noise, JPEG blocks).
         shift_tolerance: radius, working pixels, of the neighbourhood of the other image searched for the best
             match of each pixel; residual misalignment or parallax up to about this much is ignored.
-        local_light: also remove slowly varying light differences (shadows, vignetting) after the global
-            tone match.
+        local_light: also remove slowly varying light differences (vignetting, soft light gradients) after the
+            global tone match (lightness relit multiplicatively, colour by an offset).
         robust_tones: estimate the global tone curve only on pixels lit like most of the pair (a large cast
             shadow, wet patch or clipped sky would otherwise bend it and tint the rest).
         equalise_blur: blur the sharper image of the pair down to the blurrier one's sharpness before
