@@ -126,8 +126,8 @@ def light_explained(
             spread, level = std, mean
         else:
             better = std < spread
-            spread = np.where(better, std, spread)
-            level = np.where(better, mean, level)
+            np.copyto(spread, std, where=better)
+            np.copyto(level, mean, where=better)
     dc = chromaticity(target) - chromaticity(reference)
     chroma = cv2.magnitude(np.ascontiguousarray(dc[:, :, 0]), np.ascontiguousarray(dc[:, :, 1])) <= chroma_tolerance
     explained = (spread <= max_ratio_std) & chroma
