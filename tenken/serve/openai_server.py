@@ -121,7 +121,7 @@ class MicroBatcher:
                     break
                 try:
                     batch.append(await asyncio.wait_for(self._queue.get(), left))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     break
             self.batch_sizes.append(len(batch))
             await self._serve(batch)
