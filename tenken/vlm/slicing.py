@@ -152,8 +152,10 @@ def _fit(size: ImageSize, budget: int | None) -> ImageSize:
     if budget is None or w * h <= budget:
         return size
     s = math.sqrt(budget / (w * h))
-    sw = max(1, int(w * s))
-    return sw, max(1, min(int(h * s), budget // sw))
+    sw, sh = max(1, int(w * s)), max(1, int(h * s))
+    if sw * sh > budget:  # a 1-pixel-thin strip: the clamped side cannot shrink, the other one must
+        sw, sh = (budget // sh, sh) if sw >= sh else (sw, budget // sw)
+    return sw, sh
 
 
 def _starts(length: int, tile: int, stride: int) -> list[int]:
