@@ -35,10 +35,13 @@ BLOB_RGB = (255, 0, 0)
 """Colour of the objects a :func:`blob_answer` model can see."""
 
 
-def blob_answer(family: str = "qwen3-vl", min_px: int = 16, label: str = "object") -> Callable[[VLMRequest], str]:
+def blob_answer(
+    family: str = "qwen3-vl", min_px: int = 16, label: str = "object", max_pixels: int | None = None
+) -> Callable[[VLMRequest], str]:
     """A scripted "model" that sees pure-red blobs (:data:`BLOB_RGB`) in the image it is given, and only those
-    at least ``min_px`` pixels on both sides *in that image*; it answers their boxes in ``family``'s box
-    frame, rounded to integers as a model writes them. Measures slicing plumbing, not a model."""
+    at least ``min_px`` pixels on both sides as it sees them: downscaled to ``max_pixels`` (its pixel budget)
+    when the image is larger. It answers their boxes in ``family``'s box frame of the given image, rounded to
+    integers as a model writes them. Measures slicing plumbing, not a model."""
     import cv2
     import numpy as np
 
@@ -49,13 +52,17 @@ def blob_answer(family: str = "qwen3-vl", min_px: int = 16, label: str = "object
     def answer(request: VLMRequest) -> str:
         img = request.images[0]
         h, w = img.shape[:2]
+        view = 1.0 if max_pixels is None or w * h <= max_pixels else (max_pixels / (w * h)) ** 0.5
+        if view < 1.0:
+            img = cv2.resize(img, (max(1, int(w * view)), max(1, int(h * view))), interpolation=cv2.INTER_AREA)
         r, g, b = (img[..., i].astype(np.int16) for i in range(3))
         mask = ((r - np.maximum(g, b)) > 128).astype(np.uint8)
         n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
         boxes = [[x, y, x + bw, y + bh] for x, y, bw, bh, _ in stats[1:n].tolist() if bw >= min_px and bh >= min_px]
         if not boxes:
             return "[]"
-        px = np.asarray(boxes, dtype=np.float64)
+        vh, vw = img.shape[:2]
+        px = np.asarray(boxes, dtype=np.float64) * [w / vw, h / vh, w / vw, h / vh]  # back to the given image
         if fam.box_format == "processed":
             out = rescale_boxes(px, (w, h), fam.processed_size((w, h)))
         elif fam.box_format == "rel1000":
