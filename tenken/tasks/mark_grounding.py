@@ -6,9 +6,13 @@ are exactly the proposer's; the model only decides which proposals the expressio
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 from tenken.configs import Lang
 from tenken.core.detections import Detections
-from tenken.core.errors import InputError
+from tenken.core.errors import AlignmentError, InputError, describe_json_error
 from tenken.core.images import ImageInput, image_size, load_image
 from tenken.tasks.prompts import MARKS_CROPS_NOTE, MARKS_GROUND, fill
 from tenken.vlm.backends.base import VLMRequest
@@ -60,3 +64,42 @@ def ground_by_marks(
     prompt = marks_prompt(marked, expression, lang)
     answer = vlm.generate([VLMRequest(prompt, [marked.image], max_new_tokens=max_new_tokens)])[0]
     return read_marks(answer, marked, expression, warnings_out)
+
+
+def read_proposals(path: str | os.PathLike) -> Detections:
+    """Proposal boxes from a JSON file: ``{"image_size", "detections": [...]}`` (``Detections.to_json``, the
+    output of ``tenken ground --json``, or a report), or a bare list of ``{"box": [x1, y1, x2, y2], ...}``.
+
+    Raises:
+        InputError: the file is missing, not JSON, or holds no usable boxes (the message names the file).
+    """
+    p = Path(path)
+    try:
+        obj = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{p}: proposals file not found") from None
+    except ValueError as exc:
+        raise InputError(f"{p}: not JSON ({describe_json_error(exc)})") from None
+    try:
+        return Detections.from_json(obj)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise InputError(f"{p}: not a list of proposal boxes ({exc})") from None
+
+
+def change_proposals(target: ImageInput, reference: ImageInput) -> Detections:
+    """Proposals from the classical change detector: ``reference`` aligned to ``target``, then what changed.
+
+    Returns:
+        ``Detections`` in ``target`` pixels, label ``change``, source ``classical``.
+
+    Raises:
+        AlignmentError: the pair cannot be aligned (the reason is in the message).
+    """
+    from tenken.align.pair import align_pair
+    from tenken.changedet.detect import detect_changes
+
+    tgt = load_image(target)
+    alignment = align_pair(tgt, reference)
+    if not alignment.ok or alignment.warped_reference is None:
+        raise AlignmentError(f"cannot align the reference to the target: {alignment.reason}")
+    return detect_changes(tgt, alignment.warped_reference, alignment.valid_mask)

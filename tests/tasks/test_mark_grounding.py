@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
+import cv2
 import numpy as np
 import pytest
 
+from tenken.core.boxes import box_iou
 from tenken.core.detections import Detections
 from tenken.core.errors import InputError
-from tenken.tasks.mark_grounding import ground_by_marks
+from tenken.tasks.mark_grounding import change_proposals, ground_by_marks, read_proposals
 from tests.vlm.fakes import scripted_vlm
 
 IMG = np.full((400, 600, 3), 128, np.uint8)
@@ -46,3 +50,22 @@ def test_bad_numbers_are_warned_and_no_proposals_sends_nothing():
     assert len(ground_by_marks(vlm, IMG, "cone", Detections.empty((600, 400)))) == 0 and vlm.backend.seen == []
     with pytest.raises(InputError, match="proposals are for"):
         ground_by_marks(vlm, IMG, "cone", Detections.empty((60, 40)))
+
+
+def test_change_proposals_find_what_appeared(tmp_path):
+    rng = np.random.default_rng(3)
+    ref = np.full((480, 640, 3), 120, np.uint8)
+    for _ in range(400):  # a cluttered scene with corners for the feature matcher
+        x, y, r = int(rng.integers(0, 640)), int(rng.integers(0, 480)), int(rng.integers(3, 15))
+        cv2.circle(ref, (x, y), r, tuple(int(v) for v in rng.integers(0, 256, 3)), -1)
+    target = ref.copy()
+    target[300:340, 400:450] = (250, 40, 40)
+    props = change_proposals(target, ref)
+    assert len(props) >= 1 and props.sources[0] == "classical"
+    assert (box_iou(props.xyxy, np.array([[400, 300, 450, 340]])) > 0.5).any()
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(props.to_json()))
+    np.testing.assert_array_equal(read_proposals(path).xyxy, props.xyxy)
+    path.write_text("{not json")
+    with pytest.raises(InputError, match="not JSON"):
+        read_proposals(path)
