@@ -12,6 +12,7 @@ import typer
 
 from tenken import __version__
 from tenken.cli import align, config, eval, inspect, vlm
+from tenken.cli.data import data_app
 from tenken.cli.output import TenkenGroup
 
 app = typer.Typer(
@@ -47,6 +48,7 @@ def _root(
 
 for _module in (inspect, align, vlm, eval, config):
     _module.register(app)
+app.add_typer(data_app, name="data", rich_help_panel="Data")
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ from typing import Literal
 import numpy as np
 
 from tenken.configs import Lang
-from tenken.core.boxes import ImageSize, as_boxes, normalized_to_pixels, rescale_boxes
+from tenken.core.boxes import ImageSize, as_boxes, normalized_to_pixels, pixels_to_normalized, rescale_boxes
 from tenken.core.errors import InputError
 
 BoxFormat = Literal["processed", "rel1000", "rel1", "pixels"]
@@ -60,8 +60,12 @@ class Family:
 
     def box_instruction(self, lang: Lang) -> str:
         """The sentence appended to a grounding/detection prompt that fixes the answer's format."""
-        scale = _SCALE_NOTE.get((self.box_format, lang), "") if self.state_scale else ""
-        return _JSON_HINT[lang].format(key=self.box_key, scale=scale)
+        return _JSON_HINT[lang].format(key=self.box_key, scale=self.scale_note(lang))
+
+    def scale_note(self, lang: Lang) -> str:
+        """The sentence stating the coordinate scale (starting with its own full stop), for families that say
+        it in the prompt (``state_scale``); empty otherwise."""
+        return _SCALE_NOTE.get((self.box_format, lang), "") if self.state_scale else ""
 
     def processed_size(self, image_size: ImageSize) -> ImageSize:
         """``(width, height)`` of the image as the model sees it (the original size unless overridden)."""
@@ -85,4 +89,18 @@ class Family:
             return normalized_to_pixels(b, image_size, 1.0)
         if self.box_format == "processed":
             return rescale_boxes(b, processed_size or self.processed_size(image_size), image_size)
+        return b.copy()
+
+    def from_pixels(
+        self, boxes: np.ndarray, image_size: ImageSize, processed_size: ImageSize | None = None
+    ) -> np.ndarray:
+        """``xyxy`` float pixels of the original image ``(N, 4)`` -> this family's frame (inverse of
+        :meth:`to_pixels`), for prompts that point at a region and for training targets."""
+        b = as_boxes(boxes)
+        if self.box_format == "rel1000":
+            return pixels_to_normalized(b, image_size, 1000.0)
+        if self.box_format == "rel1":
+            return pixels_to_normalized(b, image_size, 1.0)
+        if self.box_format == "processed":
+            return rescale_boxes(b, image_size, processed_size or self.processed_size(image_size))
         return b.copy()
