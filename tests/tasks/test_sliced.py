@@ -40,3 +40,16 @@ def test_without_slicing_the_small_objects_are_missed():
     whole = ground(vlm, img, "object")
     assert len(whole) == 2
     assert sliced_count(vlm, img, "object") == 4
+
+
+def test_sliced_ground_through_a_real_tiny_qwen25_checkpoint(tiny_qwen25_path):
+    # the transformers path: tiles of different sizes batched through a real (random-weight) model
+    from tenken.vlm.loader import load_vlm
+
+    vlm = load_vlm(str(tiny_qwen25_path), max_new_tokens=4, batch_size=4)
+    img = np.random.default_rng(0).integers(0, 256, (200, 300, 3), dtype=np.uint8)
+    options = SliceOptions(tile=128, overlap=0.25, pixel_budget=112 * 112)
+    notes: list[str] = []
+    dets = sliced_ground(vlm, img, "object", "en", options, warnings_out=notes)
+    assert dets.image_size == (300, 200) and vlm.stats.requests == len(make_tiles((300, 200), options))
+    assert (dets.xyxy >= 0).all() and (dets.xyxy[:, 2] <= 300).all()
