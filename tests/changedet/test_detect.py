@@ -14,8 +14,8 @@ from tenken.core.images import load_image
 
 
 @pytest.fixture(scope="module")
-def photo(dev_data) -> np.ndarray:
-    img = load_image(dev_data / "backgrounds" / "sam_truck.jpg")
+def photo(assets) -> np.ndarray:
+    img = load_image(assets / "backgrounds" / "sam_truck.jpg")
     return cv2.resize(img, (1500, round(img.shape[0] * 1500 / img.shape[1])), interpolation=cv2.INTER_AREA)
 
 
@@ -67,12 +67,12 @@ def test_change_detector_is_a_candidate_detector(photo):
     assert len(dets) == 1 and dets.iou(type(dets)(np.array([[700.0, 500, 760, 560]])))[0, 0] > 0.7
 
 
-def test_cutout_of_20_px_found_in_a_4k_pair(dev_data):
+def test_cutout_of_20_px_found_in_a_4k_pair(assets):
     from tenken.synth.pairs import ObjectBank, _resize_longest
 
-    photo = load_image(dev_data / "backgrounds" / "sam_truck.jpg")
+    photo = load_image(assets / "backgrounds" / "sam_truck.jpg")
     ref = cv2.resize(photo, (3840, 2160), interpolation=cv2.INTER_CUBIC)
-    bank = ObjectBank.from_folder(dev_data / "cutouts")
+    bank = ObjectBank.from_folder(assets / "cutouts")
     plant = dict(bank.cutouts)["plants-1"]
     rgba = _resize_longest(plant, 30).astype(np.float32)  # about 30 x 20 px
     target = relight(ref, 1.1, (0.95, 1.0, 1.08)).astype(np.float32)

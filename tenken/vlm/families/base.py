@@ -1,8 +1,8 @@
 """What a model family needs from tenken: how to ask for boxes, and how to read its box coordinates.
 
 A family's :meth:`Family.to_pixels` is **the** place where a model's box convention becomes tenken's one
-coordinate truth (``xyxy`` float pixels of the original image, DESIGN.md principle 1). Nothing else in tenken
-converts model coordinates.
+coordinate truth (``xyxy`` float pixels of the original image; ``docs/architecture.md``, "The one coordinate
+convention"). Nothing else in tenken converts model coordinates.
 
 Box frames (``box_format``):
 

@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 
 from tenken.data.curate.shards import ImageItem, Sample, ShardKind, ShardWriter
-from tests.data.curate.near_duplicates import dev_root
+from tests.conftest import ASSETS
 
 SUFFIX = {"wds": ".tar", "parquet": ".parquet", "jsonl": ".jsonl"}
 
@@ -22,8 +22,8 @@ def jpeg(img: Image.Image, quality: int = 90) -> bytes:
 
 
 def photo(name: str, size: tuple[int, int] | None = (320, 240)) -> Image.Image:
-    """A dev background photo, resized."""
-    img = Image.open(dev_root() / "backgrounds" / name).convert("RGB")
+    """A background photo shipped for tests (``tests/assets/backgrounds``), resized."""
+    img = Image.open(ASSETS / "backgrounds" / name).convert("RGB")
     return img.resize(size) if size else img
 
 

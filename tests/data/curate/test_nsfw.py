@@ -11,7 +11,7 @@ from PIL import Image
 from tenken.core.errors import InputError
 from tenken.data.curate.nsfw import NSFW_CLASSIFIERS, NudeNetClassifier, load_nsfw
 from tenken.data.curate.options import CurateOptions
-from tests.data.curate.near_duplicates import dev_root
+from tests.conftest import ASSETS
 
 
 class _FakeDetector:
@@ -33,7 +33,7 @@ def test_score_is_the_highest_exposed_detection() -> None:
 
 
 def test_nudenet_runs_offline_on_a_dev_photo() -> None:
-    img = np.asarray(Image.open(dev_root() / "backgrounds" / "sam_dog.jpg").convert("RGB"))
+    img = np.asarray(Image.open(ASSETS / "backgrounds" / "sam_dog.jpg").convert("RGB"))
     clf = load_nsfw(CurateOptions(nsfw="nudenet"))
     scores = clf.scores([img, img[:200, :300], img])
     assert len(scores) == 3 and all(0.0 <= s < 0.5 for s in scores) and scores[0] == scores[2]

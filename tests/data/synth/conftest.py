@@ -1,4 +1,5 @@
-"""Scenes with known truth (dev cut-outs pasted on dev backgrounds) and a scripted teacher server on loopback."""
+"""Scenes with known truth (cut-outs pasted on backgrounds, both from ``tests/assets``) and a scripted teacher
+server on loopback."""
 
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ RATES = {"teacher": {"count": 0.4, "describe": 0.4, "relation": 0.4}, "segmenter
 
 
 @pytest.fixture(scope="session")
-def scenes(dev_data: Path):
-    return make_scenes(dev_data, 5, seed=3)
+def scenes(assets: Path):
+    return make_scenes(assets, 5, seed=3)
 
 
 @pytest.fixture(scope="session")
