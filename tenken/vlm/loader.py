@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tenken.core.errors import InputError, ModelLoadError
-from tenken.vlm.families import BOX_FORMATS, canonical_family, detect_family, get_family
+from tenken.vlm.families import BOX_FORMATS, Family, canonical_family, detect_family, get_family
 from tenken.vlm.model import VLM
 
 _OPENAI_SPEC = re.compile(r"^openai:(?P<model>.+?)@(?P<url>https?://\S+)$")
@@ -84,10 +84,20 @@ def load_vlm(spec: str, family: str | None = None, **options: Any) -> VLM:
     _check_local_path(str(spec))
 
     backend_hf = TransformersBackend(str(spec), **_split(options, _HF_OPTIONS))
-    name = canonical_family(family) if family else detect_family(getattr(backend_hf.config, "model_type", None))
-    fam_opts = _processor_resize_options(backend_hf.image_processor) if name == "qwen2.5-vl" else {}
+    fam = checkpoint_family(backend_hf.config, backend_hf.image_processor, family, **options)
+    return VLM(backend_hf, fam, str(spec))
+
+
+def checkpoint_family(config: Any, image_processor: Any, family: str | None = None, **options: Any) -> Family:
+    """The family of an in-process checkpoint: named, or detected from ``config.model_type``; for Qwen2.5-VL
+    with the processor's own ``factor``/``min_pixels``/``max_pixels`` (what its boxes are relative to).
+
+    Training uses it too, so targets are written in the frame inference reads them in.
+    """
+    name = canonical_family(family) if family else detect_family(getattr(config, "model_type", None))
+    fam_opts = _processor_resize_options(image_processor) if name == "qwen2.5-vl" else {}
     fam_opts.update(_split(options, _FAMILY_OPTIONS))
-    return VLM(backend_hf, get_family(name, **fam_opts), str(spec))
+    return get_family(name, **fam_opts)
 
 
 def _check_local_path(spec: str) -> None:

@@ -1,8 +1,9 @@
 """What a model family needs from tenken: how to ask for boxes, and how to read its box coordinates.
 
 A family's :meth:`Family.to_pixels` is **the** place where a model's box convention becomes tenken's one
-coordinate truth (``xyxy`` float pixels of the original image, DESIGN.md principle 1). Nothing else in tenken
-converts model coordinates.
+coordinate truth (``xyxy`` float pixels of the original image, DESIGN.md principle 1), and
+:meth:`Family.from_pixels` / :meth:`Family.format_boxes` the one place it goes the other way (training
+targets, GRPO references). Nothing else in tenken converts model coordinates.
 
 Box frames (``box_format``):
 
@@ -14,13 +15,14 @@ Box frames (``box_format``):
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
 from tenken.configs import Lang
-from tenken.core.boxes import ImageSize, as_boxes, normalized_to_pixels, rescale_boxes
+from tenken.core.boxes import ImageSize, as_boxes, normalized_to_pixels, pixels_to_normalized, rescale_boxes
 from tenken.core.errors import InputError
 
 BoxFormat = Literal["processed", "rel1000", "rel1", "pixels"]
@@ -86,3 +88,49 @@ class Family:
         if self.box_format == "processed":
             return rescale_boxes(b, processed_size or self.processed_size(image_size), image_size)
         return b.copy()
+
+    def from_pixels(
+        self, boxes: np.ndarray, image_size: ImageSize, processed_size: ImageSize | None = None
+    ) -> np.ndarray:
+        """``xyxy`` float pixels of the original image ``(N, 4)`` -> this family's frame (the inverse of
+        :meth:`to_pixels`, unrounded float64)."""
+        b = as_boxes(boxes)
+        if self.box_format == "rel1000":
+            return pixels_to_normalized(b, image_size, 1000.0)
+        if self.box_format == "rel1":
+            return pixels_to_normalized(b, image_size, 1.0)
+        if self.box_format == "processed":
+            return rescale_boxes(b, image_size, processed_size or self.processed_size(image_size))
+        return b.copy()
+
+    def box_decimals(self) -> int:
+        """Decimals the model writes a coordinate with: 3 in the 0–1 frame, else integers (0)."""
+        return 3 if self.box_format == "rel1" else 0
+
+    def box_values(
+        self, boxes: np.ndarray, image_size: ImageSize, processed_size: ImageSize | None = None
+    ) -> list[list[int | float]]:
+        """Pixel boxes ``(N, 4)`` as the numbers this family's model writes (its frame, rounded like its answers)."""
+        model = self.from_pixels(boxes, image_size, processed_size)
+        d = self.box_decimals()
+        return [[round(float(v), d) if d else round(float(v)) for v in row] for row in model]
+
+    def format_boxes(
+        self,
+        boxes: np.ndarray,
+        labels: list[str],
+        image_size: ImageSize,
+        processed_size: ImageSize | None = None,
+    ) -> str:
+        """The answer this family's model gives for ``boxes`` (``(N, 4)`` pixel xyxy of the original image):
+        the JSON list its :meth:`box_instruction` asks for, e.g. ``[{"bbox_2d": [12, 40, 88, 97], "label": "cone"}]``.
+
+        :func:`tenken.vlm.parse.parse_detections` reads it back to the same boxes (up to the rounding of
+        :meth:`box_decimals`); that round trip is tested.
+        """
+        values = self.box_values(boxes, image_size, processed_size)
+        if len(labels) != len(values):
+            raise InputError(f"{len(values)} box(es) but {len(labels)} label(s)")
+        return json.dumps(
+            [{self.box_key: v, "label": lab} for v, lab in zip(values, labels, strict=True)], ensure_ascii=False
+        )
