@@ -1,0 +1,177 @@
+"""Supervised fine-tuning on tenken training JSONL with TRL's ``SFTTrainer``.
+
+``run_sft(recipe, data, model, out)``: the checkpoint is loaded by tenken's inference loader, its family
+decides the box convention of the targets (:func:`tenken.vlm.loader.checkpoint_family`), the recipe's stage
+decides what trains, and the result is saved to ``out`` as a plain checkpoint (LoRA merged) that
+:func:`tenken.load_vlm` loads. Trainer checkpoints go to ``out/checkpoints`` (``resume=True`` continues from
+the last); with a validation set, the model is scored every ``early_stopping.every_steps`` steps by
+:func:`tenken.train.validate.score_model` (lines in ``out/validation.jsonl``), training stops after
+``patience`` scores without improvement and the best weights are the ones exported.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tenken.core.artifacts import JsonlAppender, write_json
+from tenken.core.errors import InputError
+from tenken.train.examples import SampleDataset
+from tenken.train.recipe import Recipe
+from tenken.train.stages import apply_stage, export_checkpoint, load_for_training, trainable_parameters
+from tenken.train.validate import score_model
+from tenken.vlm.loader import checkpoint_family
+
+Progress = Callable[[dict[str, Any]], None]
+"""Called with each log record (``{"step", "loss", ...}`` or ``{"step", "validation": {...}}``)."""
+
+
+def trainer_args(recipe: Recipe, output_dir: Path, config_cls: Any, **extra: Any) -> Any:
+    """TRL config (``SFTConfig`` / ``GRPOConfig``) from the recipe's ``training`` section: CPU when no GPU,
+    no external loggers, tenken's own datasets (TRL's preparation skipped)."""
+    import torch
+
+    fields = {
+        "output_dir": str(output_dir),
+        "report_to": [],
+        "use_cpu": not torch.cuda.is_available(),
+        "save_strategy": "steps",
+        "dataloader_num_workers": 0,
+        "remove_unused_columns": False,  # the examples are built on access from an index column
+        **recipe.training,
+        **extra,
+    }
+    try:
+        return config_cls(**fields)
+    except TypeError as exc:
+        raise InputError(f"recipe {recipe.name!r}: training: {exc}") from None
+
+
+def _trainer_callback_base() -> type:
+    from transformers import TrainerCallback
+
+    return TrainerCallback
+
+
+def make_callbacks(
+    recipe: Recipe, val: SampleDataset | None, processor: Any, out: Path, progress: Progress | None
+) -> tuple[list[Any], dict[str, Any]]:
+    """The validation / early-stopping and progress callbacks, and the state they share
+    (``best``: best score, ``best_step``, ``best_weights``: trainable tensors at the best score)."""
+    base = _trainer_callback_base()
+    state: dict[str, Any] = {"best": None, "best_step": None, "best_weights": None, "history": []}
+    es = recipe.early_stopping
+
+    class Validate(base):  # type: ignore[misc, valid-type]
+        def __init__(self) -> None:
+            self.bad = 0
+
+        def on_step_end(self, args: Any, st: Any, control: Any, model: Any = None, **kw: Any) -> None:
+            if val is None or es is None or st.global_step % es.every_steps:
+                return
+            t0 = time.perf_counter()
+            scores = score_model(model, processor, val, es.samples, es.max_new_tokens)
+            row = {"step": st.global_step, "epoch": st.epoch, **scores.to_dict(), "seconds": time.perf_counter() - t0}
+            row["example_answer"] = scores.answers[0][:200] if scores.answers else None
+            with JsonlAppender(out / "validation.jsonl") as log:
+                log.write(row)
+            state["history"].append(row)
+            if progress:
+                progress({"step": st.global_step, "validation": row})
+            value = row[es.metric]
+            if state["best"] is None or value > state["best"]:
+                state["best"], state["best_step"], self.bad = value, st.global_step, 0
+                state["best_weights"] = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+            else:
+                self.bad += 1
+                if self.bad >= es.patience:
+                    control.should_training_stop = True
+
+    class Report(base):  # type: ignore[misc, valid-type]
+        def on_log(self, args: Any, st: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
+            if progress and logs:
+                progress({"step": st.global_step, "max_steps": st.max_steps, **logs})
+
+    return [Validate(), Report()], state
+
+
+def run_sft(
+    recipe: Recipe,
+    data: str | os.PathLike,
+    model: str | os.PathLike,
+    out: str | os.PathLike,
+    val: str | os.PathLike | None = None,
+    family: str | None = None,
+    resume: bool = False,
+    limit: int | None = None,
+    seed: int = 0,
+    progress: Progress | None = None,
+    **family_options: Any,
+) -> dict[str, Any]:
+    """Fine-tune ``model`` on ``data`` with ``recipe``; save the result to ``out``.
+
+    Args:
+        recipe: the loaded recipe (:func:`tenken.train.recipe.load_recipe`).
+        data: training JSONL (tenken's format).
+        model: checkpoint directory or hub id.
+        out: output folder: the exported checkpoint, ``checkpoints/``, ``validation.jsonl``, ``summary.json``.
+        val: validation JSONL for early stopping (optional).
+        family: the model family (default: detected from the checkpoint, as :func:`tenken.load_vlm` does).
+        resume: continue from the last checkpoint in ``out/checkpoints``.
+        limit: use at most this many training samples.
+        seed: data shuffling and trainer seed.
+        progress: log callback.
+        **family_options: ``box_format`` etc., as for :func:`tenken.load_vlm` (must match inference).
+
+    Returns:
+        The summary written to ``out/summary.json``: steps, seconds, final loss, trainable parameters,
+        validation history and the best score.
+    """
+    from trl import SFTConfig, SFTTrainer
+
+    out = Path(out)
+    ckpt_dir = out / "checkpoints"
+    if resume and not any(ckpt_dir.glob("checkpoint-*")):
+        raise InputError(f"{out}: nothing to resume (no checkpoints in {ckpt_dir})")
+    net, processor = load_for_training(model)
+    fam = checkpoint_family(net.config, getattr(processor, "image_processor", None), family, **family_options)
+    train_ds = SampleDataset(data, fam, recipe.lang_ratio, limit, seed)
+    val_ds = SampleDataset(val, fam, seed=seed) if val else None
+    net = apply_stage(net, recipe)
+    n_train, n_total = trainable_parameters(net)
+    args = trainer_args(
+        recipe, ckpt_dir, SFTConfig, seed=seed, dataset_kwargs={"skip_prepare_dataset": True}, max_length=None
+    )
+    callbacks, state = make_callbacks(recipe, val_ds, processor, out, progress)
+    trainer = SFTTrainer(model=net, args=args, train_dataset=train_ds.to_hf(), processing_class=processor, callbacks=callbacks)
+    t0 = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=True if resume else None)
+    seconds = time.perf_counter() - t0
+    if state["best_weights"] is not None:  # export the best validated weights, not the last
+        params = dict(net.named_parameters())
+        for name, value in state["best_weights"].items():
+            params[name].data.copy_(value)
+    export_checkpoint(net, processor, out)
+    summary = {
+        "recipe": recipe.name,
+        "model": str(model),
+        "family": fam.name,
+        "data": str(data),
+        "n_train": len(train_ds),
+        "n_val": len(val_ds) if val_ds else 0,
+        "skipped_lines": len(train_ds.report.skipped),
+        "trainable_parameters": n_train,
+        "total_parameters": n_total,
+        "steps": result.global_step,
+        "train_loss": result.training_loss,
+        "seconds": seconds,
+        "best_step": state["best_step"],
+        "best": state["best"],
+        "validation": state["history"],
+        "out": str(out),
+    }
+    write_json(out / "summary.json", summary)
+    return summary
