@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from tenken import __version__
-from tenken.cli import align, config, eval, inspect, vlm
+from tenken.cli import align, config, eval, inspect, train, vlm
 from tenken.cli.output import TenkenGroup
 
 app = typer.Typer(
@@ -45,7 +45,7 @@ def _root(
     """tenken (点検): vision-language-model field inspection."""
 
 
-for _module in (inspect, align, vlm, eval, config):
+for _module in (inspect, align, vlm, eval, config, train):
     _module.register(app)
 
 

@@ -71,6 +71,7 @@ class Recipe(BaseModel):
     lang_ratio: dict[str, float] | None = None
     early_stopping: EarlyStopping | None = None
     training: dict[str, Any] = Field(default_factory=dict)
+    max_minutes: float | None = Field(None, gt=0, description="stop training after this wall-clock time")
     rewards: dict[str, float] = Field(default_factory=dict, description="GRPO: reward name -> weight")
     reward_options: dict[str, Any] = Field(default_factory=dict, description="GRPO: options of the rewards")
 

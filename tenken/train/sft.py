@@ -59,10 +59,13 @@ def _trainer_callback_base() -> type:
 def make_callbacks(
     recipe: Recipe, val: SampleDataset | None, processor: Any, out: Path, progress: Progress | None
 ) -> tuple[list[Any], dict[str, Any]]:
-    """The validation / early-stopping and progress callbacks, and the state they share
-    (``best``: best score, ``best_step``, ``best_weights``: trainable tensors at the best score)."""
+    """The validation / early-stopping, time-budget (``recipe.max_minutes``) and progress callbacks, and the
+    state they share (``best``: best score, ``best_step``, ``best_weights``: trainable tensors at the best
+    score, ``history``, ``stopped_by_time``)."""
     base = _trainer_callback_base()
-    state: dict[str, Any] = {"best": None, "best_step": None, "best_weights": None, "history": []}
+    state: dict[str, Any] = {
+        "best": None, "best_step": None, "best_weights": None, "history": [], "stopped_by_time": False
+    }  # fmt: skip
     es = recipe.early_stopping
 
     class Validate(base):  # type: ignore[misc, valid-type]
@@ -91,6 +94,14 @@ def make_callbacks(
                     control.should_training_stop = True
 
     class Report(base):  # type: ignore[misc, valid-type]
+        def on_train_begin(self, args: Any, st: Any, control: Any, **kw: Any) -> None:
+            self.t0 = time.perf_counter()
+
+        def on_step_end(self, args: Any, st: Any, control: Any, **kw: Any) -> None:
+            if recipe.max_minutes and time.perf_counter() - self.t0 > 60 * recipe.max_minutes:
+                state["stopped_by_time"] = True
+                control.should_training_stop = True
+
         def on_log(self, args: Any, st: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
             if progress and logs:
                 progress({"step": st.global_step, "max_steps": st.max_steps, **logs})
@@ -146,7 +157,9 @@ def run_sft(
         recipe, ckpt_dir, SFTConfig, seed=seed, dataset_kwargs={"skip_prepare_dataset": True}, max_length=None
     )
     callbacks, state = make_callbacks(recipe, val_ds, processor, out, progress)
-    trainer = SFTTrainer(model=net, args=args, train_dataset=train_ds.to_hf(), processing_class=processor, callbacks=callbacks)
+    trainer = SFTTrainer(
+        model=net, args=args, train_dataset=train_ds.to_hf(), processing_class=processor, callbacks=callbacks
+    )
     t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=True if resume else None)
     seconds = time.perf_counter() - t0
@@ -170,6 +183,7 @@ def run_sft(
         "seconds": seconds,
         "best_step": state["best_step"],
         "best": state["best"],
+        "stopped_by_time": state["stopped_by_time"],
         "validation": state["history"],
         "out": str(out),
     }

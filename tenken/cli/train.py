@@ -1,0 +1,154 @@
+"""``tenken train``: assemble a LLaVA-style VLM, fine-tune it (SFT stages, GRPO), merge LoRA, make smoke data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from tenken.cli.output import JsonFlag, console, emit, err_console
+from tenken.cli.vlm import FamilyOpt
+
+train_app = typer.Typer(
+    name="train",
+    help=(
+        "Train VLMs on tenken training JSONL: assemble (vision tower + projector + LLM), SFT stages from YAML "
+        "recipes (projector, LoRA, full), GRPO with verifiable rewards, LoRA merge.\n\n"
+        "Example: tenken train sft --recipe lora-sft --data train.jsonl --val val.jsonl "
+        "--model Qwen/Qwen2.5-VL-3B-Instruct --out runs/sft1"
+    ),
+    no_args_is_help=True,
+)
+
+RecipeOpt = Annotated[
+    str, typer.Option("--recipe", "-r", help="Shipped recipe name (see `tenken train recipes`) or a YAML file.")
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a recipe key, e.g. --set training.learning_rate=5e-4 (repeatable)."),
+]
+DataOpt = Annotated[Path, typer.Option("--data", "-d", help="Training JSONL (tenken's training-data format).")]
+ValOpt = Annotated[Path | None, typer.Option("--val", help="Validation JSONL: scored for early stopping.")]
+ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Checkpoint directory or hub id to start from.")]
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output folder (checkpoint, logs, summary.json).")]
+
+
+def _printer(as_json: bool) -> Any:
+    """A progress callback printing one line per log record (quiet with --json)."""
+
+    def show(rec: dict[str, Any]) -> None:
+        if as_json:
+            return
+        if "validation" in rec:
+            v = rec["validation"]
+            err_console.print(f"step {rec['step']}: validation f1_bbox={v['f1_bbox']:.3f} (n={v['n']})")
+        elif "loss" in rec:
+            err_console.print(f"step {rec['step']}/{rec.get('max_steps', '?')}: loss={rec['loss']:.4f}")
+
+    return show
+
+
+@train_app.command("sft")
+def sft_cmd(
+    recipe: RecipeOpt,
+    data: DataOpt,
+    model: ModelOpt,
+    out: OutOpt,
+    val: ValOpt = None,
+    family: FamilyOpt = None,
+    box_format: Annotated[
+        str | None, typer.Option("--box-format", help="LLaVA-style models: the box frame to train (default rel1000).")
+    ] = None,
+    set_: SetOpt = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in OUT.")] = False,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Use only N training samples.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Shuffling and trainer seed.")] = 0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Supervised fine-tuning with a recipe; the result in OUT loads with `tenken.load_vlm(OUT)`.
+
+    Examples:
+
+      tenken train sft -r stage1.0-projector -d caption.jsonl -m runs/assembled -o runs/s10
+
+      tenken train sft -r full -d data/train.jsonl --val data/val.jsonl -m tiny -o runs/tiny --set max_minutes=10
+    """
+    from tenken.train.recipe import load_recipe
+    from tenken.train.sft import run_sft
+
+    rec = load_recipe(recipe, set_ or [])
+    summary = run_sft(
+        rec, data, model, out, val=val, family=family, resume=resume, limit=limit, seed=seed,
+        progress=_printer(as_json), **({"box_format": box_format} if box_format else {}),
+    )  # fmt: skip
+
+    def human() -> None:
+        console.print(
+            f"[green]trained[/] {summary['steps']} steps in {summary['seconds']:.0f} s "
+            f"(loss {summary['train_loss']:.4f}, best {summary['best']}) -> {out}"
+        )
+
+    emit(summary, as_json, human)
+
+
+@train_app.command("recipes")
+def recipes_cmd(as_json: JsonFlag = False) -> None:
+    """List the shipped recipes."""
+    from tenken.train.recipe import load_recipe, recipe_names
+
+    rows = [{"name": n, "stage": (r := load_recipe(n)).stage, "description": r.description} for n in recipe_names()]
+
+    def human() -> None:
+        for row in rows:
+            console.print(f"[bold]{row['name']}[/] ({row['stage']}): {row['description']}")
+
+    emit(rows, as_json, human)
+
+
+@train_app.command("colour-data")
+def colour_data_cmd(
+    out: OutOpt,
+    n: Annotated[int, typer.Option("--n", min=1, help="Number of scenes.")] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    side: Annotated[int, typer.Option("--side", min=16, help="Image side in pixels.")] = 32,
+    blind: Annotated[bool, typer.Option("--blind", help="Replace images by noise (the blind baseline).")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Synthetic colour-distractor grounding data (smoke test of train -> infer -> eval).
+
+    Example: tenken train colour-data -o data/colour --n 4000
+    """
+    from tenken.train.synthetic import write_colour_grounding
+
+    train, rec = write_colour_grounding(out, n, seed=seed, side=side, blind=blind)
+    result = {"train": str(train), "rec": {k: str(v) for k, v in rec.items()}, "n": n}
+    emit(result, as_json, lambda: console.print(f"wrote {n} scenes: {train} and {', '.join(map(str, rec.values()))}"))
+
+
+@train_app.command("assemble")
+def assemble_cmd(
+    vision: Annotated[str, typer.Option("--vision", help="SigLIP / SigLIP 2 (fixed-resolution) checkpoint.")],
+    llm: Annotated[str, typer.Option("--llm", help="Causal LLM checkpoint (with its tokenizer).")],
+    out: OutOpt,
+    chat_template: Annotated[
+        Path | None, typer.Option("--chat-template", help="Jinja chat template file placing {'type': 'image'} items.")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the projector's initialisation.")] = 0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Vision tower + new 2-layer MLP projector + LLM -> a LLaVA checkpoint loadable by tenken.load_vlm / vLLM.
+
+    Example: tenken train assemble --vision google/siglip2-so400m-patch14-384 --llm Qwen/Qwen2.5-0.5B-Instruct
+    -o runs/assembled   (then: tenken train sft -r stage1.0-projector -m runs/assembled ...)
+    """
+    from tenken.train.assemble import assemble
+
+    template = chat_template.read_text(encoding="utf-8") if chat_template else None
+    info = assemble(vision, llm, out, chat_template=template, seed=seed)
+    emit(info, as_json, lambda: console.print(f"[green]assembled[/] {info['parameters']} -> {out}"))
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``train`` command group to the root app."""
+    app.add_typer(train_app, name="train", rich_help_panel="Training")
