@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -78,10 +80,11 @@ def sft_cmd(
     from tenken.train.sft import run_sft
 
     rec = load_recipe(recipe, set_ or [])
-    summary = run_sft(
-        rec, data, model, out, val=val, family=family, resume=resume, limit=limit, seed=seed,
-        progress=_printer(as_json), **({"box_format": box_format} if box_format else {}),
-    )  # fmt: skip
+    with contextlib.redirect_stdout(sys.stderr):  # the trainer prints its logs: keep stdout for --json
+        summary = run_sft(
+            rec, data, model, out, val=val, family=family, resume=resume, limit=limit, seed=seed,
+            progress=_printer(as_json), **({"box_format": box_format} if box_format else {}),
+        )  # fmt: skip
 
     def human() -> None:
         console.print(
@@ -147,6 +150,96 @@ def assemble_cmd(
     template = chat_template.read_text(encoding="utf-8") if chat_template else None
     info = assemble(vision, llm, out, chat_template=template, seed=seed)
     emit(info, as_json, lambda: console.print(f"[green]assembled[/] {info['parameters']} -> {out}"))
+
+
+def _reward_weights(items: list[str] | None) -> dict[str, float] | None:
+    """``["iou_f1=2", "format"]`` -> ``{"iou_f1": 2.0, "format": 1.0}``."""
+    from tenken.core.errors import InputError
+
+    if not items:
+        return None
+    out = {}
+    for item in items:
+        name, _, weight = item.partition("=")
+        try:
+            out[name.strip()] = float(weight) if weight else 1.0
+        except ValueError:
+            raise InputError(f"--reward {item!r}: expected NAME or NAME=WEIGHT, e.g. iou_f1=2") from None
+    return out
+
+
+@train_app.command("grpo")
+def grpo_cmd(
+    recipe: RecipeOpt,
+    data: DataOpt,
+    model: ModelOpt,
+    out: OutOpt,
+    val: ValOpt = None,
+    reward: Annotated[
+        list[str] | None,
+        typer.Option("--reward", help="NAME[=WEIGHT], repeatable (default: the recipe's). See `tenken train rewards`."),
+    ] = None,
+    schema: Annotated[
+        Path | None, typer.Option("--schema", help="JSON Schema for the 'schema' reward (e.g. the report schema).")
+    ] = None,
+    family: FamilyOpt = None,
+    set_: SetOpt = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in OUT.")] = False,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Use only N training prompts.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Shuffling and trainer seed.")] = 0,
+    as_json: JsonFlag = False,
+) -> None:
+    """GRPO with verifiable rewards (TRL GRPOTrainer) from an SFT checkpoint; the result in OUT loads with
+    tenken.load_vlm.
+
+    Examples:
+
+      tenken train grpo -r grpo-lora -d train.jsonl --val val.jsonl -m runs/sft1 -o runs/grpo1
+
+      tenken train grpo -r grpo-lora -d reports.jsonl -m runs/sft1 -o runs/grpo2 --reward schema=1 --reward iou_f1=2
+      --schema tenken/schemas/report.schema.json
+    """
+    from tenken.train.grpo import run_grpo
+    from tenken.train.recipe import load_recipe
+
+    rec = load_recipe(recipe, set_ or [])
+    options = {k: dict(v) for k, v in rec.reward_options.items()}
+    if schema is not None:
+        options.setdefault("schema", {})["schema"] = str(schema)
+    with contextlib.redirect_stdout(sys.stderr):
+        summary = run_grpo(
+            rec, data, model, out, val=val, rewards=_reward_weights(reward), reward_options=options,
+            family=family, resume=resume, limit=limit, seed=seed, progress=_printer(as_json),
+        )  # fmt: skip
+    emit(summary, as_json, lambda: console.print(f"[green]GRPO[/] {summary['steps']} steps -> {out}"))
+
+
+@train_app.command("rewards")
+def rewards_cmd(as_json: JsonFlag = False) -> None:
+    """List the GRPO rewards."""
+    from tenken.train.rewards import REWARDS
+
+    rows = [
+        {"name": n, "doc": " ".join((REWARDS.get(n).__doc__ or "").split("\n\n")[0].split())} for n in REWARDS.names()
+    ]
+    emit(rows, as_json, lambda: [console.print(f"[bold]{r['name']}[/]: {r['doc']}") for r in rows])
+
+
+@train_app.command("merge")
+def merge_cmd(
+    base: Annotated[str, typer.Option("--base", help="The base checkpoint the adapter was trained on.")],
+    adapter: Annotated[Path, typer.Option("--adapter", help="LoRA adapter folder (adapter_config.json).")],
+    out: OutOpt,
+    as_json: JsonFlag = False,
+) -> None:
+    """Merge a LoRA adapter into its base: a plain checkpoint for tenken.load_vlm, `tenken serve` and vLLM.
+
+    Example: tenken train merge --base Qwen/Qwen2.5-VL-3B-Instruct --adapter runs/sft1/adapter -o runs/merged
+    """
+    from tenken.train.stages import merge_adapter
+
+    path = merge_adapter(base, adapter, out)
+    emit({"out": str(path)}, as_json, lambda: console.print(f"[green]merged[/] -> {path}"))
 
 
 def register(app: typer.Typer) -> None:

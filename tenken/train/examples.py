@@ -20,7 +20,7 @@ from PIL import Image
 
 from tenken.core.artifacts import LoadReport
 from tenken.core.errors import InputError
-from tenken.core.images import image_size, load_image
+from tenken.core.images import load_image
 from tenken.data.format import TrainingSample, read_samples
 from tenken.vlm.convert import MarkedBox, chat_messages
 from tenken.vlm.families import Family
@@ -123,6 +123,28 @@ class SampleDataset:
 
         return Dataset.from_dict({"index": list(range(len(self)))}).with_transform(transform)
 
-    def image_sizes(self, i: int) -> list[tuple[int, int]]:
-        """``(width, height)`` of sample ``i``'s images."""
-        return [image_size(load_image(p)) for p in self.samples[i].image_paths(self.base)]
+    def truth_row(self, i: int, example: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Ground truth of sample ``i`` as reward columns: ``boxes`` (pixel xyxy of its first image), ``labels``,
+        ``image_size`` ``[width, height]`` (see :func:`tenken.train.rewards.truths_from_columns`)."""
+        example = example if example is not None else self[i]
+        boxes = [b for b in self.samples[i].boxes if b.image == 0]
+        im = example["images"][0]
+        return {
+            "boxes": [list(b.box) for b in boxes],
+            "labels": [b.label for b in boxes],
+            "image_size": [im.width, im.height],
+        }
+
+    def to_hf_prompts(self) -> Any:
+        """Like :meth:`to_hf` for GRPO: rows are ``prompt``, ``images`` and the reward columns of
+        :meth:`truth_row` (the completion is generated, not given)."""
+        from datasets import Dataset
+
+        def transform(batch: dict[str, list[Any]]) -> dict[str, list[Any]]:
+            rows = []
+            for i in batch["index"]:
+                ex = self[i]
+                rows.append({"prompt": ex["prompt"], "images": ex["images"], **self.truth_row(i, ex)})
+            return {k: [r[k] for r in rows] for k in rows[0]} if rows else {}
+
+        return Dataset.from_dict({"index": list(range(len(self)))}).with_transform(transform)

@@ -46,7 +46,8 @@ class LoraSpec(BaseModel):
 
 class EarlyStopping(BaseModel):
     """Score ``samples`` validation samples every ``every_steps`` optimizer steps with ``tenken.eval``'s
-    per-sample detection F1 (``metric``: ``f1_bbox`` or ``f1_bbox_label``); stop after ``patience`` scores
+    per-sample detection F1 (``metric``: ``f1_bbox`` or ``f1_bbox_label``; ``reward``: the GRPO rewards'
+    weighted mean); stop after ``patience`` scores
     without improvement and keep the best model."""
 
     model_config = ConfigDict(extra="forbid")
@@ -54,7 +55,7 @@ class EarlyStopping(BaseModel):
     every_steps: int = Field(100, ge=1)
     patience: int = Field(3, ge=1)
     samples: int = Field(64, ge=1)
-    metric: Literal["f1_bbox", "f1_bbox_label"] = "f1_bbox"
+    metric: Literal["f1_bbox", "f1_bbox_label", "reward"] = "f1_bbox"
     max_new_tokens: int = Field(128, ge=1)
 
 

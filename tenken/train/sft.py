@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,13 @@ def _trainer_callback_base() -> type:
 
 
 def make_callbacks(
-    recipe: Recipe, val: SampleDataset | None, processor: Any, out: Path, progress: Progress | None
+    recipe: Recipe,
+    val: SampleDataset | None,
+    processor: Any,
+    out: Path,
+    progress: Progress | None,
+    rewards: Mapping[str, float] | None = None,
+    reward_options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> tuple[list[Any], dict[str, Any]]:
     """The validation / early-stopping, time-budget (``recipe.max_minutes``) and progress callbacks, and the
     state they share (``best``: best score, ``best_step``, ``best_weights``: trainable tensors at the best
@@ -76,7 +82,8 @@ def make_callbacks(
             if val is None or es is None or st.global_step % es.every_steps:
                 return
             t0 = time.perf_counter()
-            scores = score_model(model, processor, val, es.samples, es.max_new_tokens)
+            scores = score_model(model, processor, val, es.samples, es.max_new_tokens, rewards=rewards,
+                                 reward_options=reward_options)  # fmt: skip
             row = {"step": st.global_step, "epoch": st.epoch, **scores.to_dict(), "seconds": time.perf_counter() - t0}
             row["example_answer"] = scores.answers[0][:200] if scores.answers else None
             with JsonlAppender(out / "validation.jsonl") as log:
@@ -84,7 +91,7 @@ def make_callbacks(
             state["history"].append(row)
             if progress:
                 progress({"step": st.global_step, "validation": row})
-            value = row[es.metric]
+            value = row["rewards"].get("total", float("nan")) if es.metric == "reward" else row[es.metric]
             if state["best"] is None or value > state["best"]:
                 state["best"], state["best_step"], self.bad = value, st.global_step, 0
                 state["best_weights"] = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}

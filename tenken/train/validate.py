@@ -5,7 +5,8 @@ parser and score them with :mod:`tenken.eval`'s per-sample detection F1 (DESIGN.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,7 @@ import numpy as np
 from tenken.core.detections import Detections
 from tenken.eval.detection import score_detections
 from tenken.train.examples import SampleDataset
+from tenken.train.rewards import Truth, score_completion
 from tenken.vlm.backends.base import BackendError, VLMRequest
 from tenken.vlm.backends.hf import TransformersBackend
 from tenken.vlm.parse import parse_detections
@@ -26,10 +28,11 @@ class ValidationScores:
     f1_bbox_label: float
     n: int
     answers: list[str]
+    rewards: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"f1_bbox", "f1_bbox_label", "n"}``."""
-        return {"f1_bbox": self.f1_bbox, "f1_bbox_label": self.f1_bbox_label, "n": self.n}
+        """``{"f1_bbox", "f1_bbox_label", "n", "rewards": {name: mean}}``."""
+        return {"f1_bbox": self.f1_bbox, "f1_bbox_label": self.f1_bbox_label, "n": self.n, "rewards": self.rewards}
 
 
 def request_for(example: dict[str, Any], max_new_tokens: int) -> VLMRequest | None:
@@ -51,9 +54,17 @@ def request_for(example: dict[str, Any], max_new_tokens: int) -> VLMRequest | No
 
 
 def score_model(
-    model: Any, processor: Any, dataset: SampleDataset, n: int, max_new_tokens: int = 128, batch_size: int = 8
+    model: Any,
+    processor: Any,
+    dataset: SampleDataset,
+    n: int,
+    max_new_tokens: int = 128,
+    batch_size: int = 8,
+    rewards: Mapping[str, float] | None = None,
+    reward_options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> ValidationScores:
-    """Generate (greedy) for the first ``n`` samples of ``dataset`` and score boxes against theirs.
+    """Generate (greedy) for the first ``n`` samples of ``dataset`` and score boxes against theirs, and the
+    mean of each reward in ``rewards`` (names -> weights, :mod:`tenken.train.rewards`) with their ``"total"``.
 
     Boxes of the sample's first image are the ground truth; samples whose prompt is not a single user turn are
     skipped. The model is put in eval mode and back in train mode afterwards.
@@ -91,4 +102,11 @@ def score_model(
     if not truths:
         return ValidationScores(float("nan"), float("nan"), 0, [])
     scores = score_detections(truths, preds)
-    return ValidationScores(scores.f1_bbox, scores.f1_bbox_label, len(truths), answers)
+    means: dict[str, float] = {}
+    if rewards:
+        rows = [
+            score_completion(a, Truth(t.xyxy, t.labels, t.image_size, family), rewards, reward_options)
+            for a, t in zip(answers, truths, strict=True)
+        ]
+        means = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
+    return ValidationScores(scores.f1_bbox, scores.f1_bbox_label, len(truths), answers, means)
