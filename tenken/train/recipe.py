@@ -85,6 +85,17 @@ class Recipe(BaseModel):
         return self
 
 
+def _scalar(text: str) -> Any:
+    """A value as YAML reads it, except that ``5e-4`` is a number (YAML 1.1 wants ``5.0e-4``)."""
+    value = yaml.safe_load(text)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
 def recipe_names() -> list[str]:
     """Names of the shipped recipes."""
     return sorted(p.stem for p in RECIPE_DIR.glob("*.yaml"))
@@ -118,7 +129,7 @@ def load_recipe(name_or_path: str | os.PathLike, overrides: list[str] | tuple[st
             node = node.setdefault(p, {}) if isinstance(node, dict) else None
             if node is None:
                 raise InputError(f"override {item!r}: {p!r} is not a section")
-        node[leaf] = yaml.safe_load(value)
+        node[leaf] = _scalar(value)
     try:
         return Recipe.model_validate(data).check()
     except ValidationError as exc:
