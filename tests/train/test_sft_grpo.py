@@ -62,7 +62,7 @@ def test_lora_sft_exports_a_merged_checkpoint(tiny_qwen25_path, colour_data, tmp
                 "lora.r=4",
                 "--json",
             ],
-        )  # fmt: skip
+        )
     )
     assert 0 < summary["trainable_parameters"] < summary["total_parameters"]
     assert not (out / "adapter_config.json").exists()  # merged: a plain checkpoint
@@ -104,7 +104,7 @@ def test_grpo_runs_with_rewards_and_logs_them(tiny_qwen25_path, colour_data, col
                 "gibberish=0.5",
                 "--json",
             ],
-        )  # fmt: skip
+        )
     )
     assert summary["rewards"] == {"rec_iou": 1.0, "gibberish": 0.5}
     assert set(summary["validation_before"]["rewards"]) == {"rec_iou", "gibberish", "total"}
