@@ -65,7 +65,7 @@ def build_tokenizer(corpus: list[str]):
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=900, special_tokens=SPECIALS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        vocab_size=1500, special_tokens=SPECIALS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
     )
     tok.train_from_iterator(corpus, trainer=trainer)
     return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>")
@@ -88,6 +88,8 @@ def corpus(families: list) -> list[str]:
                     s = rng.integers(6, 13)
                     box = np.array([[x1, y1, min(x1 + s, 32), min(y1 + s, 32)]], dtype=float)
                     out.append(fam.format_boxes(box, [expr], (32, 32)))
+        grid = fam.box_values(np.array([[k, k, k, k] for k in range(33)], dtype=float), (32, 32))
+        out.extend(" ".join(str(row[0]) for row in grid) for _ in range(20))  # every coordinate: one token
     return out
 
 

@@ -242,6 +242,48 @@ def merge_cmd(
     emit({"out": str(path)}, as_json, lambda: console.print(f"[green]merged[/] -> {path}"))
 
 
+@train_app.command("budget")
+def budget_cmd(
+    images: Annotated[list[str], typer.Argument(help="Image files or sizes WIDTHxHEIGHT (e.g. 7680x2160).")],
+    tile_size: Annotated[int, typer.Option("--tile-size", min=14, help="Tile side in pixels.")] = 448,
+    max_tiles: Annotated[int, typer.Option("--max-tiles", min=1, help="Most tiles per image.")] = 12,
+    tokens_per_tile: Annotated[int, typer.Option("--tokens-per-tile", min=1, help="Visual tokens per tile.")] = 256,
+    no_thumbnail: Annotated[bool, typer.Option("--no-thumbnail", help="No whole-image thumbnail tile.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Dynamic-tiling token budget per image (InternVL / Eagle 2 grid): tiles, tokens and the scale kept.
+
+    Example (a side-by-side pair vs one frame): tenken train budget 7680x2160 3840x2160 --tile-size 384
+    --tokens-per-tile 729
+    """
+    import re
+
+    from tenken.core.errors import InputError
+    from tenken.core.images import image_size, load_image
+    from tenken.vlm.tiling import budget_report
+
+    rows = []
+    for item in images:
+        m = re.fullmatch(r"(\d+)x(\d+)", item)
+        if m:
+            size = (int(m.group(1)), int(m.group(2)))
+        elif Path(item).is_file():
+            size = image_size(load_image(item))
+        else:
+            raise InputError(f"{item}: neither an image file nor a size WIDTHxHEIGHT")
+        b = budget_report(size, tile_size, max_tiles, tokens_per_tile, not no_thumbnail)
+        rows.append({"image": item, **b.to_dict()})
+
+    def human() -> None:
+        for r in rows:
+            console.print(
+                f"{r['image']}: grid {r['grid'][0]}x{r['grid'][1]}, {r['n_tiles']} tiles, {r['tokens']} tokens, "
+                f"scale {r['scale']:.2f}, {r['pixels_per_token']:.0f} px per token"
+            )
+
+    emit(rows, as_json, human)
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``train`` command group to the root app."""
     app.add_typer(train_app, name="train", rich_help_panel="Training")
