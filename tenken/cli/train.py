@@ -86,6 +86,9 @@ def sft_cmd(
             progress=_printer(as_json), **({"box_format": box_format} if box_format else {}),
         )  # fmt: skip
 
+    if summary["rank"]:
+        return  # distributed run (accelerate launch): only the main process reports
+
     def human() -> None:
         console.print(
             f"[green]trained[/] {summary['steps']} steps in {summary['seconds']:.0f} s "
@@ -211,7 +214,8 @@ def grpo_cmd(
             rec, data, model, out, val=val, rewards=_reward_weights(reward), reward_options=options,
             family=family, resume=resume, limit=limit, seed=seed, progress=_printer(as_json),
         )  # fmt: skip
-    emit(summary, as_json, lambda: console.print(f"[green]GRPO[/] {summary['steps']} steps -> {out}"))
+    if not summary["rank"]:  # distributed run (accelerate launch): only the main process reports
+        emit(summary, as_json, lambda: console.print(f"[green]GRPO[/] {summary['steps']} steps -> {out}"))
 
 
 @train_app.command("rewards")

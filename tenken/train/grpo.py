@@ -22,8 +22,8 @@ from tenken.core.errors import InputError
 from tenken.train.examples import SampleDataset
 from tenken.train.recipe import Recipe
 from tenken.train.rewards import grpo_reward_functions
-from tenken.train.sft import Progress, make_callbacks, trainer_args
-from tenken.train.stages import apply_stage, export_checkpoint, load_for_training, trainable_parameters
+from tenken.train.sft import Progress, finish, make_callbacks, trainer_args
+from tenken.train.stages import apply_stage, load_for_training, trainable_parameters
 from tenken.train.validate import score_model
 from tenken.vlm.loader import checkpoint_family
 
@@ -92,11 +92,7 @@ def run_grpo(
     t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=True if resume else None)
     seconds = time.perf_counter() - t0
-    if state["best_weights"] is not None:
-        params = dict(net.named_parameters())
-        for name, value in state["best_weights"].items():
-            params[name].data.copy_(value)
-    export_checkpoint(net, processor, out)
+    rank = finish(trainer, net, processor, state, out)
     history = [
         {"step": h["step"], **{k: v for k, v in h.items() if k.startswith("reward")}}
         for h in trainer.state.log_history
@@ -120,6 +116,8 @@ def run_grpo(
         "stopped_by_time": state["stopped_by_time"],
         "train_rewards": history,
         "out": str(out),
+        "rank": rank,
     }
-    write_json(out / "summary.json", summary)
+    if rank == 0:
+        write_json(out / "summary.json", summary)
     return summary

@@ -116,6 +116,22 @@ def make_callbacks(
     return [Validate(), Report()], state
 
 
+def finish(trainer: Any, net: Any, processor: Any, state: dict[str, Any], out: Path) -> int:
+    """After training: restore the best validated weights (when they were kept whole: one process or DDP, not
+    sharded ZeRO-3/FSDP, where the last weights are exported), then on the main process export ``out`` as a
+    plain checkpoint (LoRA merged). Returns this process's rank (0 = the main one)."""
+    rank = trainer.args.process_index
+    best = state["best_weights"]
+    params = dict(net.named_parameters())
+    if best is not None and all(params[n].shape == v.shape for n, v in best.items()):
+        for name, value in best.items():
+            params[name].data.copy_(value)
+    trainer.accelerator.wait_for_everyone()
+    if rank == 0:
+        export_checkpoint(trainer.accelerator.unwrap_model(net), processor, out)
+    return rank
+
+
 def run_sft(
     recipe: Recipe,
     data: str | os.PathLike,
@@ -170,11 +186,7 @@ def run_sft(
     t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=True if resume else None)
     seconds = time.perf_counter() - t0
-    if state["best_weights"] is not None:  # export the best validated weights, not the last
-        params = dict(net.named_parameters())
-        for name, value in state["best_weights"].items():
-            params[name].data.copy_(value)
-    export_checkpoint(net, processor, out)
+    rank = finish(trainer, net, processor, state, out)
     summary = {
         "recipe": recipe.name,
         "model": str(model),
@@ -193,6 +205,8 @@ def run_sft(
         "stopped_by_time": state["stopped_by_time"],
         "validation": state["history"],
         "out": str(out),
+        "rank": rank,
     }
-    write_json(out / "summary.json", summary)
+    if rank == 0:
+        write_json(out / "summary.json", summary)
     return summary
