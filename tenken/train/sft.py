@@ -119,7 +119,7 @@ def make_callbacks(
 def finish(trainer: Any, net: Any, processor: Any, state: dict[str, Any], out: Path) -> int:
     """After training: restore the best validated weights (when they were kept whole: one process or DDP, not
     sharded ZeRO-3/FSDP, where the last weights are exported), then on the main process export ``out`` as a
-    plain checkpoint (LoRA merged). Returns this process's rank (0 = the main one)."""
+    plain checkpoint (LoRA merged; the adapter alone in ``out/adapter``). Returns this process's rank."""
     rank = trainer.args.process_index
     best = state["best_weights"]
     params = dict(net.named_parameters())
@@ -128,7 +128,10 @@ def finish(trainer: Any, net: Any, processor: Any, state: dict[str, Any], out: P
             params[name].data.copy_(value)
     trainer.accelerator.wait_for_everyone()
     if rank == 0:
-        export_checkpoint(trainer.accelerator.unwrap_model(net), processor, out)
+        model = trainer.accelerator.unwrap_model(net)
+        if hasattr(model, "peft_config"):
+            model.save_pretrained(out / "adapter")  # the LoRA alone too (tenken train merge, or serving adapters)
+        export_checkpoint(model, processor, out)
     return rank
 
 

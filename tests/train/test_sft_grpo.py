@@ -67,6 +67,18 @@ def test_lora_sft_exports_a_merged_checkpoint(tiny_qwen25_path, colour_data, tmp
     assert 0 < summary["trainable_parameters"] < summary["total_parameters"]
     assert not (out / "adapter_config.json").exists()  # merged: a plain checkpoint
     assert load_vlm(str(out)).family.name == "qwen2.5-vl"
+    merged = tmp_path / "merged"
+    r = runner.invoke(app, ["train", "merge", "--base", str(tiny_qwen25_path), "--adapter", str(out / "adapter"),
+                            "-o", str(merged), "--json"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    import torch
+    from safetensors.torch import load_file
+
+    a, b = load_file(out / "model.safetensors"), load_file(merged / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    bad = runner.invoke(app, ["train", "merge", "--base", str(tiny_qwen25_path), "--adapter", str(tmp_path), "-o",
+                              str(tmp_path / "m2")])  # fmt: skip
+    assert bad.exit_code != 0 and "adapter_config.json" in bad.output
 
 
 def test_resume_without_checkpoints_is_an_error(tiny_llava_path, colour_data, tmp_path):
