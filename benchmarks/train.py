@@ -5,7 +5,8 @@ from a tiny SigLIP and a tiny Qwen2 LM), on synthetic colour-distractor groundin
 square?" among squares of other colours, 32x32 images, boxes written in the family's convention):
 
 1. ``tenken eval run rec`` of the untrained model on held-out scenes (acc@0.5 ~ 0);
-2. ``tenken train sft --recipe full`` on a few thousand scenes (time-capped), then ``tenken eval run rec``
+2. ``tenken train sft --recipe full`` on a few thousand scenes (capped in CPU time of the training process,
+   all threads: a budget that does not depend on what else the machine runs), then ``tenken eval run rec``
    through ``tenken.load_vlm`` on the held-out scenes (target: acc@0.5 >= 0.9 within 15 CPU minutes);
 3. the blind baseline: the same training with every image replaced by noise, evaluated on the real scenes;
 4. (stage ``grpo``) ``tenken train grpo`` from the SFT checkpoint on a harder variant (more, smaller distractors),
@@ -13,8 +14,10 @@ square?" among squares of other colours, 32x32 images, boxes written in the fami
 
 Prints a table, writes ``benchmarks/results/train.json`` and PNG curves (validation F1 per step; GRPO reward).
 
-    python benchmarks/train.py --families qwen2.5-vl llava --minutes 12 --n-train 4000
-    python benchmarks/train.py --families llava --minutes 2 --n-train 500 --quick   # plumbing check
+    python benchmarks/train.py --families qwen2.5-vl --stages sft &      # families can run at once
+    python benchmarks/train.py --families llava --stages sft &
+    python benchmarks/train.py --families qwen2.5-vl llava --stages grpo
+    python benchmarks/train.py --report                                  # merge, plot, table
 """
 
 from __future__ import annotations
@@ -146,6 +149,7 @@ def build_llava_parts(root: Path, tokenizer) -> tuple[Path, Path]:
 
     from tenken.train.assemble import CHATML_TEMPLATE
 
+    root.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
     vcfg = SiglipVisionConfig(
         hidden_size=96, intermediate_size=192, num_hidden_layers=4, num_attention_heads=4, image_size=32, patch_size=8
@@ -181,8 +185,9 @@ def main() -> None:
     ap.add_argument("--families", nargs="+", default=["qwen2.5-vl", "llava"], choices=["qwen2.5-vl", "llava"])
     ap.add_argument("--n-train", type=int, default=4000)
     ap.add_argument("--n-test", type=int, default=200)
-    ap.add_argument("--minutes", type=float, default=12.0, help="time cap of each SFT run")
-    ap.add_argument("--blind-minutes", type=float, default=4.0, help="time cap of each blind-baseline run")
+    ap.add_argument("--cpu-minutes", type=float, default=15.0, help="CPU-time cap of each SFT run (all threads)")
+    ap.add_argument("--blind-cpu-minutes", type=float, default=5.0, help="CPU-time cap of each blind run")
+    ap.add_argument("--max-steps", type=int, default=300, help="steps of the cosine schedule (batch 32)")
     ap.add_argument("--lr", type=float, default=5e-4)
     ap.add_argument(
         "--stages",
@@ -191,10 +196,14 @@ def main() -> None:
         choices=["sft", "grpo"],
         help="sft: before/SFT/blind; grpo: GRPO from the SFT checkpoint (needs a finished sft stage)",
     )
-    ap.add_argument("--grpo-minutes", type=float, default=6.0)
+    ap.add_argument("--grpo-minutes", type=float, default=4.0, help="CPU-time cap of each GRPO run")
     ap.add_argument("--grpo-lr", type=float, default=5e-5)
     ap.add_argument("--work", type=Path, default=Path("/tmp/tenken-bench-train"))
+    ap.add_argument("--report", action="store_true", help="only merge results/train-*.json, plot and print")
     args = ap.parse_args()
+    if args.report:
+        report()
+        return
 
     sys.path.insert(0, str(REPO))
     from tenken.train.synthetic import write_colour_grounding
@@ -202,63 +211,80 @@ def main() -> None:
 
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
-    log = work / "log.txt"
-    data = {
-        "train": write_colour_grounding(work / "train", args.n_train, seed=0, langs=("en",)),
-        "blind": write_colour_grounding(work / "blind", args.n_train, seed=0, langs=("en",), blind=True),
-        "val": write_colour_grounding(work / "val", 48, seed=1, langs=("en",)),
-        "test": write_colour_grounding(work / "test", args.n_test, seed=2, langs=("en",)),
-    }
     fams = [get_family("qwen2.5-vl", factor=12, min_pixels=48 * 48, max_pixels=48 * 48), get_family("llava")]
-    out_json = RESULTS / "train.json"
-    results: dict = json.loads(out_json.read_text()) if out_json.is_file() else {"families": {}}
-    results["settings"] = {k: str(v) for k, v in vars(args).items()}
-    if "grpo" in args.stages:
-        hard = {
-            "train": write_colour_grounding(work / "hard-train", 1024, seed=3, langs=("en",), distractors=(3, 5),
-                                            size=(4, 9)),
-            "val": write_colour_grounding(work / "hard-val", 48, seed=4, langs=("en",), distractors=(3, 5),
-                                          size=(4, 9)),
-        }  # fmt: skip
+    RESULTS.mkdir(parents=True, exist_ok=True)
     for name in args.families:
         root = work / name
-        if "grpo" in args.stages and "sft" not in args.stages:
-            results["families"][name]["grpo"] = grpo(root, hard, args, log)
-            out_json.write_text(json.dumps(results, indent=2, default=str))
-            continue
-        tok = build_tokenizer(corpus(fams))
         root.mkdir(exist_ok=True)
-        if name == "qwen2.5-vl":
-            base = build_qwen25(root / "base", tok)
-        else:
-            vision, lm = build_llava_parts(root, tok)
-            tenken("train", "assemble", "--vision", str(vision), "--llm", str(lm), "--out", str(root / "base"), log=log)
-            base = root / "base"
-        # the untrained model's answers are noise of max length: 40 samples show acc ~ 0 at a fraction of the time
-        row: dict = {"before": eval_rec(base, data["test"][1]["en"], root / "eval-before", log, min(40, args.n_test))}
-        for kind, minutes in (("sft", args.minutes), ("blind", args.blind_minutes)):
+        log = root / f"log-{'-'.join(args.stages)}.txt"
+        d = root / "data"  # per family: several families may run at once (separate processes)
+        data = {
+            "train": write_colour_grounding(d / "train", args.n_train, seed=0, langs=("en",)),
+            "blind": write_colour_grounding(d / "blind", args.n_train, seed=0, langs=("en",), blind=True),
+            "val": write_colour_grounding(d / "val", 48, seed=1, langs=("en",)),
+            "test": write_colour_grounding(d / "test", args.n_test, seed=2, langs=("en",)),
+        }
+        out_json = RESULTS / f"train-{name}-{'-'.join(args.stages)}.json"
+        row = {"settings": {k: str(v) for k, v in vars(args).items()}}
+        kinds = [k for k in ("sft", "blind") if k in args.stages]
+        if kinds:
+            tok = build_tokenizer(corpus(fams))
+            # a blind-only run builds its own copy of the (deterministic) base: runs may go at once
+            parts = root / ("parts" if "sft" in kinds else "parts-blind")
+            base = root / ("base" if "sft" in kinds else "base-blind")
+            if name == "qwen2.5-vl":
+                build_qwen25(base, tok)
+            else:
+                vision, lm = build_llava_parts(parts, tok)
+                tenken("train", "assemble", "--vision", str(vision), "--llm", str(lm), "--out", str(base), log=log)
+        if "sft" in kinds:  # untrained answers are noise of max length: 40 samples show acc ~ 0 in little time
+            row["before"] = eval_rec(base, data["test"][1]["en"], root / "eval-before", log, min(40, args.n_test))
+        budgets = {"sft": args.cpu_minutes, "blind": args.blind_cpu_minutes}
+        for kind, minutes in ((k, budgets[k]) for k in kinds):
             t0 = time.perf_counter()
             summary = tenken(
                 "train", "sft", "--recipe", "full", "--data", str(data[kind if kind == "blind" else "train"][0]),
                 "--val", str(data["val"][0]), "--model", str(base), "--out", str(root / kind),
-                "--set", f"max_minutes={minutes}", "--set", f"training.learning_rate={args.lr}",
-                "--set", "training.num_train_epochs=20", "--set", "early_stopping.every_steps=25",
-                "--set", "early_stopping.samples=48", "--set", "early_stopping.patience=1000",
+                "--set", f"max_cpu_minutes={minutes}", "--set", f"training.learning_rate={args.lr}",
+                "--set", f"training.max_steps={args.max_steps}", "--set", "training.warmup_steps=10",
+                "--set", "early_stopping.every_steps=25",
+                "--set", "early_stopping.samples=32", "--set", "early_stopping.patience=1000",
                 "--set", "early_stopping.max_new_tokens=48", log=log,
             )  # fmt: skip
             row[kind] = {
                 "train_seconds": time.perf_counter() - t0,
+                "train_cpu_seconds": summary["cpu_seconds"],
                 "steps": summary["steps"],
                 "best_val_f1": summary["best"],
                 "validation": summary["validation"],
                 "eval": eval_rec(root / kind, data["test"][1]["en"], root / f"eval-{kind}", log, args.n_test),
             }
             print(name, kind, json.dumps(row[kind]["eval"].get("acc@0.5")), flush=True)
-        results["families"][name] = row
+        out_json.write_text(json.dumps(row, indent=2, default=str))
         if "grpo" in args.stages:
-            row["grpo"] = grpo(root, hard, args, log)
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        out_json.write_text(json.dumps(results, indent=2, default=str))
+            row["grpo"] = grpo(root, hard_data(d), args, log)
+            out_json.write_text(json.dumps(row, indent=2, default=str))
+    report()
+
+
+def hard_data(d: Path) -> dict:
+    """The harder variant for GRPO: 3-5 distractors, 4-9 px squares."""
+    from tenken.train.synthetic import write_colour_grounding
+
+    kw = {"langs": ("en",), "distractors": (3, 5), "size": (4, 9)}
+    return {
+        "train": write_colour_grounding(d / "hard-train", 1024, seed=3, **kw),
+        "val": write_colour_grounding(d / "hard-val", 48, seed=4, **kw),
+    }
+
+
+def report() -> None:
+    """Merge ``results/train-*.json`` into ``results/train.json``, plot, print the table."""
+    results: dict = {"families": {}}
+    for path in sorted(RESULTS.glob("train-*.json")):  # train-{family}-{stages}.json
+        name = next(f for f in ("qwen2.5-vl", "llava") if path.stem.startswith(f"train-{f}-"))
+        results["families"].setdefault(name, {}).update(json.loads(path.read_text()))
+    (RESULTS / "train.json").write_text(json.dumps(results, indent=2, default=str))
     plot(results)
     table(results)
 
@@ -268,7 +294,7 @@ def grpo(root: Path, hard: dict, args: argparse.Namespace, log: Path) -> dict:
     hard scenes before and during training (``validation`` of the summary)."""
     summary = tenken(
         "train", "grpo", "--recipe", "grpo-full", "--data", str(hard["train"][0]), "--val", str(hard["val"][0]),
-        "--model", str(root / "sft"), "--out", str(root / "grpo"), "--set", f"max_minutes={args.grpo_minutes}",
+        "--model", str(root / "sft"), "--out", str(root / "grpo"), "--set", f"max_cpu_minutes={args.grpo_minutes}",
         "--set", f"training.learning_rate={args.grpo_lr}", log=log,
     )  # fmt: skip
     before = summary["validation_before"]["rewards"]["rec_iou"]
@@ -322,7 +348,8 @@ def plot(results: dict) -> None:
 
 
 def table(results: dict) -> None:
-    print(f"{'family':<12} {'before':>7} {'sft':>7} {'blind':>7} {'sft s':>7} {'steps':>6} {'grpo IoU':>16}")
+    print(f"{'family':<12} {'before':>7} {'sft':>7} {'blind':>7} {'sft cpu s':>9} {'wall s':>7} {'steps':>6} "
+          f"{'grpo IoU':>16}")  # fmt: skip
     for name, row in results["families"].items():
         g = row.get("grpo") or {}
         giou = f"{g['val_rec_iou_before']:.3f}->{g['val_rec_iou_after']:.3f}" if g.get("validation") else "-"
@@ -332,9 +359,11 @@ def table(results: dict) -> None:
             r = r.get("eval", r)
             return float(r.get("acc@0.5", float("nan")))
 
+        sft = row.get("sft", {})
         print(
             f"{name:<12} {acc('before'):>7.3f} {acc('sft'):>7.3f} {acc('blind'):>7.3f} "
-            f"{row['sft']['train_seconds']:>7.0f} {row['sft']['steps']:>6} {giou:>16}"
+            f"{sft.get('train_cpu_seconds', float('nan')):>9.0f} {sft.get('train_seconds', float('nan')):>7.0f} "
+            f"{sft.get('steps', 0):>6} {giou:>16}"
         )
 
 

@@ -73,6 +73,12 @@ class Recipe(BaseModel):
     early_stopping: EarlyStopping | None = None
     training: dict[str, Any] = Field(default_factory=dict)
     max_minutes: float | None = Field(None, gt=0, description="stop training after this wall-clock time")
+    max_cpu_minutes: float | None = Field(
+        None,
+        gt=0,
+        description="stop after this much CPU time of the training process (all threads): a budget "
+        "that does not depend on what else the machine runs",
+    )
     rewards: dict[str, float] = Field(default_factory=dict, description="GRPO: reward name -> weight")
     reward_options: dict[str, Any] = Field(default_factory=dict, description="GRPO: options of the rewards")
 

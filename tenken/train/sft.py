@@ -65,7 +65,8 @@ def make_callbacks(
     rewards: Mapping[str, float] | None = None,
     reward_options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> tuple[list[Any], dict[str, Any]]:
-    """The validation / early-stopping, time-budget (``recipe.max_minutes``) and progress callbacks, and the
+    """The validation / early-stopping, time-budget (``recipe.max_minutes``, ``max_cpu_minutes``) and progress
+    callbacks, and the
     state they share (``best``: best score, ``best_step``, ``best_weights``: trainable tensors at the best
     score, ``history``, ``stopped_by_time``)."""
     base = _trainer_callback_base()
@@ -102,10 +103,12 @@ def make_callbacks(
 
     class Report(base):  # type: ignore[misc, valid-type]
         def on_train_begin(self, args: Any, st: Any, control: Any, **kw: Any) -> None:
-            self.t0 = time.perf_counter()
+            self.t0, self.c0 = time.perf_counter(), time.process_time()
 
         def on_step_end(self, args: Any, st: Any, control: Any, **kw: Any) -> None:
-            if recipe.max_minutes and time.perf_counter() - self.t0 > 60 * recipe.max_minutes:
+            wall = recipe.max_minutes and time.perf_counter() - self.t0 > 60 * recipe.max_minutes
+            cpu = recipe.max_cpu_minutes and time.process_time() - self.c0 > 60 * recipe.max_cpu_minutes
+            if wall or cpu:
                 state["stopped_by_time"] = True
                 control.should_training_stop = True
 
@@ -186,9 +189,9 @@ def run_sft(
     trainer = SFTTrainer(
         model=net, args=args, train_dataset=train_ds.to_hf(), processing_class=processor, callbacks=callbacks
     )
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     result = trainer.train(resume_from_checkpoint=True if resume else None)
-    seconds = time.perf_counter() - t0
+    seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
     rank = finish(trainer, net, processor, state, out)
     summary = {
         "recipe": recipe.name,
@@ -203,6 +206,7 @@ def run_sft(
         "steps": result.global_step,
         "train_loss": result.training_loss,
         "seconds": seconds,
+        "cpu_seconds": cpu_seconds,
         "best_step": state["best_step"],
         "best": state["best"],
         "stopped_by_time": state["stopped_by_time"],
