@@ -66,9 +66,9 @@ def make_callbacks(
     reward_options: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> tuple[list[Any], dict[str, Any]]:
     """The validation / early-stopping, time-budget (``recipe.max_minutes``, ``max_cpu_minutes``) and progress
-    callbacks, and the
-    state they share (``best``: best score, ``best_step``, ``best_weights``: trainable tensors at the best
-    score, ``history``, ``stopped_by_time``)."""
+    callbacks, and the state they share (``best``: best score, ``best_step``, ``best_weights``: trainable
+    tensors at the best score, ``history``, ``stopped_by_time``). In a distributed run every process scores
+    (same weights, same decision); only the main one writes ``validation.jsonl``."""
     base = _trainer_callback_base()
     state: dict[str, Any] = {
         "best": None, "best_step": None, "best_weights": None, "history": [], "stopped_by_time": False
@@ -87,8 +87,9 @@ def make_callbacks(
                                  reward_options=reward_options)  # fmt: skip
             row = {"step": st.global_step, "epoch": st.epoch, **scores.to_dict(), "seconds": time.perf_counter() - t0}
             row["example_answer"] = scores.answers[0][:200] if scores.answers else None
-            with JsonlAppender(out / "validation.jsonl") as log:
-                log.write(row)
+            if args.process_index == 0:
+                with JsonlAppender(out / "validation.jsonl") as log:
+                    log.write(row)
             state["history"].append(row)
             if progress:
                 progress({"step": st.global_step, "validation": row})
