@@ -66,7 +66,9 @@ def run_grpo(
     if resume and not any(ckpt_dir.glob("checkpoint-*")):
         raise InputError(f"{out}: nothing to resume (no checkpoints in {ckpt_dir})")
     net, processor = load_for_training(model)
-    fam = checkpoint_family(net.config, getattr(processor, "image_processor", None), family, **family_options)
+    fam = checkpoint_family(
+        net.config, getattr(processor, "image_processor", None), family, path=str(model), **family_options
+    )
     funcs = grpo_reward_functions(list(weights), fam, options)
     train_ds = SampleDataset(data, fam, recipe.lang_ratio, limit, seed)
     val_ds = SampleDataset(val, fam, seed=seed) if val else None
@@ -92,7 +94,7 @@ def run_grpo(
     t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=True if resume else None)
     seconds = time.perf_counter() - t0
-    rank = finish(trainer, net, processor, state, out)
+    rank = finish(trainer, net, processor, state, out, fam)
     history = [
         {"step": h["step"], **{k: v for k, v in h.items() if k.startswith("reward")}}
         for h in trainer.state.log_history

@@ -23,6 +23,7 @@ from tenken.train.examples import SampleDataset
 from tenken.train.recipe import Recipe
 from tenken.train.stages import apply_stage, export_checkpoint, load_for_training, trainable_parameters
 from tenken.train.validate import score_model
+from tenken.vlm.families import Family
 from tenken.vlm.loader import checkpoint_family
 
 Progress = Callable[[dict[str, Any]], None]
@@ -120,7 +121,7 @@ def make_callbacks(
     return [Validate(), Report()], state
 
 
-def finish(trainer: Any, net: Any, processor: Any, state: dict[str, Any], out: Path) -> int:
+def finish(trainer: Any, net: Any, processor: Any, state: dict[str, Any], out: Path, family: Family) -> int:
     """After training: restore the best validated weights (when they were kept whole: one process or DDP, not
     sharded ZeRO-3/FSDP, where the last weights are exported), then on the main process export ``out`` as a
     plain checkpoint (LoRA merged; the adapter alone in ``out/adapter``). Returns this process's rank."""
@@ -135,7 +136,7 @@ def finish(trainer: Any, net: Any, processor: Any, state: dict[str, Any], out: P
         model = trainer.accelerator.unwrap_model(net)
         if hasattr(model, "peft_config"):
             model.save_pretrained(out / "adapter")  # the LoRA alone too (tenken train merge, or serving adapters)
-        export_checkpoint(model, processor, out)
+        export_checkpoint(model, processor, out, family)
     return rank
 
 
@@ -178,7 +179,9 @@ def run_sft(
     if resume and not any(ckpt_dir.glob("checkpoint-*")):
         raise InputError(f"{out}: nothing to resume (no checkpoints in {ckpt_dir})")
     net, processor = load_for_training(model)
-    fam = checkpoint_family(net.config, getattr(processor, "image_processor", None), family, **family_options)
+    fam = checkpoint_family(
+        net.config, getattr(processor, "image_processor", None), family, path=str(model), **family_options
+    )
     train_ds = SampleDataset(data, fam, recipe.lang_ratio, limit, seed)
     val_ds = SampleDataset(val, fam, seed=seed) if val else None
     net = apply_stage(net, recipe)
@@ -193,7 +196,7 @@ def run_sft(
     t0, c0 = time.perf_counter(), time.process_time()
     result = trainer.train(resume_from_checkpoint=True if resume else None)
     seconds, cpu_seconds = time.perf_counter() - t0, time.process_time() - c0
-    rank = finish(trainer, net, processor, state, out)
+    rank = finish(trainer, net, processor, state, out, fam)
     summary = {
         "recipe": recipe.name,
         "model": str(model),

@@ -10,9 +10,12 @@ import re
 from pathlib import Path
 from typing import Any
 
+from tenken.core.artifacts import write_json
 from tenken.core.errors import InputError
 from tenken.train.recipe import Recipe
 from tenken.vlm.backends.hf import TransformersBackend
+from tenken.vlm.families import Family, get_family
+from tenken.vlm.loader import FAMILY_FILE, saved_family
 
 SIGLIP_HEAD = re.compile(r"vision_(tower|model)\.(vision_model\.)?head\.")
 """SigLIP's attention-pooling head: unused by a LLaVA-style model (it reads patch features), never trained."""
@@ -76,9 +79,11 @@ def trainable_parameters(model: Any) -> tuple[int, int]:
     return sum(p.numel() for p in model.parameters() if p.requires_grad), total
 
 
-def export_checkpoint(model: Any, processor: Any, out: str | os.PathLike) -> Path:
+def export_checkpoint(model: Any, processor: Any, out: str | os.PathLike, family: Family | None = None) -> Path:
     """Save ``model`` (LoRA merged into the base weights when it is a peft model) and its processor to ``out``:
-    a plain transformers checkpoint. The model in memory is left unmerged."""
+    a plain transformers checkpoint. The model in memory is left unmerged. ``family`` (the one the targets
+    were written for) is recorded in :data:`tenken.vlm.loader.FAMILY_FILE`, so :func:`tenken.load_vlm`
+    reads answers in the frame the model was trained to write."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if hasattr(model, "merge_and_unload"):
@@ -89,6 +94,8 @@ def export_checkpoint(model: Any, processor: Any, out: str | os.PathLike) -> Pat
         merged = model
     merged.save_pretrained(out)
     processor.save_pretrained(out)
+    if family is not None:
+        write_json(out / FAMILY_FILE, {"family": family.name, "box_format": family.box_format})
     return out
 
 
@@ -104,4 +111,6 @@ def merge_adapter(base: str | os.PathLike, adapter: str | os.PathLike, out: str 
 
     model, processor = load_for_training(base)
     peft_model = PeftModel.from_pretrained(model, str(adapter))
-    return export_checkpoint(peft_model, processor, out)
+    saved = saved_family(base)
+    family = get_family(saved["family"], box_format=saved.get("box_format")) if saved else None
+    return export_checkpoint(peft_model, processor, out, family)

@@ -29,14 +29,15 @@ def _json(result) -> dict:
 def test_sft_full_then_resume_and_load(tiny_llava_path, colour_data, colour_val, tmp_path):
     out = tmp_path / "sft"
     args = ["train", "sft", "-r", "full", "-d", str(colour_data), "--val", str(colour_val), "-m", str(tiny_llava_path),
-            "-o", str(out), *TINY, "--json"]  # fmt: skip
+            "-o", str(out), "--box-format", "pixels", *TINY, "--json"]  # fmt: skip
     summary = _json(runner.invoke(app, args))
     assert summary["steps"] == 2 and summary["family"] == "llava"
     assert [v["step"] for v in summary["validation"]] == [1, 2]
     assert (out / "validation.jsonl").read_text().count("\n") == 2
     assert any(out.glob("checkpoints/checkpoint-*"))
     vlm = load_vlm(str(out), max_new_tokens=4)
-    assert vlm.family.name == "llava"
+    assert (vlm.family.name, vlm.family.box_format) == ("llava", "pixels")  # inference reads the trained frame
+    assert load_vlm(str(out), box_format="rel1000").family.box_format == "rel1000"  # an explicit choice wins
     resumed = _json(runner.invoke(app, [*args[:-1], "--set", "training.max_steps=3", "--resume", "--json"]))
     assert resumed["steps"] == 3
 
