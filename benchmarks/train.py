@@ -14,9 +14,9 @@ square?" among squares of other colours, 32x32 images, boxes written in the fami
 
 Prints a table, writes ``benchmarks/results/train.json`` and PNG curves (validation F1 per step; GRPO reward).
 
-    python benchmarks/train.py --families qwen2.5-vl --stages sft &      # families can run at once
-    python benchmarks/train.py --families llava --stages sft &
-    python benchmarks/train.py --families qwen2.5-vl llava --stages grpo
+    python benchmarks/train.py --families qwen2.5-vl --stages sft grpo &   # processes can run at once
+    python benchmarks/train.py --families llava --stages sft grpo &
+    python benchmarks/train.py --families qwen2.5-vl llava --stages blind
     python benchmarks/train.py --report                                  # merge, plot, table
 """
 
@@ -192,9 +192,9 @@ def main() -> None:
     ap.add_argument(
         "--stages",
         nargs="+",
-        default=["sft", "grpo"],
-        choices=["sft", "grpo"],
-        help="sft: before/SFT/blind; grpo: GRPO from the SFT checkpoint (needs a finished sft stage)",
+        default=["sft", "blind", "grpo"],
+        choices=["sft", "blind", "grpo"],
+        help="sft: before + SFT; blind: the noise-image baseline; grpo: GRPO from the SFT checkpoint",
     )
     ap.add_argument("--grpo-minutes", type=float, default=4.0, help="CPU-time cap of each GRPO run")
     ap.add_argument("--grpo-lr", type=float, default=5e-5)
