@@ -43,7 +43,7 @@ from tenken.align.match import (
     to_gray,
 )
 from tenken.align.refine import refine_homography
-from tenken.align.retrieve import ReferenceIndex
+from tenken.align.retrieve import Candidate, ReferenceIndex
 from tenken.align.telemetry import Telemetry, read_telemetry
 from tenken.align.types import Alignment
 from tenken.align.warp import warp_reference
@@ -225,12 +225,8 @@ def _better(a: _Result, b: _Result) -> bool:
     return a.estimate.inliers > b.estimate.inliers
 
 
-def _estimate(
-    tgt: _Image, ref: _Image, opts: AlignOptions, timings: dict[str, float], views: bool | str | None = None
-) -> Alignment:
-    """Homography and figures for one pair (no warp); ``views`` overrides ``opts.views``."""
-    views = opts.views if views is None else views
-    warnings: list[str] = []
+def _precheck(tgt: _Image, ref: _Image, opts: AlignOptions, warnings: list[str]) -> Alignment | None:
+    """The result for a pair that needs no matching (too small, already registered, identical), else None."""
     for img, role in ((tgt, "target"), (ref, "reference")):
         w, h = img.size
         if min(w, h) < MIN_SIDE:
@@ -259,13 +255,25 @@ def _estimate(
             ),
             warnings=warnings,
         )
+    return None
+
+
+def _add_time(timings: dict[str, float], stage: str, since: float) -> float:
+    """Add the milliseconds since ``since`` to ``timings[stage]``; returns now."""
+    now = time.perf_counter()
+    timings[stage] = timings.get(stage, 0.0) + 1e3 * (now - since)
+    return now
+
+
+def _sift_pair(
+    tgt: _Image, ref: _Image, opts: AlignOptions, timings: dict[str, float], warnings: list[str]
+) -> tuple[Features, Features] | Alignment:
+    """Plain SIFT features of both images, or an ``ok=False`` result when either has too few."""
     t0 = time.perf_counter()
     tfeat, _ = _features(tgt, opts, "sift", None)
-    t1 = time.perf_counter()
+    t0 = _add_time(timings, "features_target", t0)
     rfeat, _ = _features(ref, opts, "sift", opts.cache)
-    t2 = time.perf_counter()
-    timings["features_target"] = timings.get("features_target", 0.0) + 1e3 * (t1 - t0)
-    timings["features_reference"] = timings.get("features_reference", 0.0) + 1e3 * (t2 - t1)
+    _add_time(timings, "features_reference", t0)
     for feats, img, role in ((tfeat, tgt, "target"), (rfeat, ref, "reference")):
         if len(feats) < opts.min_inliers:
             return Alignment(
@@ -277,16 +285,70 @@ def _estimate(
                 ),
                 warnings=warnings,
             )
+    return tfeat, rfeat
+
+
+def _best_estimate(
+    tfeat: Features,
+    rfeat: Features,
+    tgt: _Image,
+    ref: _Image,
+    opts: AlignOptions,
+    views: bool | str,
+    timings: dict[str, float],
+) -> _Result:
+    """Plain SIFT matching, then affine view synthesis when asked for or when plain SIFT is weak."""
+    t0 = time.perf_counter()
     best = _match_and_estimate(rfeat, tfeat, opts, ref.size, tgt.size, "plain")
-    t3 = time.perf_counter()
+    t0 = _add_time(timings, "match", t0)
     if views is True or (views == "auto" and (best.reason is not None or best.estimate.inliers < STRONG_INLIERS)):
         afeat, _ = _features(ref, opts, "asift", opts.cache)
         synth = _match_and_estimate(afeat, tfeat, opts, ref.size, tgt.size, f"asift({afeat.views} views)")
         if _better(synth, best):
             best = _guided(synth, ref, tfeat, opts, tgt.size)
-    t4 = time.perf_counter()
-    timings["match"] = timings.get("match", 0.0) + 1e3 * (t3 - t2)
-    timings["view_synthesis"] = timings.get("view_synthesis", 0.0) + 1e3 * (t4 - t3)
+    _add_time(timings, "view_synthesis", t0)
+    return best
+
+
+def _refined(
+    best: _Result, tfeat: Features, rfeat: Features, tgt: _Image, ref: _Image, opts: AlignOptions, warnings: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The full-resolution refined homography and its inlier mask among the tentative matches (the feature
+    fit when refinement fails or drifts away from the matches)."""
+    est = best.estimate
+    h = est.homography
+    if opts.refine:
+        search = max(8, math.ceil(3 * max(tfeat.work_scale, rfeat.work_scale)))
+        ref_result = refine_homography(ref.gray, tgt.gray, h, search_px=search)
+        if ref_result.agreeing:
+            h = ref_result.homography
+        else:
+            warnings.append(
+                f"full-resolution refinement found too few agreeing patches "
+                f"(of {ref_result.patches}); the homography is from the feature matches only"
+            )
+    m = best.matches
+    thr = max(2.0, 2.0 * tfeat.work_scale)
+    mask = np.linalg.norm(project(h, m.reference_points) - m.target_points, axis=1) < thr
+    if int(mask.sum()) < est.inliers // 2:  # refinement drifted away from the matches: keep the feature fit
+        h, mask = est.homography, est.inlier_mask
+        warnings.append("full-resolution refinement disagreed with the feature matches and was discarded")
+    return h, mask
+
+
+def _estimate(
+    tgt: _Image, ref: _Image, opts: AlignOptions, timings: dict[str, float], views: bool | str | None = None
+) -> Alignment:
+    """Homography and figures for one pair (no warp); ``views`` overrides ``opts.views``."""
+    warnings: list[str] = []
+    early = _precheck(tgt, ref, opts, warnings)
+    if early is not None:
+        return early
+    feats = _sift_pair(tgt, ref, opts, timings, warnings)
+    if isinstance(feats, Alignment):
+        return feats
+    tfeat, rfeat = feats
+    best = _best_estimate(tfeat, rfeat, tgt, ref, opts, opts.views if views is None else views, timings)
     est = best.estimate
     if best.reason is not None:
         return Alignment(
@@ -299,26 +361,10 @@ def _estimate(
             reason=best.reason,
             warnings=warnings,
         )
-    h = est.homography
-    if opts.refine:
-        search = max(8, math.ceil(3 * max(tfeat.work_scale, rfeat.work_scale)))
-        ref_result = refine_homography(ref.gray, tgt.gray, h, search_px=search)
-        if ref_result.agreeing:
-            h = ref_result.homography
-        else:
-            warnings.append(
-                f"full-resolution refinement found too few agreeing patches "
-                f"(of {ref_result.patches}); the homography is from the feature matches only"
-            )
-    timings["refine"] = timings.get("refine", 0.0) + 1e3 * (time.perf_counter() - t4)
-    # final figures: inliers of the final homography among the tentative matches
+    t0 = time.perf_counter()
+    h, mask = _refined(best, tfeat, rfeat, tgt, ref, opts, warnings)
+    _add_time(timings, "refine", t0)
     m = best.matches
-    thr = max(2.0, 2.0 * tfeat.work_scale)
-    resid = np.linalg.norm(project(h, m.reference_points) - m.target_points, axis=1)
-    mask = resid < thr
-    if int(mask.sum()) < est.inliers // 2:  # refinement drifted away from the matches: keep the feature fit
-        h, mask = est.homography, est.inlier_mask
-        warnings.append("full-resolution refinement disagreed with the feature matches and was discarded")
     final = quality(h, m.reference_points, m.target_points, mask, tgt.size, ref.size)
     reason = sanity_check(final, len(m), ref.size, tgt.size, opts.min_inliers, opts.min_inlier_ratio, opts.min_overlap)
     if best.views != "plain":
@@ -390,18 +436,19 @@ def align_best(
 ) -> Alignment:
     """Align ``target`` with the best of ``references``: the aligned candidate of smallest selection score.
 
-    Candidates: with ``telemetry="auto"`` and GPS telemetry readable from the target and the references
-    (paths), the ``k`` spatially nearest references within ``radius_m`` metres (a
-    :class:`~tenken.align.retrieve.ReferenceIndex`; pass a prebuilt one as ``index`` to skip reading the
-    references' telemetry; pass ``target_telemetry`` when the target's position comes from a flight log);
-    otherwise every reference. With telemetry but no reference within ``radius_m``, the result is
+    Candidates: with ``telemetry="auto"`` and telemetry readable from the target and the references (paths),
+    the ``k`` best by retrieval score within ``radius_m`` metres (position, altitude and viewing direction, see
+    :mod:`tenken.align.retrieve`; pass a prebuilt :class:`~tenken.align.retrieve.ReferenceIndex` as ``index`` to
+    skip reading the references' telemetry; pass ``target_telemetry`` when the target's position comes from a
+    flight log); otherwise every reference. With telemetry but no reference within ``radius_m``, the result is
     ``ok=False``. Each candidate is matched (features cached, see ``cache=``); the one whose inlier
     correspondences have the smallest mean image-plane distance wins and is warped.
 
     Returns:
-        The chosen :class:`~tenken.align.types.Alignment`, ``candidates`` listing every candidate
-        considered; when none aligns, ``ok=False`` with a ``reason`` listing each candidate's failure.
-        A candidate that cannot be read is skipped with a warning.
+        The chosen :class:`~tenken.align.types.Alignment`, ``candidates`` listing every candidate matched and
+        ``explain`` saying for each reference looked at why it was chosen or skipped; when none aligns,
+        ``ok=False`` with a ``reason`` listing each candidate's failure. A candidate that cannot be read is
+        skipped with a warning.
 
     Raises:
         ImageLoadError: the target, or every candidate reference, cannot be read.
@@ -415,72 +462,142 @@ def align_best(
     tgt = _load(target)
     timings: dict[str, float] = {}
     warnings: list[str] = []
-    chosen = _choose_candidates(target, references, k, telemetry, radius_m, index, target_telemetry, warnings)
+    chosen, retrieval = _choose_candidates(
+        target, references, k, telemetry, radius_m, index, target_telemetry, warnings
+    )
     timings["load"] = 1e3 * (time.perf_counter() - t0)
     if not chosen:
         return Alignment(
             ok=False,
             reason=f"no reference frame within {radius_m} m of the target's GPS position",
+            explain=_explain(retrieval, [], None),
             warnings=warnings,
             timings_ms={**timings, "total": 1e3 * (time.perf_counter() - t0)},
         )
-    best: tuple[Alignment, _Image] | None = None
-    failures: list[Alignment] = []
-    names: list[str] = []
-    failed_sources: list[ImageInput] = []
     with _threads():
-        # pass 1: plain SIFT for every candidate (view synthesis is slow; a different place would pay it)
-        first_views = False if opts.views == "auto" else opts.views
-        unreadable: list[ImageLoadError] = []
-        for i, source in enumerate(chosen):
-            try:
-                ref = _load(source, _name(source, i))
-            except ImageLoadError as exc:
-                # one missing or corrupt candidate must not sink the others (a flight with a lost frame)
-                unreadable.append(exc)
-                warnings.append(f"reference skipped: {exc}")
-                continue
-            names.append(ref.name)
-            result = _estimate(tgt, ref, opts, timings, first_views)
-            if not result.ok:
-                failures.append(result)
-                failed_sources.append(source)
-            elif best is None or result.selection_score < best[0].selection_score:
-                best = (result, ref)
-        if not names:
-            raise unreadable[0]
-        # pass 2: nothing aligned -> affine view synthesis for the most promising candidates
+        tried = _match_candidates(tgt, chosen, opts, timings, warnings)
+        best = _best_of(tried)
         if best is None and opts.views == "auto":
-            order = sorted(range(len(failures)), key=lambda i: -failures[i].inliers)[:VIEW_SYNTHESIS_CANDIDATES]
-            for i in order:
-                ref = _load(failed_sources[i], failures[i].reference)
-                result = _estimate(tgt, ref, opts, timings, True)
-                if result.ok and (best is None or result.selection_score < best[0].selection_score):
-                    best = (result, ref)
-                elif not result.ok:
-                    failures[i] = result
+            best = _view_synthesis_pass(tgt, tried, opts, timings)
         if best is None:
-            top = max(failures, key=lambda a: a.inliers)
-            reason = "no candidate reference could be aligned: " + "; ".join(
-                f"{f.reference}: {f.reason}" for f in failures
-            )
-            result = Alignment(
-                ok=False,
-                homography=top.homography,
-                inliers=top.inliers,
-                inlier_ratio=top.inlier_ratio,
-                reference=top.reference,
-                reason=reason,
-                warnings=warnings + top.warnings,
-            )
+            result = _none_aligned([a for a, _ in tried.values()], warnings)
         else:
-            result, ref = best
+            result, ref = tried[best]
             result.warnings = warnings + result.warnings
             result = _finish(result, tgt, ref, opts, timings)
-    result.candidates = names
+    result.candidates = list(tried)
+    result.explain = _explain(retrieval, [a for a, _ in tried.values()], best)
     timings["total"] = 1e3 * (time.perf_counter() - t0)
     result.timings_ms = timings
     return result
+
+
+def _match_candidates(
+    tgt: _Image, chosen: list[ImageInput], opts: AlignOptions, timings: dict[str, float], warnings: list[str]
+) -> dict[str, tuple[Alignment, _Image | ImageInput]]:
+    """Pass 1: plain SIFT for every candidate (view synthesis is slow; a different place would pay it).
+
+    Returns ``{name: (alignment, image source)}`` in candidate order; only the best aligned candidate so far
+    keeps its loaded image (the others keep their source, so a long list does not hold every image).
+
+    Raises:
+        ImageLoadError: no candidate could be read.
+    """
+    first_views = False if opts.views == "auto" else opts.views
+    tried: dict[str, tuple[Alignment, _Image | ImageInput]] = {}
+    sources: dict[str, ImageInput] = {}
+    unreadable: list[ImageLoadError] = []
+    for i, source in enumerate(chosen):
+        try:
+            ref = _load(source, _name(source, i))
+        except ImageLoadError as exc:
+            # one missing or corrupt candidate must not sink the others (a flight with a lost frame)
+            unreadable.append(exc)
+            warnings.append(f"reference skipped: {exc}")
+            continue
+        result = _estimate(tgt, ref, opts, timings, first_views)
+        sources[ref.name] = source
+        best = _best_of(tried)
+        if result.ok and (best is None or result.selection_score < tried[best][0].selection_score):
+            if best is not None:
+                tried[best] = (tried[best][0], sources[best])
+            tried[ref.name] = (result, ref)
+        else:
+            tried[ref.name] = (result, source)
+    if not tried:
+        raise unreadable[0]
+    return tried
+
+
+def _best_of(tried: dict[str, tuple[Alignment, Any]]) -> str | None:
+    """The name of the aligned candidate with the smallest selection score (None when none aligned)."""
+    ok = [(a.selection_score, name) for name, (a, _) in tried.items() if a.ok]
+    return min(ok, key=lambda t: t[0])[1] if ok else None
+
+
+def _view_synthesis_pass(
+    tgt: _Image, tried: dict[str, tuple[Alignment, Any]], opts: AlignOptions, timings: dict[str, float]
+) -> str | None:
+    """Pass 2, when nothing aligned: affine view synthesis for the most promising candidates (most inliers).
+    Updates ``tried`` in place; returns the best aligned name, if any."""
+    order = sorted(tried, key=lambda n: -tried[n][0].inliers)[:VIEW_SYNTHESIS_CANDIDATES]
+    for name in order:
+        ref = _load(tried[name][1], name)
+        result = _estimate(tgt, ref, opts, timings, True)
+        tried[name] = (result, ref if result.ok else tried[name][1])
+    return _best_of(tried)
+
+
+def _none_aligned(failures: list[Alignment], warnings: list[str]) -> Alignment:
+    """The ``ok=False`` result when no candidate aligned: the figures of the one with most inliers."""
+    top = max(failures, key=lambda a: a.inliers)
+    reason = "no candidate reference could be aligned: " + "; ".join(f"{f.reference}: {f.reason}" for f in failures)
+    return Alignment(
+        ok=False,
+        homography=top.homography,
+        inliers=top.inliers,
+        inlier_ratio=top.inlier_ratio,
+        reference=top.reference,
+        reason=reason,
+        warnings=warnings + top.warnings,
+    )
+
+
+def _explain(retrieval: list[Candidate], matched: list[Alignment], best: str | None) -> list[dict[str, Any]]:
+    """Per reference looked at: retrieval and alignment figures and the decision (see ``Alignment.explain``)."""
+    by_name = {c.name: c for c in retrieval}
+    rows: list[dict[str, Any]] = []
+    for a in matched:
+        if a.ok:
+            decision = "chosen" if a.reference == best else "aligned, not the best"
+            why = (
+                f"smallest selection score ({a.selection_score:.1f} px)"
+                if decision == "chosen"
+                else f"selection score {a.selection_score:.1f} px is larger than the chosen one's"
+            )
+        else:
+            decision, why = "not aligned", str(a.reason)
+        rows.append(_explain_row(by_name.pop(str(a.reference), None), str(a.reference), decision, why, a))
+    rows += [_explain_row(c, c.name, "not retrieved", str(c.reason), None) for c in retrieval if c.name in by_name]
+    return rows
+
+
+def _explain_row(c: Candidate | None, name: str, decision: str, why: str, a: Alignment | None) -> dict[str, Any]:
+    def num(v: float | None) -> float | None:
+        return None if v is None or not math.isfinite(v) else round(float(v), 3)
+
+    return {
+        "name": name,
+        "decision": decision,
+        "why": why,
+        "distance_m": None if c is None else num(c.distance_m),
+        "altitude_diff_m": None if c is None else num(c.altitude_diff_m),
+        "angle_deg": None if c is None else num(c.angle_deg),
+        "retrieval_score": None if c is None else num(c.score),
+        "aligned": None if a is None else a.ok,
+        "selection_score": None if a is None else num(a.selection_score),
+        "inliers": None if a is None else int(a.inliers),
+    }
 
 
 def _choose_candidates(
@@ -492,30 +609,29 @@ def _choose_candidates(
     index: ReferenceIndex | None,
     target_telemetry: Telemetry | None,
     warnings: list[str],
-) -> list[ImageInput]:
-    """The references to match: the k nearest by telemetry when it is available, else all of them."""
+) -> tuple[list[ImageInput], list[Candidate]]:
+    """The references to match (the k best by telemetry when it is available, else all of them) and what
+    retrieval saw (chosen and skipped candidates; empty without telemetry)."""
     if telemetry is None and index is None:
-        return list(references)
-    if index is None and radius_m is None and len(references) <= k:
-        return list(references)  # retrieval could not narrow the list: skip reading telemetry
+        return list(references), []
     tel = target_telemetry
     if tel is None and isinstance(target, (str, os.PathLike)):
         tel = read_telemetry(target, warnings)
     if tel is None:
         if len(references) > k:
             warnings.append("target has no GPS telemetry: every reference is a candidate")
-        return list(references)
+        return list(references), []
     if index is None:
         paths = [r for r in references if isinstance(r, (str, os.PathLike))]
         if len(paths) != len(references):
-            return list(references)
+            return list(references), []
         index = ReferenceIndex.from_paths(paths, warnings=warnings)
         if len(index) == 0:
             warnings.append("no reference has GPS telemetry: every reference is a candidate")
-            return list(references)
-    hits = index.candidates(tel, k=k, radius_m=radius_m)
+            return list(references), []
+    found = index.query(tel, k=k, radius_m=radius_m, explain=True)
     by_name = {str(r): r for r in references if isinstance(r, (str, os.PathLike))}
-    return [by_name.get(h.name, h.name) for h in hits]
+    return [by_name.get(h.name, h.name) for h in found.chosen], found.chosen + found.skipped
 
 
 class _threads:

@@ -149,60 +149,86 @@ def refine_homography(
     if len(centres) < min_agreeing:
         return result
     reference_gray, target_gray = _antialias(reference_gray, target_gray, h)
-    r = half_patch
     for it in range(iterations):
         s = search_px if it == 0 else min(search_px, 2)
         try:
             h_inv = np.linalg.inv(h)
         except np.linalg.LinAlgError:
             return result
-        pad = 3 if smooth > 0 else 0  # room for the smoothing kernel, cropped after blurring
-        side = 2 * (r + s + pad) + 1
-        src, dst, shifts = [], [], []
-        for cx, cy in centres:
-            ix, iy = round(cx), round(cy)
-            tmpl = target_gray[iy - r - pad : iy + r + pad + 1, ix - r - pad : ix + r + pad + 1]
-            if tmpl.shape != (2 * (r + pad) + 1,) * 2 or float(tmpl.std()) < 4.0:
-                continue
-            x0, y0 = ix - r - s - pad, iy - r - s - pad
-            local = h_inv @ np.array([[1, 0, x0], [0, 1, y0], [0, 0, 1]], np.float64)
-            region = cv2.warpPerspective(
-                reference_gray,
-                local,
-                (side, side),
-                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                borderMode=cv2.BORDER_REPLICATE,
-            )
-            if pad:
-                tmpl = cv2.GaussianBlur(tmpl, (0, 0), smooth)[pad:-pad, pad:-pad]
-                region = cv2.GaussianBlur(region, (0, 0), smooth)[pad:-pad, pad:-pad]
-            resp = cv2.matchTemplate(region, tmpl, cv2.TM_CCOEFF_NORMED)
-            _, peak, _, (px, py) = cv2.minMaxLoc(resp)
-            if peak < min_ncc or px in (0, 2 * s) or py in (0, 2 * s):
-                continue
-            sx, sy = _subpixel(resp, py, px)
-            # template centre (ix, iy) of the target is seen at (ix + sx - s, iy + sy - s) of the warped ref
-            dx, dy = sx - s, sy - s
-            src.append((ix + dx, iy + dy))
-            dst.append((ix, iy))
-            shifts.append(np.hypot(dx, dy))
+        src, dst, shifts = _match_patches(reference_gray, target_gray, h_inv, centres, half_patch, s, smooth, min_ncc)
         if len(src) < min_agreeing:
             return result
-        ref_pts = project(h_inv, np.array(src))
-        tgt_pts = np.array(dst, np.float64)
-        new_h, mask = cv2.findHomography(
-            ref_pts.reshape(-1, 1, 2),
-            tgt_pts.reshape(-1, 1, 2),
-            cv2.USAC_MAGSAC,
-            1.0,
-            maxIters=2000,
-            confidence=0.999,
-        )
-        if new_h is None or mask is None or int(mask.sum()) < min_agreeing or not np.all(np.isfinite(new_h)):
+        refit = _refit(project(h_inv, src), dst, min_agreeing)
+        if refit is None:
             return result
-        keep = mask.ravel().astype(bool)
-        new_h = normalise(new_h)
-        res = float(np.linalg.norm(project(new_h, ref_pts[keep]) - tgt_pts[keep], axis=1).mean())
-        h = new_h
-        result = Refinement(h, len(centres), int(keep.sum()), float(np.mean(np.array(shifts)[keep])), res)
+        h, keep, res = refit
+        result = Refinement(h, len(centres), int(keep.sum()), float(np.mean(shifts[keep])), res)
     return result
+
+
+def _match_patches(
+    reference_gray: np.ndarray,
+    target_gray: np.ndarray,
+    h_inv: np.ndarray,
+    centres: np.ndarray,
+    r: int,
+    s: int,
+    smooth: float,
+    min_ncc: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Locate each target patch (half-size ``r``) in the reference warped locally by ``h_inv`` (target ->
+    reference), searching ``s`` px each way.
+
+    Returns ``(src (M, 2), dst (M, 2), shifts (M,))``: where each confident patch centre is seen in the warped
+    reference frame (target pixels), the patch centre, and the correction length in pixels.
+    """
+    pad = 3 if smooth > 0 else 0  # room for the smoothing kernel, cropped after blurring
+    side = 2 * (r + s + pad) + 1
+    src, dst, shifts = [], [], []
+    for cx, cy in centres:
+        ix, iy = round(cx), round(cy)
+        tmpl = target_gray[iy - r - pad : iy + r + pad + 1, ix - r - pad : ix + r + pad + 1]
+        if tmpl.shape != (2 * (r + pad) + 1,) * 2 or float(tmpl.std()) < 4.0:
+            continue
+        x0, y0 = ix - r - s - pad, iy - r - s - pad
+        local = h_inv @ np.array([[1, 0, x0], [0, 1, y0], [0, 0, 1]], np.float64)
+        region = cv2.warpPerspective(
+            reference_gray,
+            local,
+            (side, side),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
+        if pad:
+            tmpl = cv2.GaussianBlur(tmpl, (0, 0), smooth)[pad:-pad, pad:-pad]
+            region = cv2.GaussianBlur(region, (0, 0), smooth)[pad:-pad, pad:-pad]
+        resp = cv2.matchTemplate(region, tmpl, cv2.TM_CCOEFF_NORMED)
+        _, peak, _, (px, py) = cv2.minMaxLoc(resp)
+        if peak < min_ncc or px in (0, 2 * s) or py in (0, 2 * s):
+            continue
+        sx, sy = _subpixel(resp, py, px)
+        # template centre (ix, iy) of the target is seen at (ix + sx - s, iy + sy - s) of the warped ref
+        dx, dy = sx - s, sy - s
+        src.append((ix + dx, iy + dy))
+        dst.append((ix, iy))
+        shifts.append(np.hypot(dx, dy))
+    return np.array(src, np.float64).reshape(-1, 2), np.array(dst, np.float64).reshape(-1, 2), np.array(shifts)
+
+
+def _refit(ref_pts: np.ndarray, tgt_pts: np.ndarray, min_agreeing: int) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """Homography (reference -> target) re-fitted to corrected correspondences with MAGSAC (1 px): ``(H,
+    inlier mask, mean inlier residual px)``, or None when too few agree or the fit is not finite."""
+    new_h, mask = cv2.findHomography(
+        ref_pts.reshape(-1, 1, 2),
+        tgt_pts.reshape(-1, 1, 2),
+        cv2.USAC_MAGSAC,
+        1.0,
+        maxIters=2000,
+        confidence=0.999,
+    )
+    if new_h is None or mask is None or int(mask.sum()) < min_agreeing or not np.all(np.isfinite(new_h)):
+        return None
+    keep = mask.ravel().astype(bool)
+    new_h = normalise(new_h)
+    res = float(np.linalg.norm(project(new_h, ref_pts[keep]) - tgt_pts[keep], axis=1).mean())
+    return new_h, keep, res

@@ -29,6 +29,12 @@ class Alignment:
         reference: path (or description) of the chosen reference.
         candidates: paths (or descriptions) of every candidate considered.
         reason: why ``ok`` is False (None when ok).
+        explain: one dict per reference retrieval looked at, best first: ``name``, ``decision``
+            (``"chosen"``, ``"aligned, not the best"``, ``"not aligned"``, ``"not retrieved"``), ``why``, the
+            retrieval figures ``distance_m`` (horizontal), ``altitude_diff_m``, ``angle_deg`` (between viewing
+            directions), ``retrieval_score`` (metres, see :mod:`tenken.align.retrieve`; None without
+            telemetry) and the alignment figures ``aligned``, ``selection_score``, ``inliers`` (None when not
+            matched).
         warnings: non-fatal problems (low inlier ratio, telemetry missing, ...).
         timings_ms: wall time per stage in milliseconds (``match``, ``estimate``, ``warp``, ``total``...).
     """
@@ -45,6 +51,7 @@ class Alignment:
     reference: str | None = None
     candidates: list[str] = field(default_factory=list)
     reason: str | None = None
+    explain: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
 
@@ -66,6 +73,7 @@ class Alignment:
             "selection_score": num(self.selection_score),
             "valid_fraction": num(self.valid_fraction),
             "reason": self.reason,
+            "explain": [dict(e) for e in self.explain],
             "warnings": list(self.warnings),
             "timings_ms": {k: round(float(v), 2) for k, v in self.timings_ms.items()},
         }

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from tenken.cli.output import JsonFlag, console, emit, err_console
+
+if TYPE_CHECKING:
+    from tenken.align.types import Alignment
 
 
 def register(app: typer.Typer) -> None:
@@ -29,7 +32,12 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         k: Annotated[
-            int, typer.Option("--k", min=1, help="With GPS telemetry: match only the k nearest references.")
+            int,
+            typer.Option(
+                "--k",
+                min=1,
+                help="With telemetry: match only the k best references by position, altitude and viewing direction.",
+            ),
         ] = 5,
         radius_m: Annotated[
             float | None,
@@ -39,6 +47,23 @@ def register(app: typer.Typer) -> None:
         ] = None,
         no_telemetry: Annotated[
             bool, typer.Option("--no-telemetry", help="Ignore GPS telemetry: every reference is a candidate.")
+        ] = False,
+        log: Annotated[
+            Path | None,
+            typer.Option(
+                "--log",
+                help="Flight log: a per-photo table (CSV/JSON, e.g. an exiftool -csv export; rows override the "
+                "photos' own GPS/attitude, matched by file name) or the references' AirData/Litchi CSV (its "
+                "photo events are paired with the references in capture-time order).",
+            ),
+        ] = None,
+        explain: Annotated[
+            bool,
+            typer.Option(
+                "--explain",
+                help="Say for each reference why it was chosen or skipped: distance, altitude difference, "
+                "angle between viewing directions, retrieval score, alignment score.",
+            ),
         ] = False,
         views: Annotated[
             str,
@@ -69,7 +94,15 @@ def register(app: typer.Typer) -> None:
         --out writes the warped reference, its valid-pixel mask and a side-by-side composite (target left).
         Exit code 1 when no reference could be aligned with confidence.
 
-        Example: tenken align site/2026-05/IMG_0042.JPG site/2025-11/*.JPG --out aligned/ --json
+        With telemetry (EXIF GPS, drone XMP, or --log) only the --k best references are matched: the score adds
+        horizontal distance, altitude difference and the angle between viewing directions (gimbal yaw/pitch);
+        a reference looking too far away to overlap is skipped. --explain prints why, per reference (the JSON
+        always has it under "explain").
+
+        Examples:
+          tenken align site/2026-05/DJI_0042.JPG site/2025-11/*.JPG --out aligned/ --json
+          tenken align new.JPG old/*.JPG --k 3 --radius-m 30 --explain
+          tenken align new.JPG old/*.JPG --log old/exiftool.csv --explain
         """
         from tenken.align.match import FeatureCache
         from tenken.align.pair import align_best
@@ -86,10 +119,12 @@ def register(app: typer.Typer) -> None:
 
             matcher = LightGlueMatcher(lightglue)
         cache = FeatureCache(cache_dir) if cache_dir is not None else None
+        retrieval = _log_telemetry(log, target, references) if log is not None and not no_telemetry else {}
         with err_console.status(f"aligning {len(references)} reference(s) to {target.name}..."):
             result = align_best(
                 target,
                 [str(r) for r in references],
+                **retrieval,
                 k=k,
                 telemetry=None if no_telemetry else "auto",
                 radius_m=radius_m,
@@ -105,37 +140,79 @@ def register(app: typer.Typer) -> None:
         if out is not None:
             _write_json(out, data)
 
-        def human() -> None:
-            from rich.markup import escape
-
-            total_ms = result.timings_ms.get("total", 0)
-            if not result.ok:  # the rejected estimate's matrix and figures would only mislead
-                console.print(
-                    f"[bold red]not aligned[/]: {escape(str(result.reason))}", highlight=False, soft_wrap=True
-                )
-                console.print(f"time {total_ms:.0f} ms", highlight=False)
-            else:
-                console.print(f"[bold green]aligned[/] {escape(f'{result.reference} -> {target}')}", soft_wrap=True)
-                rows = ["  [" + "  ".join(f"{v: .6g}" for v in row) + "]" for row in result.homography]
-                console.print("homography (reference -> target px):\n" + "\n".join(rows), highlight=False)
-                console.print(
-                    f"inliers {result.inliers}  inlier ratio {result.inlier_ratio:.2f}  "
-                    f"reprojection {result.mean_reprojection_px:.2f} px  "
-                    f"selection score {result.selection_score:.1f} px  "
-                    f"valid {result.valid_fraction:.1%}  time {total_ms:.0f} ms",
-                    highlight=False,
-                    soft_wrap=True,
-                )
-            if len(result.candidates) > 1:
-                console.print(f"candidates: {', '.join(result.candidates)}", highlight=False, markup=False)
-            for w in result.warnings:
-                console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
-            for name, path in data.get("outputs", {}).items():
-                console.print(f"wrote {name}: {path}", highlight=False, soft_wrap=True, markup=False)
-
-        emit(data, json_out, human)
+        emit(data, json_out, lambda: _print_result(result, target, data, explain))
         if not result.ok:
             raise typer.Exit(1)
+
+
+def _print_result(result: Alignment, target: Path, data: dict, explain: bool) -> None:
+    """The human summary of ``tenken align``: verdict, homography and figures, candidates or the explanation,
+    warnings, files written."""
+    from rich.markup import escape
+
+    total_ms = result.timings_ms.get("total", 0)
+    if not result.ok:  # the rejected estimate's matrix and figures would only mislead
+        console.print(f"[bold red]not aligned[/]: {escape(str(result.reason))}", highlight=False, soft_wrap=True)
+        console.print(f"time {total_ms:.0f} ms", highlight=False)
+    else:
+        console.print(f"[bold green]aligned[/] {escape(f'{result.reference} -> {target}')}", soft_wrap=True)
+        rows = ["  [" + "  ".join(f"{v: .6g}" for v in row) + "]" for row in result.homography]
+        console.print("homography (reference -> target px):\n" + "\n".join(rows), highlight=False)
+        console.print(
+            f"inliers {result.inliers}  inlier ratio {result.inlier_ratio:.2f}  "
+            f"reprojection {result.mean_reprojection_px:.2f} px  "
+            f"selection score {result.selection_score:.1f} px  "
+            f"valid {result.valid_fraction:.1%}  time {total_ms:.0f} ms",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if explain:
+        _print_explain(result.explain)
+    elif len(result.candidates) > 1:
+        console.print(f"candidates: {', '.join(result.candidates)}", highlight=False, markup=False)
+    for w in result.warnings:
+        console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
+    for name, path in data.get("outputs", {}).items():
+        console.print(f"wrote {name}: {path}", highlight=False, soft_wrap=True, markup=False)
+
+
+def _log_telemetry(log: Path, target: Path, references: list[Path]) -> dict:
+    """``index`` and ``target_telemetry`` for :func:`align_best` from a per-photo flight log merged over the
+    files' own telemetry."""
+    from tenken.align.flightlog import is_flight_track, read_flight_log
+    from tenken.align.retrieve import ReferenceIndex
+    from tenken.align.telemetry import read_telemetry
+
+    warnings: list[str] = []
+    index = ReferenceIndex.from_paths([str(r) for r in references], log=log, warnings=warnings)
+    # a per-photo log may list the target too; a flight track belongs to the references' flight
+    rows = {} if is_flight_track(log) else read_flight_log(log)
+    for w in warnings:
+        err_console.print(f"[yellow]warning:[/] {w}", highlight=False, markup=False)
+    return {"index": index, "target_telemetry": read_telemetry(target, log=rows.get(target.name))}
+
+
+def _print_explain(rows: list[dict]) -> None:
+    """One line per reference retrieval looked at (see ``Alignment.explain``); lines wrap on narrow terminals."""
+    from rich.markup import escape
+
+    def num(v: float | None, fmt: str, unit: str) -> str:
+        return "-" if v is None else format(v, fmt) + unit
+
+    colour = {"chosen": "green", "aligned, not the best": "cyan", "not aligned": "red", "not retrieved": "yellow"}
+    console.print("references / 参照 (distance, altitude difference, angle between views, retrieval score, alignment):")
+    for r in rows:
+        figures = (
+            f"dist {num(r['distance_m'], '.1f', ' m')}  Δalt {num(r['altitude_diff_m'], '+.1f', ' m')}  "
+            f"angle {num(r['angle_deg'], '.1f', '°')}  retrieval {num(r['retrieval_score'], '.1f', '')}  "
+            f"align {num(r['selection_score'], '.1f', ' px')} ({num(r['inliers'], 'd', ' inliers')})"
+        )
+        console.print(
+            f"  [{colour.get(r['decision'], 'white')}]{escape(r['decision'])}[/] {escape(Path(r['name']).name)}: "
+            f"{escape(figures)} — {escape(r['why'])}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _write_json(out: Path, data: dict) -> None:

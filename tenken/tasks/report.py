@@ -73,6 +73,11 @@ class ReferenceInfo(_Model):
     selection_score: float | None = Field(
         default=None, description="mean image-plane distance of inlier matches, target pixels (smaller is better)"
     )
+    explain: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="per reference looked at: decision, why, distance_m, altitude_diff_m, angle_deg, "
+        "retrieval_score, aligned, selection_score, inliers (tenken.align.types.Alignment.explain)",
+    )
 
 
 class AlignmentInfo(_Model):
@@ -177,6 +182,7 @@ class Report(_Model):
                 path=a["reference"] if alignment.ok else None,
                 candidates=a["candidates"],
                 selection_score=a["selection_score"] if alignment.ok else None,
+                explain=a["explain"],
             ),
             alignment=AlignmentInfo(
                 ok=a["ok"],

@@ -31,16 +31,12 @@ def photo(dev_data: Path) -> np.ndarray:
     return cv2.resize(img, (640, round(640 * h / w)), interpolation=cv2.INTER_AREA)
 
 
-def _synthetic_pair(
-    image: np.ndarray, h: np.ndarray, gain: float = 0.85, offset: float = 12.0, seed: int = 0
-):
+def _synthetic_pair(image: np.ndarray, h: np.ndarray, gain: float = 0.85, offset: float = 12.0, seed: int = 0):
     """``(target, reference, H)``: the reference warped by ``h``, with gain/offset change and sensor noise."""
     rng = np.random.default_rng(seed)
     ht, wt = image.shape[:2]
     tgt = cv2.warpPerspective(image, h, (wt, ht), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    tgt = np.clip(tgt.astype(np.float32) * gain + offset + rng.normal(0, 2.0, tgt.shape), 0, 255).astype(
-        np.uint8
-    )
+    tgt = np.clip(tgt.astype(np.float32) * gain + offset + rng.normal(0, 2.0, tgt.shape), 0, 255).astype(np.uint8)
     return tgt, image, h
 
 

@@ -49,12 +49,8 @@ def test_synthetic_pair_is_subpixel_and_warp_reproduces_target(
     assert np.median(diff) < 6
 
 
-def test_refinement_improves_downscaled_estimate(
-    photo: np.ndarray, moderate_h: np.ndarray, synthetic_pair
-) -> None:
-    big = cv2.resize(
-        photo, (1600, round(1600 * photo.shape[0] / photo.shape[1])), interpolation=cv2.INTER_CUBIC
-    )
+def test_refinement_improves_downscaled_estimate(photo: np.ndarray, moderate_h: np.ndarray, synthetic_pair) -> None:
+    big = cv2.resize(photo, (1600, round(1600 * photo.shape[0] / photo.shape[1])), interpolation=cv2.INTER_CUBIC)
     s = np.diag([2.5, 2.5, 1.0])
     h = s @ moderate_h @ np.linalg.inv(s)
     tgt, ref, h = synthetic_pair(big, h)
@@ -170,9 +166,7 @@ def test_align_best_picks_the_closest_view(
     boat = dev_data / "homography" / "kaze_boat" / "img1.png"
     shift = np.array([[1, 0, 6.0], [0, 1, -4.0], [0, 0, 1]])
     target, near, _ = synthetic_pair(photo, shift)
-    far = cv2.warpPerspective(
-        photo, moderate_h, (photo.shape[1], photo.shape[0]), borderMode=cv2.BORDER_REFLECT
-    )
+    far = cv2.warpPerspective(photo, moderate_h, (photo.shape[1], photo.shape[0]), borderMode=cv2.BORDER_REFLECT)
     a = align_best(target, [boat, far, near], views=False)
     assert a.ok
     # the nearest viewpoint (smallest mean image-plane distance of inliers, about 7 px) wins
@@ -221,9 +215,7 @@ def test_align_best_with_telemetry_matches_only_the_nearest(
         lat = 35.0 + north_m / 111_000
         d = int(lat)
         m = (lat - d) * 60
-        exif.get_ifd(IFD.GPSInfo).update(
-            {1: "N", 2: (d, int(m), (m - int(m)) * 60), 3: "E", 4: (139, 0, 0.0)}
-        )
+        exif.get_ifd(IFD.GPSInfo).update({1: "N", 2: (d, int(m), (m - int(m)) * 60), 3: "E", 4: (139, 0, 0.0)})
         path = tmp_path / name
         Image.fromarray(img).save(path, quality=95, exif=exif)
         return path
@@ -243,9 +235,7 @@ def test_align_best_with_telemetry_matches_only_the_nearest(
     # the target's position may come from a flight log instead of its file
     from tenken.align.telemetry import Telemetry
 
-    d = align_best(
-        target_img, [*far, near], k=1, target_telemetry=Telemetry(35.0 + 600 / 111_000, 139.0), views=False
-    )
+    d = align_best(target_img, [*far, near], k=1, target_telemetry=Telemetry(35.0 + 600 / 111_000, 139.0), views=False)
     assert d.candidates == [str(far[2])]
 
 
@@ -272,3 +262,44 @@ def test_to_dict_is_the_json_report_section(graf: Path) -> None:
     assert "warped_reference" not in d and "valid_mask" not in d
     failed = align_pair(graf / "img2.png", np.full((100, 100, 3), 7, np.uint8)).to_dict()
     assert failed["homography"] is None and failed["selection_score"] is None and failed["reason"]
+
+
+def test_align_best_retrieves_by_viewing_direction_and_explains(
+    tmp_path: Path, photo: np.ndarray, moderate_h: np.ndarray, synthetic_pair, graf: Path
+) -> None:
+    """Frames of one waypoint: the one looking the target's way is matched; the one turned away is never
+    matched; ``explain`` says why for each."""
+    from PIL import Image
+    from PIL.ExifTags import IFD
+
+    def save(img: np.ndarray, name: str, north_m: float, yaw: float, pitch: float) -> Path:
+        exif = Image.Exif()
+        lat = 35.0 + north_m / 111_000
+        d, m = int(lat), (lat - int(lat)) * 60
+        exif.get_ifd(IFD.GPSInfo).update({1: "N", 2: (d, int(m), (m - int(m)) * 60), 3: "E", 4: (139, 0, 0.0)})
+        path = tmp_path / name
+        Image.fromarray(img).save(path, quality=95, exif=exif)
+        xmp = (
+            '<x:xmpmeta><rdf:Description drone-dji:RelativeAltitude="+30.0" '
+            f'drone-dji:GimbalYawDegree="{yaw}" drone-dji:GimbalPitchDegree="{pitch}"/></x:xmpmeta>'
+        ).encode()
+        payload = b"http://ns.adobe.com/xap/1.0/\x00" + xmp
+        data = path.read_bytes()
+        path.write_bytes(data[:2] + b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload + data[2:])
+        return path
+
+    target_img, ref_img, _ = synthetic_pair(photo, moderate_h)
+    target = save(target_img, "target.jpg", 0.0, 0.0, -30.0)
+    same = save(ref_img, "same.jpg", 1.0, 2.0, -30.0)
+    turned = save(ref_img, "turned.jpg", 0.5, 120.0, -30.0)
+    other = save(load_image(graf / "img1.png")[:400, :600], "other.jpg", 2.0, 10.0, -30.0)
+    a = align_best(target, [turned, other, same], k=2, views=False)
+    assert a.ok and a.reference == str(same) and a.candidates == [str(same), str(other)]
+    rows = {Path(r["name"]).name: r for r in a.explain}
+    assert rows["same.jpg"]["decision"] == "chosen" and rows["same.jpg"]["angle_deg"] == pytest.approx(1.7, abs=0.1)
+    assert rows["other.jpg"]["decision"] == "not aligned" and rows["other.jpg"]["aligned"] is False
+    assert rows["turned.jpg"]["decision"] == "not retrieved" and "cannot overlap" in rows["turned.jpg"]["why"]
+    assert rows["turned.jpg"]["aligned"] is None and a.to_dict()["explain"] == a.explain
+    # k larger than the list: a view that cannot overlap is still never matched
+    b = align_best(target, [turned, same], k=5, views=False)
+    assert b.candidates == [str(same)] and b.explain[-1]["decision"] == "not retrieved"

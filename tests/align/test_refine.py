@@ -9,9 +9,7 @@ from tenken.align.match import to_gray
 from tenken.align.refine import corner_points, refine_homography
 
 
-def test_refinement_removes_a_few_pixels_of_error(
-    photo: np.ndarray, moderate_h: np.ndarray, synthetic_pair
-) -> None:
+def test_refinement_removes_a_few_pixels_of_error(photo: np.ndarray, moderate_h: np.ndarray, synthetic_pair) -> None:
     tgt, ref, h = synthetic_pair(photo, moderate_h)
     size = (ref.shape[1], ref.shape[0])
     off = h.copy()

@@ -1,9 +1,8 @@
-"""Telemetry from EXIF GPS, DJI XMP and flight logs; malformed input is a warning, never a crash."""
+"""Telemetry from EXIF GPS and drone XMP, merged per field; malformed input is a warning, never a crash."""
 
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +12,8 @@ from hypothesis import strategies as st
 from PIL import Image
 from PIL.ExifTags import IFD
 
-from tenken.align.telemetry import parse_dji_xmp, read_flight_log, read_telemetry
-from tenken.core.errors import InputError
+from tenken.align.telemetry import read_telemetry
+from tenken.align.xmp import parse_xmp_tags
 
 DJI_XMP = """<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
 <rdf:Description rdf:about="DJI Meta Data" xmlns:drone-dji="http://www.dji.com/drone-dji/1.0/"
@@ -39,9 +38,7 @@ def _with_xmp(jpeg: bytes, xmp: str) -> bytes:
     return jpeg[:2] + segment + jpeg[2:]
 
 
-def _gps_exif(
-    lat=(35.0, 39.0, 29.16), lat_ref="N", lon=(139.0, 44.0, 28.8), lon_ref="E", alt=52.5
-) -> Image.Exif:
+def _gps_exif(lat=(35.0, 39.0, 29.16), lat_ref="N", lon=(139.0, 44.0, 28.8), lon_ref="E", alt=52.5) -> Image.Exif:
     exif = Image.Exif()
     gps = exif.get_ifd(IFD.GPSInfo)
     gps.update({1: lat_ref, 2: lat, 3: lon_ref, 4: lon, 5: b"\x00", 6: alt})
@@ -80,10 +77,10 @@ def test_dji_xmp_with_attitude(tmp_path: Path) -> None:
 
 
 def test_xmp_element_form_and_relative_altitude_only() -> None:
-    fields = parse_dji_xmp(
+    fields = parse_xmp_tags(
         "<drone-dji:GpsLatitude>10.5</drone-dji:GpsLatitude><drone-dji:GpsLongitude>-20.25</drone-dji:GpsLongitude>"
     )
-    assert fields == {"gpslatitude": "10.5", "gpslongitude": "-20.25"}
+    assert fields == {"drone-dji:gpslatitude": "10.5", "drone-dji:gpslongitude": "-20.25"}
 
 
 def test_missing_telemetry_is_none_without_warning(tmp_path: Path) -> None:
@@ -97,7 +94,7 @@ def test_missing_telemetry_is_none_without_warning(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("data", "words"),
     [
-        (_with_xmp(_jpeg(), DJI_XMP.replace('"35.6812"', '"north"')), "no usable GpsLatitude"),
+        (_with_xmp(_jpeg(), DJI_XMP.replace('"35.6812"', '"north"')), "GpsLatitude='north' is not a number"),
         (_with_xmp(_jpeg(), DJI_XMP.replace('"35.6812"', '"135.0"')), "out of range"),
         (_jpeg(_gps_exif(lat=(95.0, 0.0, 0.0))), "out of range"),
         (b"\xff\xd8garbage", "not a readable image"),
@@ -125,78 +122,120 @@ def test_xmp_parser_never_crashes_on_garbage(tmp_path_factory: pytest.TempPathFa
     read_telemetry(p, [])
 
 
-def test_flight_log_csv_default_and_custom_columns(tmp_path: Path) -> None:
-    log = tmp_path / "log.csv"
-    log.write_text(
-        "FileName,Latitude,Longitude,Altitude,Gimbal_Pitch\n"
-        "DJI_0001.JPG,35.1,139.2,50.0,-90\n"
-        "sub/DJI_0002.JPG,35.2,139.3,,\n"
-        "DJI_0003.JPG,abc,139.3,10,\n"
-        ",35.2,139.3,10,\n",
-        encoding="utf-8",
-    )
+MINI2_XMP = DJI_XMP.replace('drone-dji:GpsLatitude="35.6812" drone-dji:GpsLongitude="139.7671"', "").replace(
+    'drone-dji:AbsoluteAltitude="+87.35" ', ""
+)
+
+
+def test_xmp_without_position_merges_with_exif_position(tmp_path: Path) -> None:
+    """The issue-16 case (DJI Mini: attitude and relative altitude in XMP, position only in EXIF)."""
+    p = tmp_path / "DJI_0100.JPG"
+    p.write_bytes(_with_xmp(_jpeg(_gps_exif()), MINI2_XMP))
     warnings: list[str] = []
-    out = read_flight_log(log, warnings=warnings)
-    assert set(out) == {"DJI_0001.JPG", "DJI_0002.JPG"}
-    assert out["DJI_0001.JPG"].altitude_m == 50.0 and out["DJI_0001.JPG"].gimbal_pitch == -90
-    assert out["DJI_0002.JPG"].altitude_m is None and out["DJI_0002.JPG"].source == "log"
-    assert len(warnings) == 2 and "row 4" in warnings[0] and "row 5" in warnings[1]
-
-    custom = tmp_path / "custom.csv"
-    custom.write_text("photo,y,x\nIMG_1.jpg,1.5,2.5\n", encoding="utf-8")
-    got = read_flight_log(custom, columns={"file": "photo", "latitude": "y", "longitude": "x"})
-    assert (got["IMG_1.jpg"].latitude, got["IMG_1.jpg"].longitude) == (1.5, 2.5)
+    t = read_telemetry(p, warnings)
+    assert warnings == [] and t is not None and t.source == "exif"
+    assert t.latitude == pytest.approx(35.6581) and t.altitude_m == pytest.approx(52.5)
+    assert (t.gimbal_yaw, t.gimbal_pitch, t.relative_altitude_m) == (-12.4, -90.0, 45.2)
+    assert t.sources["latitude"] == "exif" and t.sources["gimbal_yaw"] == "xmp"
+    assert t.sources["altitude_m"] == "exif" and t.sources["relative_altitude_m"] == "xmp"
 
 
-def test_flight_log_json_and_jsonl(tmp_path: Path) -> None:
-    rows = [{"image": "a.jpg", "lat": 1.0, "lon": 2.0, "relative_altitude": 30}, "junk"]
-    (tmp_path / "log.json").write_text(json.dumps(rows), encoding="utf-8")
-    warnings: list[str] = []
-    out = read_flight_log(tmp_path / "log.json", warnings=warnings)
-    assert out["a.jpg"].altitude_m == 30 and out["a.jpg"].altitude_kind == "relative"
-    assert "not an object" in warnings[0]
-    (tmp_path / "log.jsonl").write_text(json.dumps(rows[0]) + "\n\n", encoding="utf-8")
-    assert "a.jpg" in read_flight_log(tmp_path / "log.jsonl")
+def test_a_flight_log_row_wins_over_the_file(tmp_path: Path) -> None:
+    from tenken.align.telemetry import Telemetry
+
+    p = tmp_path / "DJI_0100.JPG"
+    p.write_bytes(_with_xmp(_jpeg(_gps_exif()), MINI2_XMP))
+    t = read_telemetry(p, log=Telemetry(35.0, 139.0, source="log"))
+    assert (t.latitude, t.source, t.sources["latitude"]) == (35.0, "log", "log")
+    assert t.gimbal_pitch == -90.0 and t.sources["gimbal_pitch"] == "xmp"
 
 
-def test_flight_log_errors(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="cannot read"):
-        read_flight_log(tmp_path / "none.csv")
-    (tmp_path / "bad.json").write_text("{not json", encoding="utf-8")
-    with pytest.raises(InputError, match="malformed"):
-        read_flight_log(tmp_path / "bad.json")
-    (tmp_path / "ok.csv").write_text("file,lat,lon\n", encoding="utf-8")
-    with pytest.raises(InputError, match="unknown flight-log field"):
-        read_flight_log(tmp_path / "ok.csv", columns={"speed": "v"})
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    rows=st.lists(
-        st.tuples(
-            st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=12),
-            st.one_of(
-                st.floats(allow_nan=True),
-                st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=6),
-            ),
+@pytest.mark.parametrize(
+    ("xmp", "expected"),
+    [
+        # Autel (old firmware): DJI names under drone:, with the Longtitude spelling
+        (
+            '<rdf:Description rdf:about="DJI" drone:GpsLatitude="31.5" drone:GpsLongtitude="120.25" '
+            'drone:GimbalYawDegree="190.0" drone:GimbalPitchDegree="-30"/>',
+            {"latitude": 31.5, "longitude": 120.25, "gimbal_yaw": -170.0, "gimbal_pitch": -30.0},
         ),
-        max_size=8,
+        # Pix4D camera namespace (Sequoia, senseFly, Sentera): pitch counted from nadir
+        (
+            '<rdf:Description Camera:Yaw="-131.9" Camera:Pitch="12.2" Camera:Roll="10.0" '
+            'Camera:AboveGroundAltitude="64.5"/>',
+            {"gimbal_yaw": -131.9, "gimbal_pitch": pytest.approx(-77.8), "relative_altitude_m": 64.5},
+        ),
+        # Parrot Anafi
+        (
+            '<rdf:Description drone-parrot:CameraPitchDegree="-45.5" drone-parrot:CameraYawDegree="12.0"/>',
+            {"gimbal_pitch": -45.5, "gimbal_yaw": 12.0},
+        ),
+        # Skydio: only the NED camera block's Yaw/Pitch count
+        (
+            "<drone-skydio:Latitude>1.5</drone-skydio:Latitude><drone-skydio:Longitude>2.5</drone-skydio:Longitude>"
+            '<drone-skydio:CameraOrientationFLU drone-skydio:Yaw="99" drone-skydio:Pitch="99"/>'
+            '<drone-skydio:CameraOrientationNED rdf:parseType="Resource"><drone-skydio:Yaw>45.0</drone-skydio:Yaw>'
+            "<drone-skydio:Pitch>-20.0</drone-skydio:Pitch></drone-skydio:CameraOrientationNED>",
+            {"latitude": 1.5, "longitude": 2.5, "gimbal_yaw": 45.0, "gimbal_pitch": -20.0},
+        ),
+        # Skydio, attribute style over several lines, followed by another frame's block
+        (
+            '<drone-skydio:CameraOrientationNED\n drone-skydio:Yaw="-10.5"\n drone-skydio:Pitch="-89.0"/>\n'
+            '<drone-skydio:CameraOrientationFLU drone-skydio:Yaw="99" drone-skydio:Pitch="99"/>',
+            {"gimbal_yaw": -10.5, "gimbal_pitch": -89.0},
+        ),
+    ],
+)
+def test_vendor_spellings(xmp: str, expected: dict) -> None:
+    from tenken.align.xmp import xmp_fields
+
+    warnings: list[str] = []
+    got = xmp_fields(parse_xmp_tags(f"<x:xmpmeta>{xmp}</x:xmpmeta>"), "f", warnings)
+    assert {k: got.get(k) for k in expected} == expected and warnings == []
+
+
+def test_xmp_in_a_second_app1_segment_and_fov_from_35mm_focal_length(tmp_path: Path) -> None:
+    exif = _gps_exif()
+    exif.get_ifd(IFD.Exif)[0xA405] = 24  # FocalLengthIn35mmFilm
+    jpeg = _jpeg(exif)
+    pos = 2
+    while jpeg[pos + 1] in range(0xE0, 0xF0):  # skip every APPn segment (JFIF, EXIF)
+        pos += 2 + int.from_bytes(jpeg[pos + 2 : pos + 4], "big")
+    xmp = _with_xmp(b"\xff\xd8", DJI_XMP)[2:]
+    reordered = jpeg[:pos] + xmp + jpeg[pos:]
+    assert reordered.index(b"Exif") < reordered.index(b"drone-dji")
+    p = tmp_path / "second.jpg"
+    p.write_bytes(reordered)
+    t = read_telemetry(p)
+    assert t.source == "xmp" and t.gimbal_pitch == -90.0
+    assert t.fov_deg == pytest.approx(73.74, abs=0.01)  # 2 atan(18 / 24)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "drone-dji:gpslatitude",
+                "drone-dji:gpslongtitude",
+                "drone-dji:gimbalyawdegree",
+                "camera:pitch",
+                "camera:yaw",
+                "drone:flightyawdegree",
+                "drone-parrot:camerapitchdegree",
+                "tiff:model",
+            ]
+        ),
+        st.one_of(st.text(max_size=8), st.floats(allow_nan=True, allow_infinity=True).map(str)),
     )
 )
-def test_flight_log_parser_never_crashes_on_odd_rows(
-    tmp_path_factory: pytest.TempPathFactory, rows: list[tuple[str, object]]
-) -> None:
-    import csv
+def test_xmp_fields_are_finite_numbers_in_range_or_absent(tags: dict[str, str]) -> None:
+    from tenken.align.xmp import xmp_fields
 
-    p = tmp_path_factory.mktemp("log") / "log.csv"
-    with p.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["file", "lat", "lon"])
-        for name, value in rows:
-            w.writerow([name, value, value])
     warnings: list[str] = []
-    out = read_flight_log(p, warnings=warnings)
-    for tel in out.values():
-        assert -90 <= tel.latitude <= 90 and -180 <= tel.longitude <= 180
-    # every row gives a telemetry entry (keyed by base name) or a warning
-    assert sum(1 for n, _ in rows if Path(n).name in out) + len(warnings) >= len(rows)
+    got = xmp_fields(tags, "f", warnings)
+    for key, value in got.items():
+        if key != "camera":
+            assert isinstance(value, float) and np.isfinite(value), key
+    for key in ("gimbal_yaw", "flight_yaw"):
+        assert key not in got or -180 <= got[key] < 180

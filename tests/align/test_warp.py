@@ -19,9 +19,7 @@ from tenken.align.warp import composite, valid_mask, warp_reference
 )
 def test_polygon_mask_agrees_with_warping_an_all_valid_image(h: np.ndarray) -> None:
     ref_size, tgt_size = (320, 240), (400, 300)
-    exact = (
-        cv2.warpPerspective(np.full((240, 320), 255, np.uint8), h, tgt_size, flags=cv2.INTER_LINEAR) == 255
-    )
+    exact = cv2.warpPerspective(np.full((240, 320), 255, np.uint8), h, tgt_size, flags=cv2.INTER_LINEAR) == 255
     fast = valid_mask(h, ref_size, tgt_size)
     assert fast.shape == (300, 400)
     # the fast mask never claims an invalid pixel, and misses at most the one-pixel band at the edge

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -100,3 +101,29 @@ def test_align_summary_keeps_brackets_in_paths(dev_data: Path, tmp_path: Path) -
         (folder / name).write_bytes((graf / name).read_bytes())
     res = CliRunner().invoke(app, ["align", str(folder / "img2.png"), str(folder / "img1.png")], terminal_width=400)
     assert res.exit_code == 0 and str(folder / "img1.png") in res.output
+
+
+def test_align_explain_with_a_flight_log(dev_data: Path, tmp_path: Path) -> None:
+    """--log gives positions and attitude by file name; --explain says why each reference was used or not."""
+    graf = dev_data / "homography" / "oxford_graf"
+    log = tmp_path / "log.csv"
+    log.write_text(
+        "FileName,GPSLatitude,GPSLongitude,GimbalYawDegree,GimbalPitchDegree\n"
+        "img2.png,35.0,139.0,0,-20\n"
+        "img1.png,35.00001,139.0,5,-20\n"
+        "img3.png,35.00002,139.0,30,-20\n"
+        "img4.png,35.0,139.0,170,-20\n",
+        encoding="utf-8",
+    )
+    refs = [str(graf / f"img{i}.png") for i in (1, 3, 4)]
+    res = CliRunner().invoke(
+        app,
+        ["align", str(graf / "img2.png"), *refs, "--log", str(log), "--k", "1", "--explain"],
+        terminal_width=250,
+    )
+    assert res.exit_code == 0, res.output
+    assert "chosen" in res.output and "img4.png" in res.output and "angle" in res.output
+    js = CliRunner().invoke(app, ["align", str(graf / "img2.png"), *refs, "--log", str(log), "--k", "1", "--json"])
+    rows = {Path(r["name"]).name: r for r in json.loads(js.stdout)["explain"]}
+    assert rows["img1.png"]["decision"] == "chosen" and rows["img1.png"]["distance_m"] == pytest.approx(1.1, abs=0.1)
+    assert rows["img3.png"]["why"].startswith("ranked 2") and "cannot overlap" in rows["img4.png"]["why"]

@@ -52,7 +52,8 @@ def test_report_matches_design_and_validates_against_schema():
     data = _report().to_json()
     jsonschema.validate(data, report_json_schema())
     assert next(iter(data)) == "schema" and data["schema"] == "tenken.report/1"
-    assert data["reference"] == {"path": "r.jpg", "candidates": ["r.jpg", "r2.jpg"], "selection_score": 1.7}
+    ref = {"path": "r.jpg", "candidates": ["r.jpg", "r2.jpg"], "selection_score": 1.7, "explain": []}
+    assert data["reference"] == ref
     assert data["alignment"]["homography"] == np.eye(3).tolist()
     first, second = data["detections"]
     assert first == {
