@@ -202,7 +202,7 @@ def main() -> None:
     ap.add_argument("--report", action="store_true", help="only merge results/train-*.json, plot and print")
     args = ap.parse_args()
     if args.report:
-        report()
+        report(args.work)
         return
 
     sys.path.insert(0, str(REPO))
@@ -264,7 +264,7 @@ def main() -> None:
         if "grpo" in args.stages:
             row["grpo"] = grpo(root, hard_data(d), args, log)
             out_json.write_text(json.dumps(row, indent=2, default=str))
-    report()
+    report(work)
 
 
 def hard_data(d: Path) -> dict:
@@ -278,12 +278,19 @@ def hard_data(d: Path) -> dict:
     }
 
 
-def report() -> None:
-    """Merge ``results/train-*.json`` into ``results/train.json``, plot, print the table."""
+def report(work: Path | None = None) -> None:
+    """Merge ``results/train-*.json`` into ``results/train.json``, plot, print the table. Runs still going (or
+    stopped) in ``work`` contribute their validation lines so far as ``{kind}: {"partial": true, ...}``."""
     results: dict = {"families": {}}
     for path in sorted(RESULTS.glob("train-*.json")):  # train-{family}-{stages}.json
         name = next(f for f in ("qwen2.5-vl", "llava") if path.stem.startswith(f"train-{f}-"))
         results["families"].setdefault(name, {}).update(json.loads(path.read_text()))
+    for val in sorted(work.glob("*/*/validation.jsonl")) if work else []:
+        name, kind = val.parent.parent.name, val.parent.name
+        row = results["families"].setdefault(name, {})
+        if kind in ("sft", "blind") and kind not in row:
+            hist = [json.loads(line) for line in val.read_text().splitlines() if line.strip()]
+            row[kind] = {"partial": True, "validation": hist, "steps": hist[-1]["step"] if hist else 0}
     (RESULTS / "train.json").write_text(json.dumps(results, indent=2, default=str))
     plot(results)
     table(results)
