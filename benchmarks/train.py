@@ -356,7 +356,7 @@ def plot(results: dict) -> None:
 
 def table(results: dict) -> None:
     print(f"{'family':<12} {'before':>7} {'sft':>7} {'blind':>7} {'sft cpu s':>9} {'wall s':>7} {'steps':>6} "
-          f"{'grpo IoU':>16}")  # fmt: skip
+          f"{'last val F1':>11} {'grpo IoU':>16}")  # fmt: skip
     for name, row in results["families"].items():
         g = row.get("grpo") or {}
         giou = f"{g['val_rec_iou_before']:.3f}->{g['val_rec_iou_after']:.3f}" if g.get("validation") else "-"
@@ -367,10 +367,11 @@ def table(results: dict) -> None:
             return float(r.get("acc@0.5", float("nan")))
 
         sft = row.get("sft", {})
+        last = sft["validation"][-1]["f1_bbox"] if sft.get("validation") else float("nan")
         print(
             f"{name:<12} {acc('before'):>7.3f} {acc('sft'):>7.3f} {acc('blind'):>7.3f} "
             f"{sft.get('train_cpu_seconds', float('nan')):>9.0f} {sft.get('train_seconds', float('nan')):>7.0f} "
-            f"{sft.get('steps', 0):>6} {giou:>16}"
+            f"{sft.get('steps', 0):>6} {last:>11.3f} {giou:>16}"
         )
 
 
