@@ -53,11 +53,13 @@ def mix_languages(
     """Subsample so the languages appear in ``ratio`` (e.g. ``{"ja": 1, "en": 1}``); None keeps all.
 
     The largest subset that fits the ratio is kept (no sample is repeated); languages not in ``ratio`` are
-    dropped. The result is shuffled with ``seed``.
+    dropped, and a language of ``ratio`` with no sample at all is left out of it (JA-only data under a 1:1
+    recipe trains on all its JA samples rather than on none). The result is shuffled with ``seed``.
     """
     if not ratio:
         return list(samples)
-    weights = {k: float(v) for k, v in ratio.items() if float(v) > 0}
+    present = {s.lang for s in samples}
+    weights = {k: float(v) for k, v in ratio.items() if float(v) > 0 and k in present}
     by_lang = {k: [s for s in samples if s.lang == k] for k in weights}
     scale = min((len(v) / weights[k] for k, v in by_lang.items()), default=0.0)
     rng = random.Random(seed)

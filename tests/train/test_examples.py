@@ -68,6 +68,8 @@ def test_mix_languages_keeps_the_ratio_without_repeating():
     assert len({s.id for s in mixed}) == 20
     assert len(mix_languages(samples, {"ja": 2, "en": 1})) == 30
     assert mix_languages(samples, None) == samples
+    ja_only = samples[:30]
+    assert len(mix_languages(ja_only, {"ja": 1, "en": 1})) == 30  # a missing language does not empty the set
 
 
 def test_errors_name_the_input(tmp_path, colour_data):
