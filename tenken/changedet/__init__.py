@@ -4,7 +4,8 @@
 >>> dets = ChangeDetector(ChangeParams(sensitivity=6)).detect(pair)   # pair: tenken.inspect.AlignedPair
 """
 
-from tenken.changedet.detect import ChangeDetector, detect_changes
+from tenken.changedet.conditions import PairConditions
+from tenken.changedet.detect import ChangeAnalysis, ChangeDetector, analyse_pair, detect_changes
 from tenken.changedet.params import ChangeParams
 
-__all__ = ["ChangeDetector", "ChangeParams", "detect_changes"]
+__all__ = ["ChangeAnalysis", "ChangeDetector", "ChangeParams", "PairConditions", "analyse_pair", "detect_changes"]

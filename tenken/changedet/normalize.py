@@ -62,6 +62,29 @@ def match_tones(reference: np.ndarray, target: np.ndarray, valid: np.ndarray) ->
     return out
 
 
+def same_light(target: np.ndarray, matched: np.ndarray, valid: np.ndarray, tolerance: float = 0.25) -> np.ndarray:
+    """Valid pixels lit like most of the pair, ``(H, W)`` bool: where the log luminance ratio of ``target`` to
+    ``matched`` (the reference after a first :func:`match_tones` over all of ``valid``) lies within
+    ``tolerance`` (natural log) of its median over ``valid``.
+
+    A cast shadow, a wet patch or a clipped sky over part of the frame bends the global tone curve and tints
+    everything else; after a first match, such a part stands out as a region lit differently from the rest,
+    and a second match estimated without it is right for the rest (the light-change test,
+    :func:`tenken.changedet.cues.light_explained`, takes care of that part). A global tone change (overcast,
+    haze, another curve) leaves nothing out, so the second match equals the first. Falls back to ``valid``
+    when fewer than half its pixels qualify.
+    """
+    yt = cv2.cvtColor(target, cv2.COLOR_RGB2GRAY).astype(np.float32) + 4.0
+    yr = cv2.cvtColor(matched, cv2.COLOR_RGB2GRAY).astype(np.float32) + 4.0
+    ratio = cv2.log(yt / yr)
+    sub = valid[::2, ::2]
+    if not sub.any():
+        return valid
+    median = float(np.median(ratio[::2, ::2][sub]))
+    same = valid & (np.abs(ratio - median) <= tolerance)
+    return same if same.sum() >= valid.sum() / 2 else valid
+
+
 def to_lab(image: np.ndarray, sigma: float) -> np.ndarray:
     """uint8 RGB -> float32 CIE Lab (L in 0..100, a/b about -100..100), blurred by ``sigma`` pixels first."""
     x = image.astype(np.float32) * (1.0 / 255.0)
@@ -70,31 +93,40 @@ def to_lab(image: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.cvtColor(x, cv2.COLOR_RGB2Lab)
 
 
-def local_light_offset(target_lab: np.ndarray, reference_lab: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Slowly varying Lab offset (target - reference), ``(H, W, 3)`` float32, robust to compact changes.
+def local_light(target_lab: np.ndarray, reference_lab: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """``reference_lab`` relit like ``target_lab`` where the light differs slowly, ``(H, W, 3)`` float32 Lab.
 
-    The difference is summarised by its median in cells of 1/8 of the shorter side, the cell grid is
-    median-filtered (3x3) so a change covering a couple of cells does not leak in, and upsampled smoothly.
+    Light acts multiplicatively: a surface receiving ``k`` times the light has ``k`` times the luminance, and
+    Lab lightness follows ``L + 16 ~ Y ** (1/3)``, so ``L + 16`` is scaled (an additive offset would push dark
+    pixels under a shadow below black); a/b get an additive offset (a tint). Both are summarised by their
+    median in cells of 1/8 of the shorter side, the cell grid is median-filtered (3x3) so a change covering a
+    couple of cells does not leak in, and upsampled smoothly.
     """
     full = (valid.shape[1], valid.shape[0])
     step = 4  # the cell medians are taken on every 4th pixel: plenty for a smooth field, 16x faster
-    target_lab, reference_lab, valid = target_lab[::step, ::step], reference_lab[::step, ::step], valid[::step, ::step]
-    h, w = valid.shape
+    t, r, v = target_lab[::step, ::step], reference_lab[::step, ::step], valid[::step, ::step]
+    h, w = v.shape
     cell = max(2, min(h, w) // 8)
     gh, gw = max(1, h // cell), max(1, w // cell)
     ch, cw = h // gh, w // gw
-    diff = (target_lab - reference_lab)[: gh * ch, : gw * cw].astype(np.float32)
-    vmask = valid[: gh * ch, : gw * cw]
-    diff = np.where(vmask[..., None], diff, np.nan)
-    blocks = diff.reshape(gh, ch, gw, cw, 3).transpose(0, 2, 1, 3, 4).reshape(gh, gw, ch * cw, 3)
-    counts = vmask.reshape(gh, ch, gw, cw).sum(axis=(1, 3))
+    t, r, v = t[: gh * ch, : gw * cw], r[: gh * ch, : gw * cw], v[: gh * ch, : gw * cw]
+    field = np.empty((*v.shape, 3), np.float32)
+    field[..., 0] = np.log((t[..., 0] + 16.0).clip(1.0) / (r[..., 0] + 16.0).clip(1.0))  # log gain of L + 16
+    field[..., 1:] = t[..., 1:] - r[..., 1:]
+    field = np.where(v[..., None], field, np.nan)
+    blocks = field.reshape(gh, ch, gw, cw, 3).transpose(0, 2, 1, 3, 4).reshape(gh, gw, ch * cw, 3)
+    counts = v.reshape(gh, ch, gw, cw).sum(axis=(1, 3))
     grid = np.zeros((gh, gw, 3), np.float32)
     enough = counts > 0.25 * ch * cw
     if enough.any():
         grid[enough] = np.nanmedian(blocks[enough], axis=1)
     if gh >= 3 and gw >= 3:
         grid = np.stack([median3(grid[:, :, k]) for k in range(3)], axis=2)
-    return cv2.resize(grid, full, interpolation=cv2.INTER_LINEAR)
+    smooth = cv2.resize(grid, full, interpolation=cv2.INTER_LINEAR)
+    out = np.empty_like(reference_lab)
+    out[..., 0] = (reference_lab[..., 0] + 16.0) * np.exp(smooth[..., 0]) - 16.0
+    out[..., 1:] = reference_lab[..., 1:] + smooth[..., 1:]
+    return out
 
 
 def median3(a: np.ndarray) -> np.ndarray:

@@ -22,8 +22,23 @@ class ChangeParams:
         pre_blur: Gaussian sigma, working pixels, applied to both images before comparing (noise, JPEG blocks).
         shift_tolerance: radius, working pixels, of the neighbourhood of the other image searched for the best
             match of each pixel; residual misalignment or parallax up to about this much is ignored.
-        local_light: also remove slowly varying light differences (shadows, vignetting) after the global
-            tone match.
+        local_light: also remove slowly varying light differences (vignetting, soft light gradients) after the
+            global tone match (lightness relit multiplicatively, colour by an offset).
+        robust_tones: estimate the global tone curve only on pixels lit like most of the pair (a large cast
+            shadow, wet patch or clipped sky would otherwise bend it and tint the rest).
+        equalise_blur: blur the sharper image of the pair down to the blurrier one's sharpness before
+            comparing (defocus, motion blur), so edges of unchanged objects do not count as changes.
+        blur_tolerance: sharpness ratios up to this count as equally sharp (no blur applied).
+        light_invariant: pixels whose difference a change of light explains (same chromaticity, lightness in
+            a locally constant ratio: cast shadows, exposure, wet surfaces) are compared with the reference
+            relit by that ratio, so only what light does not explain is evidence.
+        light_radius: side minus one, working pixels, of the windows the lightness ratio must be constant over.
+        light_ratio_std: largest standard deviation of the log lightness ratio ``(L_t + 16) / (L_r + 16)``
+            over that window for the ratio to count as constant.
+        light_chroma: largest difference of rg chromaticity ``(R, G) / (R + G + B)`` for the same surface under
+            other light.
+        clip_aware: pixels clipped (or crushed) in one image where the other is bright (or dark) too carry no
+            evidence: the detail there was lost to the exposure, not changed.
         chroma_weight: weight of the Lab a/b (colour) difference relative to lightness L.
         structure_weight: weight of the structure cue (edges in one image with no edge near the same place
             in the other) relative to the colour cue; 0 turns it off.
@@ -49,6 +64,14 @@ class ChangeParams:
     pre_blur: float = 1.0
     shift_tolerance: int = 2
     local_light: bool = True
+    robust_tones: bool = True
+    equalise_blur: bool = True
+    blur_tolerance: float = 1.2
+    light_invariant: bool = True
+    light_radius: int = 3
+    light_ratio_std: float = 0.07
+    light_chroma: float = 0.035
+    clip_aware: bool = True
     chroma_weight: float = 1.5
     structure_weight: float = 0.5
     sensitivity: float = 5.0
@@ -75,6 +98,10 @@ class ChangeParams:
             "working_side": self.working_side >= 64,
             "pre_blur": 0 <= self.pre_blur <= 10,
             "shift_tolerance": 0 <= self.shift_tolerance <= 16,
+            "blur_tolerance": self.blur_tolerance >= 1,
+            "light_radius": 1 <= self.light_radius <= 16,
+            "light_ratio_std": self.light_ratio_std >= 0,
+            "light_chroma": self.light_chroma >= 0,
             "chroma_weight": self.chroma_weight >= 0,
             "structure_weight": self.structure_weight >= 0,
             "sensitivity": self.sensitivity > 0,

@@ -1,17 +1,22 @@
 """The ``tenken`` command line: a thin shell over the Python API, one verb per public operation.
 
-Each verb group lives in its own module with a ``register(app)`` function; heavy libraries are imported
-inside the commands so ``tenken --help`` stays fast.
+Each verb group lives in its own module ``tenken/cli/<group>.py`` that exposes ``app = typer.Typer(...)`` with
+its verbs as module-level functions (importable and testable one by one). An unnamed ``Typer()`` contributes
+top-level verbs (``tenken ask``); a command group (``tenken eval run``) is added here under its name and help
+panel. This module only merges them, in help order: see ``docs/architecture.md`` "CLI verbs".
+Heavy libraries are imported inside the commands so ``tenken --help`` stays fast.
 """
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Annotated
 
 import typer
 
 from tenken import __version__
-from tenken.cli import align, config, eval, inspect, train, vlm
+from tenken.cli import align, config, eval, inspect, serve, train, vlm
+from tenken.cli.data import data_app
 from tenken.cli.output import TenkenGroup
 
 app = typer.Typer(
@@ -45,8 +50,30 @@ def _root(
     """tenken (点検): vision-language-model field inspection."""
 
 
-for _module in (inspect, align, vlm, eval, config, train):
-    _module.register(app)
+def _verbs_of(module: ModuleType) -> typer.Typer:
+    """The module's ``app``; for a module still on the older ``register(app)`` form, a sub-app its verbs are
+    registered on, so every group is merged the same way and the help panels keep their order (remove once
+    every module is converted)."""
+    if hasattr(module, "app"):
+        return module.app
+    sub = typer.Typer()
+    module.register(sub)
+    return sub
+
+
+# Top-level verbs: each module's unnamed Typer is merged into the root, in the order of the help panels.
+for _verbs in (inspect, align, vlm, config):
+    app.add_typer(_verbs_of(_verbs))
+
+# Command groups: the root names them and gives their help panel (typer ignores a sub-app's own panel).
+if hasattr(eval, "app"):
+    app.add_typer(eval.app, name="eval", rich_help_panel="Evaluation")
+else:
+    app.add_typer(_verbs_of(eval))
+app.add_typer(data_app, name="data", rich_help_panel="Data")
+app.add_typer(serve.app, name="serve", rich_help_panel="Serving")
+app.command("serve-model", rich_help_panel="Serving")(serve.serve_model)
+app.add_typer(train.train_app, name="train", rich_help_panel="Training")
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,6 +26,7 @@ A manifest of many pairs (JSONL: {"id": ..., "target": path, "reference": path o
 resumable and shardable (writes OUT/results.jsonl, OUT/images/, OUT/index.html):
   tenken inspect --pairs examples/pairs.jsonl --out out/batch --resume
   tenken inspect --pairs flight.jsonl --out out/shard-0 --shard 0/4
+  tenken inspect --pairs flight.jsonl --out out/big --engine ray --address ray://head:10001
 \b
 Two folders, paired by GPS telemetry (or by file name without it):
   tenken inspect --targets site/2026-05 --references site/2025-11 --out out/site
@@ -85,10 +87,16 @@ def register(app: typer.Typer) -> None:
                 "use the identity homography.",
             ),
         ] = False,
+        engine: Annotated[
+            str, typer.Option("--engine", help="Batch: local, or ray (Ray Data actors; pip install 'tenken[ray]').")
+        ] = "local",
+        address: Annotated[str | None, typer.Option("--address", help="--engine ray: Ray cluster address.")] = None,
         json_out: JsonFlag = False,
     ) -> None:
         from tenken.core.errors import InputError
 
+        if engine not in ("local", "ray") or (engine == "ray" and pairs is None and targets is None):
+            raise InputError(f"--engine must be local or ray (ray for batches only), got {engine!r}")
         if lang.strip().lower() not in ("ja", "en"):
             raise InputError(f"--lang must be ja or en, got {lang!r}")
         lang = lang.strip().lower()
@@ -98,7 +106,9 @@ def register(app: typer.Typer) -> None:
                 "give exactly one of: TARGET REFERENCE..., --pairs MANIFEST, or --targets DIR --references DIR "
                 "(see tenken inspect --help)"
             )
-        inspector = _inspector(detector, model, family, classes, lang, param, k, registered)
+        recipe = (detector, model, family, classes, lang, param, k, registered)
+        # the ray engine builds one Inspector per actor from this picklable recipe (the driver loads no model)
+        inspector = functools.partial(_inspector, *recipe) if engine == "ray" else _inspector(*recipe)
         if target is not None:
             if not references:
                 raise InputError(f"{target}: give at least one REFERENCE photo after the target")
@@ -106,7 +116,7 @@ def register(app: typer.Typer) -> None:
             return
         if pairs is None and (targets is None or references_dir is None):
             raise InputError("--targets DIR and --references DIR go together")
-        _batch(inspector, pairs, targets, references_dir, out, resume, shard, k, json_out)
+        _batch(inspector, pairs, targets, references_dir, out, resume, shard, k, json_out, address)
 
     @app.command("report-schema", rich_help_panel="Inspection")
     def report_schema_cmd(
@@ -230,6 +240,7 @@ def _batch(
     shard: str | None,
     k: int,
     json_out: bool,
+    address: str | None = None,
 ) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -260,7 +271,13 @@ def _batch(
                 bar.console.print(f"[red]error[/] {escape(message)}", highlight=False, soft_wrap=True)
             bar.update(task, advance=1, description=f"inspecting {escape(item.id)}")
 
-        summary = run_batch(inspector, items, out, resume=resume, shard=shard_spec, progress=step, on_start=start)
+        if isinstance(inspector, functools.partial):  # --engine ray
+            from tenken.inspect.ray_engine import run_batch_ray
+
+            summary = run_batch_ray(inspector, items, out, resume=resume, shard=shard_spec, address=address,
+                                    progress=lambda e: step(e.item, e.row), on_start=start)  # fmt: skip
+        else:
+            summary = run_batch(inspector, items, out, resume=resume, shard=shard_spec, progress=step, on_start=start)
     if summary.previous is not None:
         err_console.print(
             f"[yellow]warning:[/] {escape(str(out))} held results of an earlier run: moved to "

@@ -286,8 +286,3 @@ def budget_cmd(
             )
 
     emit(rows, as_json, human)
-
-
-def register(app: typer.Typer) -> None:
-    """Add the ``train`` command group to the root app."""
-    app.add_typer(train_app, name="train", rich_help_panel="Training")

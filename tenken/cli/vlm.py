@@ -1,5 +1,8 @@
 """``tenken ask``, ``ground``, ``count``, ``classify``: one VLM question per command.
 
+The verbs are module-level functions on this module's :data:`app` (merged into the root by ``tenken.cli``);
+each takes the shared options gathered in one :class:`ModelArgs`, so it can be called directly.
+
 Every command takes ``--model SPEC`` (a checkpoint directory, a hub id, or ``openai:MODEL@BASE_URL``; default
 from ``TENKEN_MODEL``), ``--family`` (required over a server), ``--lang ja|en``, ``--max-new-tokens``,
 ``--trust-remote-code``, ``--device``, ``--dtype`` and ``--json`` (declared once, in :data:`_SHARED`).
@@ -50,7 +53,7 @@ BoxFormatOpt = Annotated[
 
 
 @dataclass
-class _ModelArgs:
+class ModelArgs:
     """The model options every VLM verb shares."""
 
     model: str
@@ -63,7 +66,7 @@ class _ModelArgs:
     box_format: str | None = None
 
 
-def _session(args: _ModelArgs, image: Path) -> tuple[Any, Any, Lang]:
+def _session(args: ModelArgs, image: Path) -> tuple[Any, Any, Lang]:
     """``(vlm, image array, lang)``: options and the image are checked *before* the model loads (seconds to
     minutes), so a typo fails at once."""
     from tenken.core.errors import InputError
@@ -98,11 +101,16 @@ _SHARED: tuple[tuple[str, Any, Any], ...] = (
 """The options every VLM verb takes, in help order (then ``--json``): one list, so no verb misses one."""
 
 
-def _vlm_command(app: typer.Typer, name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Register ``fn(args: _ModelArgs, json_out: bool, <own arguments and options>)`` as ``tenken NAME``.
+app = typer.Typer()
+"""``tenken ask / ground / count / classify`` (unnamed: merged into the root as top-level verbs)."""
+
+
+def _vlm_command(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register ``fn(args: ModelArgs, json_out: bool, <own arguments and options>)`` as ``tenken NAME`` on
+    :data:`app`, and return ``fn`` unchanged (callable directly, e.g. from a test).
 
     The command's signature (what typer turns into the CLI) is ``fn``'s own parameters followed by
-    :data:`_SHARED` and ``--json``; the shared values reach ``fn`` gathered in one :class:`_ModelArgs`.
+    :data:`_SHARED` and ``--json``; the shared values reach ``fn`` gathered in one :class:`ModelArgs`.
     """
 
     def register_fn(fn: Callable[..., None]) -> Callable[..., None]:
@@ -117,7 +125,7 @@ def _vlm_command(app: typer.Typer, name: str) -> Callable[[Callable[..., None]],
 
         def command(**kwargs: Any) -> None:
             json_out = kwargs.pop("json_out")
-            args = _ModelArgs(**{n: kwargs.pop(n) for n, _, _ in _SHARED})
+            args = ModelArgs(**{n: kwargs.pop(n) for n, _, _ in _SHARED})
             fn(args, json_out, **kwargs)
 
         command.__name__, command.__doc__ = fn.__name__, fn.__doc__
@@ -129,133 +137,133 @@ def _vlm_command(app: typer.Typer, name: str) -> Callable[[Callable[..., None]],
     return register_fn
 
 
-def register(app: typer.Typer) -> None:
-    """Add the VLM commands to the root app."""
+@_vlm_command("ask")
+def ask_cmd(
+    args: ModelArgs,
+    json_out: bool,
+    image: Annotated[Path, typer.Argument(help="Image file.")],
+    question: Annotated[str, typer.Argument(help="The question, in Japanese or English.")],
+    short: Annotated[bool, typer.Option("--short", help="Ask for a word or short phrase.")] = False,
+) -> None:
+    """Ask a question about an image (VQA).
 
-    @_vlm_command(app, "ask")
-    def ask_cmd(
-        args: _ModelArgs,
-        json_out: bool,
-        image: Annotated[Path, typer.Argument(help="Image file.")],
-        question: Annotated[str, typer.Argument(help="The question, in Japanese or English.")],
-        short: Annotated[bool, typer.Option("--short", help="Ask for a word or short phrase.")] = False,
-    ) -> None:
-        """Ask a question about an image (VQA).
+    Example: tenken ask site.jpg "床に何が落ちていますか？" --model Qwen/Qwen2.5-VL-3B-Instruct
+    """
+    from tenken.tasks.vqa import ask
 
-        Example: tenken ask site.jpg "床に何が落ちていますか？" --model Qwen/Qwen2.5-VL-3B-Instruct
-        """
-        from tenken.tasks.vqa import ask
+    vlm, img, lang = _session(args, image)
+    with err_console.status("generating ..."):
+        answer = ask(vlm, img, question, lang=lang, short=short)
+    emit(
+        {"image": str(image), "question": question, "answer": answer, "model": vlm.describe()},
+        json_out,
+        lambda: console.print(answer, highlight=False, markup=False),
+    )
 
-        vlm, img, lang = _session(args, image)
-        with err_console.status("generating ..."):
-            answer = ask(vlm, img, question, lang=lang, short=short)
-        emit(
-            {"image": str(image), "question": question, "answer": answer, "model": vlm.describe()},
-            json_out,
-            lambda: console.print(answer, highlight=False, markup=False),
-        )
 
-    @_vlm_command(app, "ground")
-    def ground_cmd(
-        args: _ModelArgs,
-        json_out: bool,
-        image: Annotated[Path, typer.Argument(help="Image file.")],
-        expression: Annotated[str, typer.Argument(help="What to find, e.g. 'カラーコーン' or 'all the cones'.")],
-        out: Annotated[Path | None, typer.Option("--out", "-o", help="Write an annotated PNG/JPEG here.")] = None,
-        box_format: BoxFormatOpt = None,
-    ) -> None:
-        """Find every instance of an expression; boxes in image pixels (xyxy).
+@_vlm_command("ground")
+def ground_cmd(
+    args: ModelArgs,
+    json_out: bool,
+    image: Annotated[Path, typer.Argument(help="Image file.")],
+    expression: Annotated[str, typer.Argument(help="What to find, e.g. 'カラーコーン' or 'all the cones'.")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write an annotated PNG/JPEG here.")] = None,
+    box_format: BoxFormatOpt = None,
+) -> None:
+    """Find every instance of an expression; boxes in image pixels (xyxy).
 
-        Example: tenken ground site.jpg "カラーコーン" --model Qwen/Qwen2.5-VL-3B-Instruct --out cones.png
-        """
-        from tenken.core.images import check_output_path, save_image
-        from tenken.tasks.grounding import ground
-        from tenken.viz.draw import draw_detections
+    Example: tenken ground site.jpg "カラーコーン" --model Qwen/Qwen2.5-VL-3B-Instruct --out cones.png
+    """
+    from tenken.core.images import check_output_path, save_image
+    from tenken.tasks.grounding import ground
+    from tenken.viz.draw import draw_detections
 
+    if out is not None:
+        check_output_path(out)
+    vlm, img, lang = _session(replace(args, box_format=box_format), image)
+    warnings: list[str] = []
+    with err_console.status("generating ..."):
+        dets = ground(vlm, img, expression, lang=lang, warnings_out=warnings)
+    if out is not None:
+        save_image(draw_detections(img, dets), out)
+
+    def human() -> None:
+        from rich.markup import escape
+
+        console.print(f"{len(dets)} box(es) for {expression!r}", markup=False)
+        for r in dets.to_records():
+            box = ", ".join(f"{v:.1f}" for v in r["box"])
+            console.print(f"  {r['label']}: [{box}]", highlight=False, markup=False)
+        for w in warnings:
+            err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
         if out is not None:
-            check_output_path(out)
-        vlm, img, lang = _session(replace(args, box_format=box_format), image)
-        warnings: list[str] = []
-        with err_console.status("generating ..."):
-            dets = ground(vlm, img, expression, lang=lang, warnings_out=warnings)
-        if out is not None:
-            save_image(draw_detections(img, dets), out)
+            console.print(f"annotated image: {out}", markup=False)
 
-        def human() -> None:
-            from rich.markup import escape
-
-            console.print(f"{len(dets)} box(es) for {expression!r}", markup=False)
-            for r in dets.to_records():
-                box = ", ".join(f"{v:.1f}" for v in r["box"])
-                console.print(f"  {r['label']}: [{box}]", highlight=False, markup=False)
-            for w in warnings:
-                err_console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
-            if out is not None:
-                console.print(f"annotated image: {out}", markup=False)
-
-        emit(
-            {
-                "image": str(image),
-                "expression": expression,
-                **dets.to_json(),
-                "warnings": warnings,
-                "annotated": str(out) if out else None,
-                "model": vlm.describe(),
-            },
-            json_out,
-            human,
-        )
-
-    @_vlm_command(app, "count")
-    def count_cmd(
-        args: _ModelArgs,
-        json_out: bool,
-        image: Annotated[Path, typer.Argument(help="Image file.")],
-        expression: Annotated[str, typer.Argument(help="What to count, e.g. 'ヘルメット' or 'helmets'.")],
-    ) -> None:
-        """Count the instances of an expression in an image.
-
-        Example: tenken count crew.jpg "ヘルメットをかぶった人" --model Qwen/Qwen2.5-VL-3B-Instruct --json
-        """
-        from tenken.tasks.counting import count
-
-        vlm, img, lang = _session(args, image)
-        with err_console.status("generating ..."):
-            n = count(vlm, img, expression, lang=lang, **_tokens(args))
-        emit(
-            {"image": str(image), "expression": expression, "count": n, "model": vlm.describe()},
-            json_out,
-            lambda: console.print(n),
-        )
-
-    @_vlm_command(app, "classify")
-    def classify_cmd(
-        args: _ModelArgs,
-        json_out: bool,
-        image: Annotated[Path, typer.Argument(help="Image file (a worker at a station).")],
-        tasks: Annotated[
-            Path | None, typer.Option("--tasks", "-t", help="Task-set YAML/JSON (default: the shipped example).")
-        ] = None,
-    ) -> None:
-        """Which factory task is the worker doing? Prints a task id from the task set, or 'unknown'.
-
-        Example: tenken classify station3.jpg --tasks line3_tasks.yaml --model Qwen/Qwen2.5-VL-7B-Instruct
-        """
-        from tenken.configs import UNKNOWN, load_task_set
-        from tenken.tasks.factory import classify_task
-
-        taskset = load_task_set(tasks)
-        vlm, img, lang = _session(args, image)
-        with err_console.status("generating ..."):
-            task = classify_task(vlm, img, taskset, lang=lang, **_tokens(args))
-        name = taskset.display(task, lang) if task != UNKNOWN else UNKNOWN
-        emit(
-            {"image": str(image), "task": task, "name": name, "taskset": taskset.name, "model": vlm.describe()},
-            json_out,
-            lambda: console.print(f"{task} ({name})", highlight=False, markup=False),
-        )
+    emit(
+        {
+            "image": str(image),
+            "expression": expression,
+            **dets.to_json(),
+            "warnings": warnings,
+            "annotated": str(out) if out else None,
+            "model": vlm.describe(),
+        },
+        json_out,
+        human,
+    )
 
 
-def _tokens(args: _ModelArgs) -> dict[str, int]:
+@_vlm_command("count")
+def count_cmd(
+    args: ModelArgs,
+    json_out: bool,
+    image: Annotated[Path, typer.Argument(help="Image file.")],
+    expression: Annotated[str, typer.Argument(help="What to count, e.g. 'ヘルメット' or 'helmets'.")],
+) -> None:
+    """Count the instances of an expression in an image.
+
+    Example: tenken count crew.jpg "ヘルメットをかぶった人" --model Qwen/Qwen2.5-VL-3B-Instruct --json
+    """
+    from tenken.tasks.counting import count
+
+    vlm, img, lang = _session(args, image)
+    with err_console.status("generating ..."):
+        n = count(vlm, img, expression, lang=lang, **_tokens(args))
+    emit(
+        {"image": str(image), "expression": expression, "count": n, "model": vlm.describe()},
+        json_out,
+        lambda: console.print(n),
+    )
+
+
+@_vlm_command("classify")
+def classify_cmd(
+    args: ModelArgs,
+    json_out: bool,
+    image: Annotated[Path, typer.Argument(help="Image file (a worker at a station).")],
+    tasks: Annotated[
+        Path | None, typer.Option("--tasks", "-t", help="Task-set YAML/JSON (default: the shipped example).")
+    ] = None,
+) -> None:
+    """Which factory task is the worker doing? Prints a task id from the task set, or 'unknown'.
+
+    Example: tenken classify station3.jpg --tasks line3_tasks.yaml --model Qwen/Qwen2.5-VL-7B-Instruct
+    """
+    from tenken.configs import UNKNOWN, load_task_set
+    from tenken.tasks.factory import classify_task
+
+    taskset = load_task_set(tasks)
+    vlm, img, lang = _session(args, image)
+    with err_console.status("generating ..."):
+        task = classify_task(vlm, img, taskset, lang=lang, **_tokens(args))
+    name = taskset.display(task, lang) if task != UNKNOWN else UNKNOWN
+    emit(
+        {"image": str(image), "task": task, "name": name, "taskset": taskset.name, "model": vlm.describe()},
+        json_out,
+        lambda: console.print(f"{task} ({name})", highlight=False, markup=False),
+    )
+
+
+def _tokens(args: ModelArgs) -> dict[str, int]:
     """``max_new_tokens=`` for a task only when the user set it (count and classify have their own caps)."""
     return {} if args.max_new_tokens is None else {"max_new_tokens": args.max_new_tokens}

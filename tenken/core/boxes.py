@@ -1,9 +1,9 @@
 """Box conversions and geometry on ``(N, 4)`` float arrays.
 
-tenken's one coordinate truth (DESIGN.md principle 1): a box is ``xyxy`` in float pixels of the image it
-refers to, after EXIF orientation, origin at the top-left corner, x to the right, y down. A box covers
-``[x1, x2) x [y1, y2)``, so its width is ``x2 - x1`` (no ``+1``). Every other convention (``xywh``,
-0–1 or 0–1000 relative coordinates, pixels of a model processor's resized image) is converted here.
+tenken's one coordinate truth (``docs/architecture.md``, "The one coordinate convention"): a box is ``xyxy`` in
+float pixels of the image it refers to, after EXIF orientation, origin at the top-left corner, x to the right,
+y down. A box covers ``[x1, x2) x [y1, y2)``, so its width is ``x2 - x1`` (no ``+1``). Every other convention
+(``xywh``, 0–1 or 0–1000 relative coordinates, pixels of a model processor's resized image) is converted here.
 
 Sizes are ``(width, height)`` tuples in pixels throughout.
 """

@@ -161,12 +161,13 @@ class Inspector:
         t1 = time.perf_counter()
         detections = Detections.empty(image_size(rgb))
         ran: list[str] = []
+        conditions: dict[str, dict[str, Any]] = {}
         pass1_ms = pass2_ms = 0.0
         if not alignment.ok:
             warnings.append("alignment failed, no detector was run (alignment.reason says why)")
         else:
             pair = AlignedPair(rgb, alignment.warped_reference, alignment.valid_mask, alignment)
-            detections, ran = self._pass1(pair, warnings)
+            detections, ran = self._pass1(pair, warnings, conditions)
             t2 = time.perf_counter()
             pass1_ms = 1e3 * (t2 - t1)
             if self.labeller is not None and len(detections):
@@ -187,6 +188,7 @@ class Inspector:
             detections=detections,
             classes=self.classes,
             detectors=ran,
+            conditions=conditions,
             model=self.vlm.describe() if self.vlm is not None and self._uses_vlm() else None,
             timings_ms=timings,
             warnings=warnings,
@@ -199,8 +201,11 @@ class Inspector:
         vlm_detector = any(isinstance(d, VLMCandidateDetector) for d in self.detectors)
         return vlm_detector or isinstance(self.labeller, VLMLabeller)
 
-    def _pass1(self, pair: AlignedPair, warnings: list[str]) -> tuple[Detections, list[str]]:
-        """Every detector's candidates, merged (NMS across detectors when there are several).
+    def _pass1(
+        self, pair: AlignedPair, warnings: list[str], conditions: dict[str, dict[str, Any]]
+    ) -> tuple[Detections, list[str]]:
+        """Every detector's candidates, merged (NMS across detectors when there are several); a detector that
+        measures the pair's conditions (``last_conditions``, e.g. the classical one) adds them to ``conditions``.
 
         With several detectors a failing one (a :class:`TenkenError`, e.g. a model server down) becomes a
         warning and the others' candidates are kept; a single detector's error propagates.
@@ -219,6 +224,8 @@ class Inspector:
             warnings.extend(f"{det.name}: {w}" for w in getattr(det, "warnings", [])[before:])
             parts.append(found)
             ran.append(det.name)
+            if getattr(det, "last_conditions", None) is not None:
+                conditions[det.name] = det.last_conditions.to_dict()
         if not parts:
             return Detections.empty(image_size(pair.target)), ran
         if len(parts) == 1:

@@ -7,6 +7,14 @@
 Images are accepted as base64 ``data:`` URLs only (the server never fetches a URL it is given). Requests that
 arrive together are grouped by a :class:`MicroBatcher` into one batched ``generate`` call (one forward pass
 for the in-process transformers backend); generation runs in a worker thread, off the event loop.
+
+Conformance with the OpenAI chat-completions API (checked with the official ``openai`` client):
+``usage`` counts the prompt's and the answer's tokens when the backend reports them (the in-process
+transformers backend does, through ``generate_detailed``; a backend that only returns text reports 0);
+``finish_reason`` is ``"length"`` when ``max_tokens`` cut the answer, else ``"stop"``; ``stream=True`` answers
+with server-sent events (``chat.completion.chunk`` objects, then ``data: [DONE]``; with
+``stream_options.include_usage`` a last chunk carries ``usage``). The stream starts once the answer is
+generated (the batch it rides in is one forward pass), so it is conformant but not token-by-token.
 """
 
 from __future__ import annotations
@@ -23,13 +31,15 @@ from typing import Any
 
 from anyio import to_thread
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from tenken.core.errors import ImageLoadError, TenkenError
 from tenken.core.images import load_image
-from tenken.vlm.backends.base import Backend, BackendError, VLMRequest
+from tenken.vlm.backends.base import Backend, BackendError, Generation, VLMRequest
 
 MAX_TOKENS_LIMIT = 8192
+STREAM_CHUNK_CHARS = 16
+"""Characters of the answer per streamed ``delta``."""
 
 
 class RequestError(TenkenError):
@@ -85,6 +95,19 @@ def request_from_body(body: dict[str, Any]) -> VLMRequest:
     return VLMRequest("\n".join(texts), images, "\n".join(system) or None, max_tokens)
 
 
+def generate_detailed(backend: Any, requests: list[VLMRequest]) -> list[Generation]:
+    """``backend``'s answers with token counts: its (or its ``VLM``'s backend's) ``generate_detailed`` when it
+    has one, else its ``generate`` with the counts left at 0 and ``finish_reason="stop"``.
+
+    Raises:
+        BackendError: as the backend raised it (``results`` are the finished answers' texts).
+    """
+    inner = backend if hasattr(backend, "generate_detailed") else getattr(backend, "backend", backend)
+    if hasattr(inner, "generate_detailed"):
+        return list(inner.generate_detailed(requests))
+    return [Generation(text, 0, 0, "stop") for text in backend.generate(requests)]
+
+
 class MicroBatcher:
     """Groups requests that arrive together into one ``generate`` call (a batched forward pass in process).
 
@@ -99,13 +122,15 @@ class MicroBatcher:
         self.batch_sizes: list[int] = []
         self._queue: asyncio.Queue | None = None
         self._worker: asyncio.Task | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
-    async def submit(self, req: VLMRequest) -> str:
-        """The answer to ``req`` (raises what the backend raised for it)."""
-        if self._queue is None:
-            self._queue = asyncio.Queue()
+    async def submit(self, req: VLMRequest) -> Generation:
+        """The answer to ``req`` with its token counts (raises what the backend raised for it)."""
+        loop = asyncio.get_running_loop()
+        if self._queue is None or self._loop is not loop:  # first call, or an app re-run on a new event loop
+            self._queue, self._loop, self._worker = asyncio.Queue(), loop, None
         if self._worker is None or self._worker.done():
-            self._worker = asyncio.get_running_loop().create_task(self._run())
+            self._worker = loop.create_task(self._run())
         fut: asyncio.Future = asyncio.get_running_loop().create_future()
         await self._queue.put((req, fut))
         return await fut
@@ -121,17 +146,18 @@ class MicroBatcher:
                     break
                 try:
                     batch.append(await asyncio.wait_for(self._queue.get(), left))
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     break
             self.batch_sizes.append(len(batch))
             await self._serve(batch)
 
     async def _serve(self, batch: list[tuple[VLMRequest, asyncio.Future]]) -> None:
         try:
-            answers: list[Any] = await to_thread.run_sync(self.backend.generate, [r for r, _ in batch])
+            answers: list[Any] = await to_thread.run_sync(generate_detailed, self.backend, [r for r, _ in batch])
             failures: dict[int, str] = {}
         except BackendError as exc:
-            answers, failures = exc.results, exc.errors
+            answers = [Generation(t, 0, 0, "stop") if t is not None else None for t in exc.results]
+            failures = exc.errors
         except Exception as exc:  # the whole batch failed
             for _, fut in batch:
                 if not fut.done():
@@ -178,29 +204,69 @@ def create_app(
             return error(400, "body is not valid JSON", "invalid_request_error")
         if not isinstance(body, dict):
             return error(400, "body must be a JSON object", "invalid_request_error")
-        if body.get("stream"):
-            return error(400, "streaming is not supported", "invalid_request_error")
         try:
             req = request_from_body(body)
         except RequestError as exc:
             return error(400, str(exc), "invalid_request_error")
         try:
             if batcher is not None:
-                text = await batcher.submit(req)
+                answer = await batcher.submit(req)
             else:
-                text = (await to_thread.run_sync(backend.generate, [req]))[0]
+                answer = (await to_thread.run_sync(generate_detailed, backend, [req]))[0]
         except TenkenError as exc:
             return error(500, str(exc), "server_error")
+        model = str(body.get("model") or name)
+        if body.get("stream"):
+            options = body.get("stream_options") if isinstance(body.get("stream_options"), dict) else {}
+            events = sse_events(answer, model, bool(options.get("include_usage")))
+            return StreamingResponse(events, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
         return {
             "id": f"chatcmpl-{uuid.uuid4().hex}",
             "object": "chat.completion",
             "created": int(time.time()),
-            "model": body.get("model") or name,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": answer.text},
+                    "finish_reason": answer.finish_reason,
+                }
+            ],
+            "usage": usage(answer),
         }
 
     return app
+
+
+def usage(answer: Generation) -> dict[str, int]:
+    """The ``usage`` object of an answer."""
+    return {
+        "prompt_tokens": answer.prompt_tokens,
+        "completion_tokens": answer.completion_tokens,
+        "total_tokens": answer.prompt_tokens + answer.completion_tokens,
+    }
+
+
+def sse_events(answer: Generation, model: str, include_usage: bool) -> Iterator[str]:
+    """The server-sent events of a streamed answer: a role delta, content deltas of
+    :data:`STREAM_CHUNK_CHARS` characters, the finish reason, optionally a usage chunk, then ``[DONE]``."""
+    import json
+
+    cid, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+
+    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+        obj = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}] if delta is not None else [],
+               **extra}  # fmt: skip
+        return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"
+
+    yield chunk({"role": "assistant", "content": ""})
+    for i in range(0, len(answer.text), STREAM_CHUNK_CHARS):
+        yield chunk({"content": answer.text[i : i + STREAM_CHUNK_CHARS]})
+    yield chunk({}, answer.finish_reason)
+    if include_usage:
+        yield chunk(None, usage=usage(answer))  # type: ignore[arg-type]
+    yield "data: [DONE]\n\n"
 
 
 @contextlib.contextmanager

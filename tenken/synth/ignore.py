@@ -1,41 +1,19 @@
-"""Ignore ("don't care") regions of the dev homography sequences, like COCO's ``iscrowd``.
+"""Ignore ("don't care") regions of real image sequences, like COCO's ``iscrowd``.
 
 Some dev sequences hold real changes that no ground truth marks (a car drives away, people walk). A detector
-that boxes them is right, so a benchmark must neither reward nor punish it: the regions below are boxed by
-hand in the **reference** (image 1) pixel frame, mapped into each target by the pair's true homography
+that boxes them is right, so a benchmark must neither reward nor punish it: such regions are boxed by hand
+in the **reference** (image 1) pixel frame (the dev sequences' boxes are benchmark fixtures, in
+``benchmarks/fixtures/dev_sequences.json``), mapped into each target by the pair's true homography
 (:func:`map_boxes`), kept free of pasted objects by the generator, and predictions lying mostly inside one are
 dropped before scoring (:func:`drop_ignored`). Ground truth is never changed.
 
-    >>> ignore = map_boxes(IGNORE_REGIONS["oxford_graf"], homography, (w, h))   # target pixels
+    >>> ignore = map_boxes(reference_boxes, homography, (w, h))                 # target pixels
     >>> kept = drop_ignored(pred_xyxy, ignore)                                  # then score as usual
 """
 
 from __future__ import annotations
 
 import numpy as np
-
-IGNORE_REGIONS: dict[str, np.ndarray] = {
-    # oxford_graf img1 is 800x640. The parked white car in the bottom right of image 1 is gone in images 2
-    # and 3 (its bonnet and windscreen cover x 470-800, y 480-640); boxed with a margin.
-    "oxford_graf": np.array([[420.0, 450.0, 800.0, 640.0]]),
-    # kaze_boat img1 is 850x680.
-    "kaze_boat": np.array(
-        [
-            # the people standing and sitting on the pier in front of the boats (two standing at x 240-310,
-            # a seated group at x 380-560) walk, turn and change places between the shots
-            [220.0, 420.0, 575.0, 555.0],
-            # a small motor boat on the water at the left appears in image 2 only
-            [85.0, 240.0, 180.0, 300.0],
-            # the flag on the mast at the top centre flaps in the wind
-            [330.0, 118.0, 385.0, 168.0],
-            # the mast and rigging of a moored boat far behind, right of the funnel, leave after image 1
-            [630.0, 185.0, 680.0, 255.0],
-            # the open water right of the pier: ripples and reflections differ in every shot
-            [585.0, 515.0, 850.0, 590.0],
-        ]
-    ),
-}
-"""Hand-drawn ignore boxes per dev sequence, ``(N, 4)`` xyxy float pixels of the sequence's image 1."""
 
 
 def map_boxes(boxes: np.ndarray, homography: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from PIL import Image
 
 from tenken.core.detections import Detections
 from tenken.core.images import load_image
-from tenken.synth.ignore import IGNORE_REGIONS, map_boxes
+from tenken.synth.ignore import map_boxes
 
 
 @dataclass
@@ -42,6 +42,8 @@ class SyntheticPair:
         ignore: ``(M, 4)`` float64 xyxy target pixels of "don't care" regions holding real changes no truth
             marks (:mod:`tenken.synth.ignore`); no object is pasted there, and a benchmark drops predictions
             lying mostly inside one before scoring. Empty for most pairs.
+        nuisances: revisit nuisances applied after the pair was made (:func:`tenken.synth.nuisances.perturb_pair`),
+            one ``{"name", "on", **drawn parameters}`` dict each; empty for a plain pair.
     """
 
     reference: np.ndarray
@@ -51,6 +53,7 @@ class SyntheticPair:
     kinds: list[str] = field(default_factory=list)
     name: str = ""
     ignore: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
+    nuisances: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -323,18 +326,6 @@ def _irregular_piece(photo: np.ndarray, size: float, rng: np.random.Generator) -
     return _crop_to_alpha(rgba) if (mask > 127).any() else np.dstack([rgb, np.full((h, w), 255, np.uint8)])
 
 
-SEQUENCE_STEPS: dict[str, tuple[int, ...]] = {"oxford_graf": (2, 3), "kaze_boat": (2, 3), "kaze_iguazu": (2, 3, 4)}
-"""Which images ``k`` of each dev homography sequence serve as targets (image 1 is the reference); the later
-images of graf and boat are viewpoint changes no alignment should be expected to survive in a benchmark of the
-change detector."""
-
-UNMARKED_CHANGES = tuple(IGNORE_REGIONS)
-"""Sequences whose images differ by real changes no ground truth marks: graf's image 1 has a parked car (bottom
-right) that the later images lack; in boat the people on the pier move between shots. Their pairs carry those
-changes as ignore regions (:data:`tenken.synth.ignore.IGNORE_REGIONS`); ``DevSources.load(...,
-unmarked_changes=False)`` leaves the sequences out altogether."""
-
-
 @dataclass
 class DevSources:
     """What :func:`generate_pairs` draws from, loaded from the dev data layout (``backgrounds/``, ``pairs/``,
@@ -343,13 +334,26 @@ class DevSources:
     photos: list[tuple[str, np.ndarray]]
     sequences: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]
     bank: ObjectBank
+    ignore: dict[str, np.ndarray] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, data_dir: str | os.PathLike, unmarked_changes: bool = True) -> DevSources:
-        """Read every photo, sequence step and cut-out under ``data_dir`` (raises when no photo is found).
+    def load(
+        cls,
+        data_dir: str | os.PathLike,
+        steps: Mapping[str, Sequence[int]] | None = None,
+        ignore: Mapping[str, np.ndarray] | None = None,
+    ) -> DevSources:
+        """Read every photo, the chosen sequence steps and every cut-out under ``data_dir``.
 
-        ``unmarked_changes=False`` leaves out the sequences listed in :data:`UNMARKED_CHANGES` (by default they
-        are used, with their real changes as ignore regions).
+        Args:
+            data_dir: the dev data layout (see the class).
+            steps: which images ``k`` of each homography sequence serve as targets (image 1 is the
+                reference), e.g. ``{"kaze_iguazu": (2, 3, 4)}``; None: images 2 and 3 of every sequence found.
+            ignore: "don't care" boxes per sequence, ``(N, 4)`` xyxy pixels of its image 1, around real
+                changes no ground truth marks (see :mod:`tenken.synth.ignore`); carried into the pairs.
+
+        Raises:
+            FileNotFoundError: no photo under ``backgrounds/`` or ``pairs/``.
         """
         root = Path(data_dir)
         photos = [
@@ -358,21 +362,22 @@ class DevSources:
             for p in sorted((root / sub).glob("*"))
             if p.suffix.lower() in (".jpg", ".jpeg", ".png")
         ]
+        if steps is None:
+            steps = {d.name: (2, 3) for d in sorted((root / "homography").glob("*")) if (d / "img1.png").is_file()}
         sequences = []
-        for scene, steps in SEQUENCE_STEPS.items():
-            if scene in UNMARKED_CHANGES and not unmarked_changes:
-                continue
+        for scene, ks in steps.items():
             folder = root / "homography" / scene
             if not (folder / "img1.png").is_file():
                 continue
             first = load_image(folder / "img1.png")
-            for k in steps:
+            for k in ks:
                 hom = np.loadtxt(folder / f"H1to{k}p").reshape(3, 3)
                 sequences.append((f"{scene}/img{k}", first, load_image(folder / f"img{k}.png"), hom / hom[2, 2]))
         if not photos:
             raise FileNotFoundError(f"no photos under {root}/backgrounds or {root}/pairs")
         bank = ObjectBank.from_folder(root / "cutouts", photos=[img for _, img in photos])
-        return cls(photos, sequences, bank)
+        boxes = {k: np.asarray(v, dtype=np.float64).reshape(-1, 4) for k, v in (ignore or {}).items()}
+        return cls(photos, sequences, bank, boxes)
 
 
 def generate_pairs(sources: DevSources, n: int, seed: int, settings: PairSettings | None = None) -> list[SyntheticPair]:
@@ -381,7 +386,7 @@ def generate_pairs(sources: DevSources, n: int, seed: int, settings: PairSetting
     Exactly ``round(n * clean_fraction)`` targets are clean (which ones is drawn from ``seed``); the others get
     1..``max_objects`` objects. About ``sequence_fraction`` of the pairs are real homography-sequence steps,
     the rest photos re-shot under a random perspective change after resizing to ``long_side``. Pairs of a
-    sequence in :data:`tenken.synth.ignore.IGNORE_REGIONS` carry its ignore regions in target pixels.
+    sequence with boxes in ``sources.ignore`` carry them as ignore regions in target pixels.
     """
     s = settings or PairSettings()
     order = np.random.default_rng([seed, 1 << 20]).permutation(n)
@@ -392,7 +397,7 @@ def generate_pairs(sources: DevSources, n: int, seed: int, settings: PairSetting
         n_obj = 0 if i in clean else int(rng.integers(1, s.max_objects + 1))
         if sources.sequences and rng.random() < s.sequence_fraction:
             name, ref, tgt, hom = sources.sequences[int(rng.integers(len(sources.sequences)))]
-            ignore = IGNORE_REGIONS.get(name.split("/")[0])
+            ignore = sources.ignore.get(name.split("/")[0])
             pair = pair_from_sequence(ref, tgt, hom, sources.bank, rng, s, n_objects=n_obj, ignore=ignore)
             pair.name = f"sequence:{name}"
         else:

@@ -127,6 +127,12 @@ class Report(_Model):
     alignment: AlignmentInfo
     detectors: list[str] = Field(default_factory=list, description="pass-1 detectors run (empty when none ran)")
     detections: list[DetectionRecord] = Field(default_factory=list)
+    conditions: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="per pass-1 detector that measures them, the conditions the pair was compared under (classical: "
+        "blur_ratio, blurrier, blur_sigma_px, exposure_shift_ev, clipped_fraction, crushed_fraction, "
+        "light_change_fraction; see tenken.changedet.PairConditions)",
+    )
     model: ModelInfo | None = None
     timings_ms: dict[str, float] = Field(
         default_factory=dict, description="wall time per stage, milliseconds (align, pass1, pass2, total)"
@@ -145,6 +151,7 @@ class Report(_Model):
         id: str | None = None,
         telemetry: dict[str, Any] | None = None,
         detectors: list[str] | None = None,
+        conditions: dict[str, dict[str, Any]] | None = None,
         model: dict[str, str] | None = None,
         timings_ms: dict[str, float] | None = None,
         warnings: list[str] | None = None,
@@ -156,6 +163,7 @@ class Report(_Model):
             alignment: the result of :func:`tenken.align_best`.
             detections: final detections in target pixels; ``extra["label_pass1"]``/``["label_pass2"]`` are
                 read when a labeller ran.
+            conditions: per detector name, the pair conditions it measured (``PairConditions.to_dict()``).
             model: ``VLM.describe()`` when a VLM was used.
         """
         a = alignment.to_dict()
@@ -196,6 +204,7 @@ class Report(_Model):
             ),
             detectors=list(detectors or []),
             detections=records,
+            conditions=dict(conditions or {}),
             model=ModelInfo(**model) if model else None,
             timings_ms={k: round(float(v), 1) for k, v in (timings_ms or {}).items()},
             warnings=list(warnings or []),

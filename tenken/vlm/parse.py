@@ -136,6 +136,28 @@ def _items_from_value(value: Any) -> Iterator[tuple[list[float], str, float]]:
                 yield from _items_from_value(v)
 
 
+def json_objects(text: str, limit: int = MAX_ITEMS) -> list[dict[str, Any]]:
+    """Every JSON object in an answer, in order: the items of lists (code fences and prose around them
+    ignored, a truncated list still gives its complete objects), at most ``limit``. Non-object values are
+    skipped; an answer with no JSON gives ``[]``."""
+    if not isinstance(text, str):
+        return []
+    out: list[dict[str, Any]] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            out.append(value)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+
+    for value in _json_values(_FENCE.sub(" ", text)):
+        walk(value)
+        if len(out) >= limit:
+            break
+    return out[:limit]
+
+
 def extract_boxes(text: str) -> list[tuple[list[float], str, float]]:
     """Raw ``(box, label, score)`` triples in the model's own frame, in answer order (no conversion)."""
     if not isinstance(text, str) or not text.strip():

@@ -1,4 +1,5 @@
-"""Fixtures for the alignment tests: real dev photos and synthetic pairs with known homographies."""
+"""Fixtures for the alignment tests: a real photo and synthetic pairs with known homographies (``graf``, the
+real pair with a ground-truth homography, is in ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
@@ -18,15 +19,9 @@ def _load_h(path: Path) -> np.ndarray:
 
 
 @pytest.fixture(scope="session")
-def graf(dev_data: Path) -> Path:
-    """The oxford_graf sequence folder (img1..6.png, H1to{k}p mapping img1 -> img{k})."""
-    return dev_data / "homography" / "oxford_graf"
-
-
-@pytest.fixture(scope="session")
-def photo(dev_data: Path) -> np.ndarray:
+def photo(assets: Path) -> np.ndarray:
     """A real outdoor photo (UAV terrain), RGB uint8, downscaled to 640 px wide for speed."""
-    img = load_image(dev_data / "backgrounds" / "sahi_terrain1.jpg")
+    img = load_image(assets / "backgrounds" / "sahi_terrain1.jpg")
     h, w = img.shape[:2]
     return cv2.resize(img, (640, round(640 * h / w)), interpolation=cv2.INTER_AREA)
 

@@ -125,16 +125,16 @@ def test_identical_images_give_reason(photo: np.ndarray) -> None:
     assert align_pair(photo, photo.copy(), allow_identical=True).ok
 
 
-def test_different_place_gives_reason(graf: Path, dev_data: Path) -> None:
-    a = align_pair(graf / "img2.png", dev_data / "homography" / "kaze_boat" / "img1.png", views=False)
+def test_different_place_gives_reason(graf: Path, assets: Path) -> None:
+    a = align_pair(graf / "img2.png", assets / "homography" / "kaze_boat" / "img1.jpg", views=False)
     assert not a.ok
     assert "inlier" in a.reason
     assert a.warped_reference is None and a.selection_score == float("inf")
 
 
 @pytest.mark.slow
-def test_different_place_fails_even_with_view_synthesis(graf: Path, dev_data: Path) -> None:
-    a = align_pair(graf / "img2.png", dev_data / "homography" / "kaze_boat" / "img1.png", views=True)
+def test_different_place_fails_even_with_view_synthesis(graf: Path, assets: Path) -> None:
+    a = align_pair(graf / "img2.png", assets / "homography" / "kaze_boat" / "img1.jpg", views=True)
     assert not a.ok
 
 
@@ -161,9 +161,9 @@ def test_mirrored_reference_is_refused(photo: np.ndarray) -> None:
 
 
 def test_align_best_picks_the_closest_view(
-    dev_data: Path, photo: np.ndarray, moderate_h: np.ndarray, synthetic_pair
+    assets: Path, photo: np.ndarray, moderate_h: np.ndarray, synthetic_pair
 ) -> None:
-    boat = dev_data / "homography" / "kaze_boat" / "img1.png"
+    boat = assets / "homography" / "kaze_boat" / "img1.jpg"
     shift = np.array([[1, 0, 6.0], [0, 1, -4.0], [0, 0, 1]])
     target, near, _ = synthetic_pair(photo, shift)
     far = cv2.warpPerspective(photo, moderate_h, (photo.shape[1], photo.shape[0]), borderMode=cv2.BORDER_REFLECT)
@@ -239,8 +239,8 @@ def test_align_best_with_telemetry_matches_only_the_nearest(
     assert d.candidates == [str(far[2])]
 
 
-def test_registered_pair_skips_matching(dev_data: Path) -> None:
-    levir = dev_data / "change_detection" / "changeformer_LEVIR"
+def test_registered_pair_skips_matching(aerial: Path) -> None:
+    levir = aerial
     name = sorted((levir / "A").iterdir())[0].name
     # years apart: too few features survive for matching...
     assert not align_pair(levir / "B" / name, levir / "A" / name, views=False).ok

@@ -1,10 +1,12 @@
-"""Shift-tolerant colour and structure cues."""
+"""Shift-tolerant colour and structure cues, and the light-change test."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
-from tenken.changedet.cues import colour_cue, interval_distance, structure_cue
+from tenken.changedet.cues import colour_cue, interval_distance, light_explained, structure_cue
+from tenken.changedet.normalize import to_lab
 
 
 def textured(h: int = 64, w: int = 64, seed: int = 0) -> np.ndarray:
@@ -54,3 +56,18 @@ def test_structure_cue_finds_new_edges_not_moved_ones():
     assert sf.max() == 0 and sb.max() == 0
     sf, _ = structure_cue(new_edge, ref, 2)
     assert sf[10:20, 8:22].max() > 10 and sf[40:, :].max() == 0
+
+
+def test_light_explains_a_shadow_but_not_a_new_object():
+    rng = np.random.default_rng(1)
+    texture = cv2.GaussianBlur(rng.normal(0, 30, (120, 160)).astype(np.float32), (0, 0), 1.5)
+    ref = np.clip(np.dstack([texture + 140, texture + 120, texture + 90]), 0, 255).astype(np.uint8)
+    tgt = ref.astype(np.float32)
+    tgt[:, 80:] *= 0.45  # a cast shadow over the right half: darker, same colour and texture
+    tgt[30:60, 20:50] = (200, 40, 40)  # a red object in the light
+    tgt = np.clip(tgt, 0, 255).astype(np.uint8)
+    light, band, gain = light_explained(tgt, ref, to_lab(tgt, 1.0)[:, :, 0], to_lab(ref, 1.0)[:, :, 0], 3, 0.04, 0.035)
+    assert light[10:110, 90:150].mean() > 0.9
+    assert (light | band)[10:110, 78:83].mean() > 0.9  # the shadow's edge
+    assert light[35:55, 25:45].mean() < 0.1
+    assert np.abs(np.median(gain[10:110, 90:150]) - (0.45 * 1.0)) < 0.3  # about the shadow's lightness ratio

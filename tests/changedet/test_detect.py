@@ -7,15 +7,17 @@ import numpy as np
 import pytest
 
 from tenken.align.types import Alignment
-from tenken.changedet import ChangeDetector, ChangeParams, detect_changes
+from tenken.changedet import ChangeDetector, ChangeParams, analyse_pair, detect_changes
 from tenken.core.contracts import AlignedPair, CandidateDetector
 from tenken.core.errors import InputError
 from tenken.core.images import load_image
+from tenken.inspect.pipeline import Inspector
+from tenken.synth.nuisances import defocus, motion_blur
 
 
 @pytest.fixture(scope="module")
-def photo(dev_data) -> np.ndarray:
-    img = load_image(dev_data / "backgrounds" / "sam_truck.jpg")
+def photo(assets) -> np.ndarray:
+    img = load_image(assets / "backgrounds" / "sam_truck.jpg")
     return cv2.resize(img, (1500, round(img.shape[0] * 1500 / img.shape[1])), interpolation=cv2.INTER_AREA)
 
 
@@ -67,12 +69,12 @@ def test_change_detector_is_a_candidate_detector(photo):
     assert len(dets) == 1 and dets.iou(type(dets)(np.array([[700.0, 500, 760, 560]])))[0, 0] > 0.7
 
 
-def test_cutout_of_20_px_found_in_a_4k_pair(dev_data):
+def test_cutout_of_20_px_found_in_a_4k_pair(assets):
     from tenken.synth.pairs import ObjectBank, _resize_longest
 
-    photo = load_image(dev_data / "backgrounds" / "sam_truck.jpg")
+    photo = load_image(assets / "backgrounds" / "sam_truck.jpg")
     ref = cv2.resize(photo, (3840, 2160), interpolation=cv2.INTER_CUBIC)
-    bank = ObjectBank.from_folder(dev_data / "cutouts")
+    bank = ObjectBank.from_folder(assets / "cutouts")
     plant = dict(bank.cutouts)["plants-1"]
     rgba = _resize_longest(plant, 30).astype(np.float32)  # about 30 x 20 px
     target = relight(ref, 1.1, (0.95, 1.0, 1.08)).astype(np.float32)
@@ -108,3 +110,53 @@ def test_uint8_mask_means_the_same_as_bool(photo):
     a = detect_changes(target, photo, valid)
     b = detect_changes(target, photo, valid.astype(np.uint8) * 255)
     assert len(a) == 1 and np.array_equal(a.xyxy, b.xyxy)
+
+
+def test_blurred_target_against_sharp_reference_is_clean_and_reported(photo):
+    target, _ = defocus(photo, np.random.default_rng(5))  # disc radius 1.5-5 px
+    result = analyse_pair(target, photo)
+    assert len(result.detections) == 0
+    c = result.conditions
+    assert c.blurrier == "target" and c.blur_ratio > 1.5 and c.blur_sigma_px > 0
+    assert any("blurrier" in w for w in c.warnings())
+    off = analyse_pair(target, photo, params=ChangeParams(equalise_blur=False))
+    assert off.conditions.blur_sigma_px == 0
+
+
+def test_object_under_a_cast_shadow_found_and_the_shadow_is_not(photo):
+    h, w = photo.shape[:2]
+    shade = np.ones((h, w, 1), np.float32)
+    shade[h // 3 :, : w // 2] = 0.45  # a hard-edged shadow over the bottom-left third
+    target = photo.astype(np.float32) * shade
+    target[700:760, 300:380] = np.array((40, 150, 40), np.float32) * 0.45  # a green object inside the shadow
+    target = np.clip(target + 0.5, 0, 255).astype(np.uint8)
+    result = analyse_pair(target, photo)
+    truth = type(result.detections)(np.array([[300.0, 700, 380, 760]]))
+    assert 1 <= len(result.detections) <= 3  # the object, maybe a couple of small boxes on the shadow's edge
+    assert result.detections.iou(truth).max() > 0.3 and covered(result.detections.xyxy, [300, 700, 380, 760]) > 0.9
+    assert result.conditions.light_change_fraction > 0.05
+    blind = analyse_pair(target, photo, params=ChangeParams(light_invariant=False, robust_tones=False))
+    assert len(blind.detections) == 0 or covered(blind.detections.xyxy, [300, 700, 380, 760]) < 0.5  # issue 10
+
+
+def covered(boxes: np.ndarray, box: list[float]) -> float:
+    """Largest share of ``box``'s area inside one of ``boxes``."""
+    x1, y1, x2, y2 = box
+    iw = np.clip(np.minimum(boxes[:, 2], x2) - np.maximum(boxes[:, 0], x1), 0, None)
+    ih = np.clip(np.minimum(boxes[:, 3], y2) - np.maximum(boxes[:, 1], y1), 0, None)
+    return float((iw * ih).max() / ((x2 - x1) * (y2 - y1))) if len(boxes) else 0.0
+
+
+def test_exposure_shift_and_clipping_are_measured(photo):
+    brighter = np.clip(photo.astype(np.float32) * 1.8, 0, 255).astype(np.uint8)
+    c = analyse_pair(brighter, photo).conditions
+    assert c.exposure_shift_ev > 0.5 and c.clipped_fraction > 0.02
+    d = c.to_dict()
+    assert set(d) >= {"blur_ratio", "exposure_shift_ev", "clipped_fraction", "light_change_fraction"}
+
+
+def test_the_inspector_report_carries_the_conditions(photo):
+    target, _ = motion_blur(photo, np.random.default_rng(2))
+    report = Inspector("classical").inspect(target, photo).to_json()
+    cond = report["conditions"]["classical"]
+    assert cond["blurrier"] == "target" and cond["blur_ratio"] > 1.2

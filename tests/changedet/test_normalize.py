@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from tenken.changedet.normalize import local_light_offset, match_tones, median3, shrink, to_lab, working_scale
+from tenken.changedet.normalize import local_light, match_tones, median3, shrink, to_lab, working_scale
 
 
 def gradient_image(h: int = 120, w: int = 160) -> np.ndarray:
@@ -46,15 +46,18 @@ def test_match_tones_only_looks_at_valid_pixels():
     assert np.abs(out[:, 80:].astype(int) - tgt[:, 80:].astype(int)).mean() < 2
 
 
-def test_local_light_offset_follows_a_shadow_but_not_a_small_object():
+def test_local_light_follows_a_shadow_but_not_a_small_object():
     ref = to_lab(gradient_image(256, 256), 0)
     tgt = ref.copy()
-    tgt[:, :, 0] += np.linspace(0, 20, 256, dtype=np.float32)[None, :]  # smooth light ramp
+    gain = np.linspace(1.0, 0.5, 256, dtype=np.float32)[None, :]  # light falling to half towards the right
+    tgt[:, :, 0] = (ref[:, :, 0] + 16) * gain - 16
+    tgt[:, :, 1:] += 5.0  # and a tint
     tgt[100:116, 100:116, 0] += 60  # a small bright object
-    off = local_light_offset(tgt, ref, np.ones((256, 256), bool))
-    assert off.shape == ref.shape
-    assert abs(off[128, 240, 0] - 20 * 240 / 255) < 4
-    assert off[108, 108, 0] < 20  # the object is not absorbed into the light field
+    relit = local_light(tgt, ref, np.ones((256, 256), bool))
+    assert relit.shape == ref.shape
+    assert np.abs(relit[:, 32:224] - tgt[:, 32:224])[..., 0].mean() < 2  # the light field is followed
+    assert np.abs(relit[:, 32:224, 1:] - tgt[:, 32:224, 1:]).mean() < 1
+    assert tgt[108, 108, 0] - relit[108, 108, 0] > 40  # the object is not absorbed into the light field
 
 
 def test_median3_removes_a_single_outlier():

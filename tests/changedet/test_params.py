@@ -42,6 +42,9 @@ def test_assignments_convert_to_field_types():
         (["working_side=10"], "working_side"),
         (["min_delta_e=nan"], "min_delta_e"),
         (["noise_quantile=100"], "noise_quantile"),
+        (["light_radius=0"], "light_radius"),
+        (["blur_tolerance=0.5"], "blur_tolerance"),
+        (["equalise_blur=sometimes"], "equalise_blur"),
     ],
 )
 def test_bad_assignments_name_the_problem(items, needle):

@@ -13,8 +13,7 @@ from typer.testing import CliRunner
 from tenken.cli import app
 
 
-def test_align_json_and_outputs(dev_data: Path, tmp_path: Path) -> None:
-    graf = dev_data / "homography" / "oxford_graf"
+def test_align_json_and_outputs(graf: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     res = CliRunner().invoke(
         app, ["align", str(graf / "img2.png"), str(graf / "img1.png"), "--out", str(out), "--json"]
@@ -31,8 +30,7 @@ def test_align_json_and_outputs(dev_data: Path, tmp_path: Path) -> None:
     assert json.loads((out / "alignment.json").read_text(encoding="utf-8"))["ok"] is True
 
 
-def test_align_human_output_names_the_reference(dev_data: Path) -> None:
-    graf = dev_data / "homography" / "oxford_graf"
+def test_align_human_output_names_the_reference(graf: Path) -> None:
     res = CliRunner().invoke(
         app, ["align", str(graf / "img2.png"), str(graf / "img1.png")], terminal_width=200
     )
@@ -40,10 +38,10 @@ def test_align_human_output_names_the_reference(dev_data: Path) -> None:
     assert "aligned" in res.output and "img1.png" in res.output and "homography" in res.output
 
 
-def test_align_failure_exits_1_with_reason(tmp_path: Path, dev_data: Path) -> None:
+def test_align_failure_exits_1_with_reason(tmp_path: Path, graf: Path) -> None:
     blank = tmp_path / "blank.png"
     Image.fromarray(np.full((200, 300, 3), 128, np.uint8)).save(blank)
-    target = dev_data / "homography" / "oxford_graf" / "img2.png"
+    target = graf / "img2.png"
     res = CliRunner().invoke(app, ["align", str(target), str(blank), "--json", "--views", "off"])
     assert res.exit_code == 1
     data = json.loads(res.stdout)
@@ -68,8 +66,7 @@ def test_align_out_that_is_a_file_is_refused_before_aligning(tmp_path: Path) -> 
     assert res.exit_code == 2 and "is a file" in res.output and "Traceback" not in res.output
 
 
-def test_align_unwritable_out_is_a_clean_error(dev_data: Path, tmp_path: Path) -> None:
-    graf = dev_data / "homography" / "oxford_graf"
+def test_align_unwritable_out_is_a_clean_error(graf: Path, tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
     args = ["align", str(graf / "img2.png"), str(graf / "img1.png"), "--out", str(blocker / "o")]
@@ -83,29 +80,27 @@ def test_align_rejects_k_below_one_and_negative_sizes() -> None:
         assert res.exit_code == 2 and args[0] in res.output, args
 
 
-def test_align_failure_summary_has_no_misleading_figures(tmp_path: Path, dev_data: Path) -> None:
+def test_align_failure_summary_has_no_misleading_figures(tmp_path: Path, graf: Path) -> None:
     blank = tmp_path / "blank.png"
     Image.fromarray(np.full((200, 300, 3), 128, np.uint8)).save(blank)
-    target = dev_data / "homography" / "oxford_graf" / "img2.png"
+    target = graf / "img2.png"
     res = CliRunner().invoke(app, ["align", str(target), str(blank), "--views", "off"], terminal_width=80)
     assert res.exit_code == 1
     assert "not aligned" in res.output and "too few features" in res.output
     assert "homography" not in res.output and "nan" not in res.output and "inf px" not in res.output
 
 
-def test_align_summary_keeps_brackets_in_paths(dev_data: Path, tmp_path: Path) -> None:
+def test_align_summary_keeps_brackets_in_paths(graf: Path, tmp_path: Path) -> None:
     folder = tmp_path / "[north]"
     folder.mkdir()
-    graf = dev_data / "homography" / "oxford_graf"
     for name in ("img1.png", "img2.png"):
         (folder / name).write_bytes((graf / name).read_bytes())
     res = CliRunner().invoke(app, ["align", str(folder / "img2.png"), str(folder / "img1.png")], terminal_width=400)
     assert res.exit_code == 0 and str(folder / "img1.png") in res.output
 
 
-def test_align_explain_with_a_flight_log(dev_data: Path, tmp_path: Path) -> None:
+def test_align_explain_with_a_flight_log(graf: Path, tmp_path: Path) -> None:
     """--log gives positions and attitude by file name; --explain says why each reference was used or not."""
-    graf = dev_data / "homography" / "oxford_graf"
     log = tmp_path / "log.csv"
     log.write_text(
         "FileName,GPSLatitude,GPSLongitude,GimbalYawDegree,GimbalPitchDegree\n"

@@ -86,3 +86,12 @@ def test_help_text_never_loses_bracketed_text_to_rich_markup():
         for inner in (m for t in texts for m in tag_like.findall(t)):
             res = CliRunner().invoke(app, [*path, "--help"], terminal_width=300)
             assert inner in res.output, f"tenken {' '.join(path)} --help drops [{inner}]"
+
+
+def test_every_verb_group_is_wired_in_help_panel_order():
+    out = runner.invoke(app, ["--help"], terminal_width=200).stdout
+    panels = ["Inspection", "Alignment", "Vision-language model", "Configuration", "Evaluation", "Data"]
+    assert [out.index(f"─ {p} ") for p in panels] == sorted(out.index(f"─ {p} ") for p in panels)
+    verbs = ("inspect", "report-schema", "align", "ask", "ground", "count", "classify", "classes", "tasks", "eval")
+    for verb in (*verbs, "data"):
+        assert f"│ {verb} " in out, verb

@@ -7,20 +7,21 @@ from typer.testing import CliRunner
 
 from tenken.cli import app
 from tests.eval.jsonl_files import write
+from tests.synthetic_data import VQA_IMAGE
 
 runner = CliRunner()
 
 
 @pytest.fixture
-def ja_vqa(dev_data, tmp_path):
-    """The real Japanese VQA dev sample (one COCO image, three questions) in tenken's VQA format."""
-    folder = dev_data / "vqa_ja"
+def ja_vqa(ja_vqa_folder, tmp_path):
+    """A Japanese VQA sample (one image, three questions) in tenken's VQA format."""
+    folder = ja_vqa_folder
     questions = [json.loads(x) for x in (folder / "questions_ja.jsonl").read_text().splitlines() if x.strip()]
     answers = {
         a["question_id"]: a["text_JA"]
         for a in (json.loads(x) for x in (folder / "reference_answers_gpt4_ja.jsonl").read_text().splitlines() if x)
     }
-    image = folder / "COCO_val2014_000000441147.jpg"
+    image = folder / VQA_IMAGE
     gt = write(
         tmp_path / "gt.jsonl",
         [
@@ -36,7 +37,7 @@ def ja_vqa(dev_data, tmp_path):
     return gt, answers
 
 
-def test_eval_vqa_on_real_japanese_dev_data(ja_vqa, tmp_path):
+def test_eval_vqa_on_japanese_data(ja_vqa, tmp_path):
     gt, answers = ja_vqa
     pred = write(
         tmp_path / "pred.jsonl",

@@ -21,8 +21,8 @@ def _run(*args: str):
 
 
 @pytest.fixture(scope="module")
-def pair(dev_data: Path, tmp_path_factory: pytest.TempPathFactory):
-    return make_pair(dev_data, tmp_path_factory.mktemp("clipair"))
+def pair(assets: Path, tmp_path_factory: pytest.TempPathFactory):
+    return make_pair(assets, tmp_path_factory.mktemp("clipair"))
 
 
 def test_example_pair_finds_the_pasted_objects(repo_root: Path, tmp_path: Path):
@@ -49,10 +49,10 @@ def test_human_summary_in_english_with_a_param(pair, tmp_path: Path):
     assert "aligned with" in res.output and "finding(s)" in res.output and "report.json" in res.output
 
 
-def test_reference_of_another_place_exits_1_with_the_reason_in_the_report(pair, dev_data: Path, tmp_path: Path):
+def test_reference_of_another_place_exits_1_with_the_reason_in_the_report(pair, assets: Path, tmp_path: Path):
     target, _, _ = pair
     out = tmp_path / "o"
-    res = _run("inspect", str(target), str(other_place(dev_data, tmp_path)), "--out", str(out))
+    res = _run("inspect", str(target), str(other_place(assets, tmp_path)), "--out", str(out))
     assert res.exit_code == 1
     assert "not aligned" in res.output
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
@@ -60,9 +60,9 @@ def test_reference_of_another_place_exits_1_with_the_reason_in_the_report(pair, 
     assert (out / "annotated.png").is_file()
 
 
-def test_registered_tiles_skip_matching_and_find_the_change(dev_data: Path, tmp_path: Path):
+def test_registered_tiles_skip_matching_and_find_the_change(aerial: Path, tmp_path: Path):
     # LEVIR tiles are orthorectified: the seasons differ too much for SIFT, but no matching is needed
-    levir = dev_data / "change_detection" / "changeformer_LEVIR"
+    levir = aerial
     name = "test_2_0000_0000.png"
     out = tmp_path / "o"
     res = _run("inspect", str(levir / "B" / name), str(levir / "A" / name), "--registered", "--out", str(out), "--json")

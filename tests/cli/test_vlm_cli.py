@@ -129,3 +129,14 @@ def test_help_example_is_one_pasteable_line(verb, monkeypatch):
     i = next(i for i, x in enumerate(lines) if "Example:" in x)
     assert f"tenken {verb} " in lines[i] and "--model " in lines[i]
     assert lines[i + 1].strip() == "", lines[i + 1]  # no continuation line: the command pastes whole
+
+
+def test_a_verb_is_a_plain_function_taking_the_shared_options(image_path, capsys):
+    from tenken.cli.vlm import ModelArgs, ground_cmd
+
+    backend = ScriptedBackend('[{"bbox_2d": [0, 0, 500, 500], "label": "cone"}]')
+    with running_server(create_app(backend, "scripted")) as url:
+        args = ModelArgs(f"openai:scripted@{url}", "qwen3-vl", "en", None, False, None, None)
+        ground_cmd(args, True, image=image_path, expression="cone")
+    g = json.loads(capsys.readouterr().out)
+    assert g["detections"][0]["box"] == [0.0, 0.0, 32.0, 24.0] and g["expression"] == "cone"

@@ -159,8 +159,8 @@ def test_save_and_reload(tmp_path):
         save_image(img, tmp_path / "x.gifx")
 
 
-def test_real_dev_photo_loads(dev_data):
-    img = load_image(dev_data / "backgrounds" / "sam_truck.jpg")
+def test_real_dev_photo_loads(assets):
+    img = load_image(assets / "backgrounds" / "sam_truck.jpg")
     assert img.ndim == 3 and img.shape[2] == 3 and img.dtype == np.uint8
 
 

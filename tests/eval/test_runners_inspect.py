@@ -25,9 +25,9 @@ def mask_boxes(path) -> list[list[float]]:
     return [[float(x), float(y), float(x + w), float(y + h)] for x, y, w, h, area in stats[1:] if area >= 20]
 
 
-def test_eval_run_anomaly_with_the_classical_pipeline(dev_data, tmp_path):
+def test_eval_run_anomaly_with_the_classical_pipeline(aerial, tmp_path):
     pytest.importorskip("tenken.inspect.pipeline")
-    root = dev_data / "change_detection" / "changeformer_LEVIR"
+    root = aerial
     names = sorted(p.name for p in (root / "label").iterdir())[:3]
     rows = []
     for name in names:
@@ -51,11 +51,11 @@ def test_eval_run_anomaly_with_the_classical_pipeline(dev_data, tmp_path):
     assert all(x["schema"] == "tenken.report/1" and isinstance(x["detections"], list) for x in reports)
 
 
-def test_eval_run_anomaly_takes_inspect_settings_and_keeps_them_apart(dev_data, tmp_path):
+def test_eval_run_anomaly_takes_inspect_settings_and_keeps_them_apart(aerial, tmp_path):
     # fixed-camera pairs (LEVIR) need --registered and a tuned detector needs --param, which eval run lacked;
     # and a run folder reused with another --detector/--param silently mixed predictions of two settings
     pytest.importorskip("tenken.inspect.pipeline")
-    root = dev_data / "change_detection" / "changeformer_LEVIR"
+    root = aerial
     name = sorted(p.name for p in (root / "label").iterdir())[0]
     row = {"id": name, "target": str(root / "B" / name), "reference": str(root / "A" / name), "boxes": [],
            "labels": []}  # fmt: skip

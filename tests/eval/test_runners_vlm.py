@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from tenken.cli import app
 from tenken.serve.openai_server import create_app, running_server
 from tests.eval.jsonl_files import write
+from tests.synthetic_data import VQA_IMAGE
 from tests.vlm.fakes import ScriptedBackend
 
 runner = CliRunner()
@@ -31,13 +32,13 @@ def image(tmp_path):
     return p
 
 
-def test_eval_run_vqa_on_the_tiny_checkpoint_resumes(tiny_llava_path, dev_data, tmp_path):
-    folder = dev_data / "vqa_ja"
+def test_eval_run_vqa_on_the_tiny_checkpoint_resumes(tiny_llava_path, ja_vqa_folder, tmp_path):
+    folder = ja_vqa_folder
     questions = [json.loads(x) for x in (folder / "questions_ja.jsonl").read_text().splitlines() if x.strip()]
     data = write(
         tmp_path / "vqa.jsonl",
         [
-            {"id": str(q["question_id"]), "image": str(folder / "COCO_val2014_000000441147.jpg"),
+            {"id": str(q["question_id"]), "image": str(folder / VQA_IMAGE),
              "question": q["text_JA"], "answer": "黒と茶色です。"}
             for q in questions
         ],

@@ -11,14 +11,14 @@ from PIL import Image
 WIDTH = 640
 
 
-def make_pair(dev_data: Path, out: Path, paste: bool = True) -> tuple[Path, Path, list[float] | None]:
+def make_pair(assets: Path, out: Path, paste: bool = True) -> tuple[Path, Path, list[float] | None]:
     """Write ``reference.jpg`` and ``target.jpg`` under ``out``; return their paths and the pasted box (xyxy px).
 
     Reference: ``backgrounds/jetson_humans_4.jpg`` at 640 px. Target: the same photo under a small perspective
     change, brighter and warmer, with the ``plants-1`` cut-out (a potted plant, alpha matte) pasted 60 px high.
     """
     out.mkdir(parents=True, exist_ok=True)
-    img = Image.open(dev_data / "backgrounds" / "jetson_humans_4.jpg").convert("RGB")
+    img = Image.open(assets / "backgrounds" / "jetson_humans_4.jpg").convert("RGB")
     ref = np.asarray(img.resize((WIDTH, round(img.height * WIDTH / img.width)), Image.LANCZOS))
     h, w = ref.shape[:2]
     src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
@@ -27,7 +27,7 @@ def make_pair(dev_data: Path, out: Path, paste: bool = True) -> tuple[Path, Path
     tgt = np.clip(tgt.astype(np.float32) * np.float32([1.12, 1.05, 0.95]), 0, 255).astype(np.uint8)
     box = None
     if paste:
-        obj = Image.open(dev_data / "cutouts" / "plants-1.out.png").convert("RGBA")
+        obj = Image.open(assets / "cutouts" / "plants-1.out.png").convert("RGBA")
         obj = obj.crop(obj.getchannel("A").point(lambda a: 255 if a > 20 else 0).getbbox())
         obj = np.asarray(obj.resize((round(obj.width * 60 / obj.height), 60), Image.LANCZOS))
         x, y = 300, h - obj.shape[0] - 60
@@ -42,9 +42,9 @@ def make_pair(dev_data: Path, out: Path, paste: bool = True) -> tuple[Path, Path
     return out / "target.jpg", out / "reference.jpg", box
 
 
-def other_place(dev_data: Path, out: Path) -> Path:
+def other_place(assets: Path, out: Path) -> Path:
     """A photo of a different place (``backgrounds/sam_dogs.jpg``, beach) at 640 px."""
-    img = Image.open(dev_data / "backgrounds" / "sam_dogs.jpg").convert("RGB")
+    img = Image.open(assets / "backgrounds" / "sam_dogs.jpg").convert("RGB")
     path = out / "elsewhere.jpg"
     img.resize((WIDTH, round(img.height * WIDTH / img.width))).save(path, quality=90)
     return path

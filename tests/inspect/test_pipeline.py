@@ -18,8 +18,8 @@ from tests.vlm.fakes import scripted_vlm
 
 
 @pytest.fixture(scope="module")
-def pair(dev_data: Path, tmp_path_factory: pytest.TempPathFactory):
-    return make_pair(dev_data, tmp_path_factory.mktemp("pair"))
+def pair(assets: Path, tmp_path_factory: pytest.TempPathFactory):
+    return make_pair(assets, tmp_path_factory.mktemp("pair"))
 
 
 class BoxDetector:
@@ -59,10 +59,10 @@ def test_classical_finds_the_pasted_object_through_real_alignment(pair):
     jsonschema.validate(report.to_json(), report_json_schema())
 
 
-def test_reference_of_another_place_is_reported_and_no_detector_runs(pair, dev_data, tmp_path):
+def test_reference_of_another_place_is_reported_and_no_detector_runs(pair, assets, tmp_path):
     target, _, _ = pair
     spy = BoxDetector("spy", [[0, 0, 5, 5]], [0.9])
-    report = Inspector(detector=spy).inspect(target, other_place(dev_data, tmp_path))
+    report = Inspector(detector=spy).inspect(target, other_place(assets, tmp_path))
     assert report.alignment.ok is False and report.alignment.reason
     assert spy.calls == 0 and report.detections == [] and report.detectors == []
     assert any("alignment failed" in w for w in report.warnings)

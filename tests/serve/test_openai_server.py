@@ -53,7 +53,9 @@ def test_app_answers_and_rejects():
     assert ok.json()["choices"][0]["message"] == {"role": "assistant", "content": "echo hello"}
     bad = client.post("/v1/chat/completions", json=_body([{"type": "video"}]))
     assert bad.status_code == 400 and "unsupported" in bad.json()["error"]["message"]
-    assert client.post("/v1/chat/completions", json=_body("x", stream=True)).status_code == 400
+    streamed = client.post("/v1/chat/completions", json=_body("x", stream=True))
+    assert streamed.status_code == 200 and streamed.headers["content-type"].startswith("text/event-stream")
+    assert streamed.text.rstrip().endswith("data: [DONE]")
     assert client.post("/v1/chat/completions", content=b"{not json").status_code == 400
 
 

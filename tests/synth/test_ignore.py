@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 import cv2
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from benchmarks.inspection import score
+from benchmarks.inspection import FIXTURES, load_sources, score
 from tenken.core.detections import Detections
-from tenken.synth.ignore import IGNORE_REGIONS, drop_ignored, map_boxes
+from tenken.synth.ignore import drop_ignored, map_boxes
 from tenken.synth.pairs import ObjectBank, SyntheticPair, pair_from_sequence
 
 
@@ -40,9 +42,13 @@ def test_mapped_box_contains_every_mapped_point_of_the_box(rot, tx, ty, px, py):
     assert np.all(pts[:, 1] >= out[1] - 1e-6) and np.all(pts[:, 1] <= out[3] + 1e-6)
 
 
-def test_ignore_regions_lie_inside_their_reference_images(dev_data):
-    for scene, boxes in IGNORE_REGIONS.items():
-        h, w = cv2.imread(str(dev_data / "homography" / scene / "img1.png")).shape[:2]
+def test_benchmark_ignore_regions_lie_inside_their_reference_images(assets):
+    fixtures = json.loads(FIXTURES.read_text())
+    assert set(fixtures["ignore"]) == set(fixtures["unmarked"]) == {"oxford_graf", "kaze_boat"}
+    for scene, entry in fixtures["ignore"].items():
+        boxes = np.array([b["xyxy"] for b in entry["boxes"]])
+        h, w = cv2.imread(str(assets / "homography" / scene / "img1.jpg")).shape[:2]
+        assert [w, h] == entry["image1_size"]
         assert boxes.shape[1] == 4 and np.all(boxes[:, 2] > boxes[:, 0]) and np.all(boxes[:, 3] > boxes[:, 1])
         assert np.all(boxes >= 0) and np.all(boxes[:, [0, 2]] <= w) and np.all(boxes[:, [1, 3]] <= h)
 
@@ -104,3 +110,17 @@ def test_benchmark_score_drops_a_prediction_inside_an_ignore_region():
     assert score([pair], [hit_and_ignored])["macro_f1"] == pytest.approx(1.0)
     without = SyntheticPair(pair.reference, pair.target, gt, np.eye(3))
     assert score([without], [hit_and_ignored])["macro_f1"] == pytest.approx(2 / 3)
+
+
+def test_benchmark_sources_carry_the_fixture_ignore_regions_into_pairs(dev_data, monkeypatch):
+    import benchmarks.inspection as bench
+    from tenken.synth.pairs import generate_pairs
+
+    monkeypatch.setattr(bench, "DEV", dev_data)
+    sources = load_sources()
+    assert set(sources.ignore) == {"oxford_graf", "kaze_boat"}
+    assert not any(n.startswith("oxford_graf") for n, *_ in load_sources(exclude_unmarked=True).sequences)
+    pairs = generate_pairs(sources, 16, seed=0)
+    for p in pairs:
+        scene = p.name.removeprefix("sequence:").split("/")[0]
+        assert (len(p.ignore) > 0) == (scene in sources.ignore)

@@ -22,9 +22,10 @@ def pairs(sources):
 def test_sources_hold_photos_sequences_and_cutouts(sources, dev_data):
     assert len(sources.photos) >= 10 and len(sources.sequences) >= 3
     assert any(name.startswith(("oxford_graf", "kaze_boat")) for name, *_ in sources.sequences)
-    marked_only = DevSources.load(dev_data, unmarked_changes=False)
-    assert not any(name.startswith(("oxford_graf", "kaze_boat")) for name, *_ in marked_only.sequences)
-    assert len(marked_only.sequences) < len(sources.sequences)
+    assert sorted({name.split("/")[0] for name, *_ in sources.sequences}) == ["kaze_boat", "kaze_iguazu", "oxford_graf"]
+    chosen = DevSources.load(dev_data, steps={"kaze_iguazu": (2, 4)})
+    assert [name for name, *_ in chosen.sequences] == ["kaze_iguazu/img2", "kaze_iguazu/img4"]
+    assert chosen.ignore == {}
     assert len(sources.bank.cutouts) >= 3 and all(rgba.shape[2] == 4 for _, rgba in sources.bank.cutouts)
 
 

@@ -95,10 +95,10 @@ def test_every_task_on_the_tiny_model_is_well_typed(tiny_llava):
     assert classify_task(tiny_llava, img, TASKS) in {*TASKS.ids, "unknown"}
 
 
-def test_ground_on_a_real_photo_maps_to_its_pixels(dev_data):
+def test_ground_on_a_real_photo_maps_to_its_pixels(assets):
     from tenken.core.images import image_size, load_image
 
-    path = dev_data / "backgrounds" / "sam_truck.jpg"
+    path = assets / "backgrounds" / "sam_truck.jpg"
     w, h = image_size(load_image(path))
     vlm = scripted_vlm('[{"bbox_2d": [250, 500, 750, 1000], "label": "トラック"}]', family="qwen3-vl")
     dets = ground(vlm, path, "トラック")

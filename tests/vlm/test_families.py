@@ -77,3 +77,19 @@ def test_resize_options_read_from_a_qwen_processor():
     assert _processor_resize_options(proc) == {"factor": 28, "min_pixels": 1234, "max_pixels": 56789}
     proc3 = Qwen2VLImageProcessorPil(patch_size=16, min_pixels=4096, max_pixels=99999)
     assert _processor_resize_options(proc3)["factor"] == 32
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    fmt=st.sampled_from(["rel1000", "rel1", "processed", "pixels"]),
+    w=st.integers(32, 3000),
+    h=st.integers(32, 3000),
+    frac=st.lists(st.floats(0, 1), min_size=4, max_size=4),
+)
+def test_from_pixels_inverts_to_pixels(fmt, w, h, frac):
+    fam = get_family("qwen2.5-vl", box_format=fmt)
+    x1, x2 = sorted((frac[0] * w, frac[2] * w))
+    y1, y2 = sorted((frac[1] * h, frac[3] * h))
+    box = np.array([[x1, y1, x2, y2]])
+    back = fam.to_pixels(fam.from_pixels(box, (w, h)), (w, h))
+    assert np.allclose(back, box, atol=1e-6)

@@ -181,3 +181,22 @@ def test_parse_count(text, n):
 def test_answer_text_unwraps_json_and_quotes():
     assert answer_text('```json\n{"label": "traffic_cone"}\n```') == "traffic_cone"
     assert answer_text("「カラーコーン」") == "カラーコーン"
+
+
+def test_json_objects_reads_lists_fences_and_truncation():
+    from tenken.vlm.parse import json_objects
+
+    text = 'Sure:\n```json\n[{"expression": "red cars", "count": 2}, {"expression": "sky", "count": 1}, {"expr'
+    assert json_objects(text) == [{"expression": "red cars", "count": 2}, {"expression": "sky", "count": 1}]
+    assert json_objects('{"a": 1} and [{"b": 2}, 3]') == [{"a": 1}, {"b": 2}]
+    assert json_objects("no json here") == [] and json_objects(None) == []  # type: ignore[arg-type]
+
+
+@given(
+    st.lists(st.dictionaries(st.sampled_from(["expression", "count"]), st.integers(0, 99), min_size=1), max_size=5),
+    st.sampled_from(["", "Sure! ", "```json\n"]),
+)
+def test_json_objects_recovers_a_list_of_objects(objs, prefix):
+    from tenken.vlm.parse import json_objects
+
+    assert json_objects(prefix + json.dumps(objs) + " done.") == objs

@@ -34,6 +34,23 @@ class VLMRequest:
 
 
 @dataclass
+class Generation:
+    """One answer with its accounting (what an OpenAI-compatible server reports as ``usage``).
+
+    Attributes:
+        text: the answer.
+        prompt_tokens: tokens of the rendered prompt (image tokens included, padding excluded).
+        completion_tokens: tokens generated for this answer (its end-of-sequence token included).
+        finish_reason: ``"stop"`` (the model ended the answer) or ``"length"`` (``max_new_tokens`` cut it).
+    """
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: str
+
+
+@dataclass
 class BackendStats:
     """Counters of a backend's work since it was created (times in milliseconds, summed over calls).
 

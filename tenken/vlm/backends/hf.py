@@ -18,7 +18,7 @@ from typing import Any
 from PIL import Image
 
 from tenken.core.errors import ModelLoadError
-from tenken.vlm.backends.base import BackendError, BackendStats, VLMRequest
+from tenken.vlm.backends.base import BackendError, BackendStats, Generation, VLMRequest
 
 
 def _pick_device_dtype(device: str | None, dtype: str | None) -> tuple[str, Any]:
@@ -154,13 +154,18 @@ class TransformersBackend:
         return templater.apply_chat_template(self._messages(req), tokenize=False, add_generation_prompt=True)
 
     def generate(self, requests: Sequence[VLMRequest]) -> list[str]:
-        """Answers in request order, ``batch_size`` requests per ``model.generate`` call (greedy by default).
+        """Answers in request order (see :meth:`generate_detailed`)."""
+        return [g.text if g is not None else None for g in self.generate_detailed(requests)]  # type: ignore[misc]
+
+    def generate_detailed(self, requests: Sequence[VLMRequest]) -> list[Generation]:
+        """Answers with token counts and finish reasons, in request order, ``batch_size`` requests per
+        ``model.generate`` call (greedy by default).
 
         A chunk generates up to the largest ``max_new_tokens`` asked; each answer is cut to its own cap, so
         batching never changes an answer. A chunk that fails does not stop the others: :class:`BackendError`
         is raised at the end with every finished answer in ``results``.
         """
-        out: list[str | None] = []
+        out: list[Generation | None] = []
         errors: dict[int, str] = {}
         for start in range(0, len(requests), self.batch_size):
             chunk = list(requests[start : start + self.batch_size])
@@ -173,12 +178,20 @@ class TransformersBackend:
                 errors.update({start + i: f"{type(exc).__name__}: {exc}" for i in range(len(chunk))})
         if errors:
             first = min(errors)
+            texts = [g.text if g is not None else None for g in out]
             raise BackendError(
-                f"{len(errors)} of {len(requests)} requests failed; first: #{first} {errors[first]}", out, errors
+                f"{len(errors)} of {len(requests)} requests failed; first: #{first} {errors[first]}", texts, errors
             )
         return out  # type: ignore[return-value]
 
-    def _generate_chunk(self, chunk: list[VLMRequest]) -> list[str]:
+    def _stop_ids(self) -> set[int]:
+        ids = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
+        found = set(ids if isinstance(ids, (list, tuple)) else [ids] if ids is not None else [])
+        if self.tokenizer.eos_token_id is not None:
+            found.add(int(self.tokenizer.eos_token_id))
+        return found
+
+    def _generate_chunk(self, chunk: list[VLMRequest]) -> list[Generation]:
         import torch
 
         t0 = time.perf_counter()
@@ -199,10 +212,21 @@ class TransformersBackend:
             generated = self.model.generate(**inputs, max_new_tokens=max_new, do_sample=self.do_sample)
         t2 = time.perf_counter()
         new_tokens = generated[:, inputs["input_ids"].shape[1] :]
-        answers = [  # each request keeps only the tokens it asked for (the chunk ran to the largest cap)
-            self.tokenizer.decode(row[: r.max_new_tokens or self.max_new_tokens], skip_special_tokens=True).strip()
-            for row, r in zip(new_tokens, chunk, strict=True)
-        ]
+        prompt_tokens = inputs["attention_mask"].sum(dim=1).tolist() if "attention_mask" in inputs else None
+        stop = self._stop_ids()
+        answers = []
+        for i, (row, r) in enumerate(zip(new_tokens, chunk, strict=True)):
+            cap = r.max_new_tokens or self.max_new_tokens
+            ids = row[:cap].tolist()  # only the tokens this request asked for (the chunk ran to the largest cap)
+            end = next((k + 1 for k, t in enumerate(ids) if t in stop), None)
+            answers.append(
+                Generation(
+                    text=self.tokenizer.decode(ids, skip_special_tokens=True).strip(),
+                    prompt_tokens=int(prompt_tokens[i]) if prompt_tokens else int(inputs["input_ids"].shape[1]),
+                    completion_tokens=end if end is not None else len(ids),
+                    finish_reason="stop" if end is not None or len(ids) < cap else "length",
+                )
+            )
         t3 = time.perf_counter()
         s = self.stats
         s.requests += len(chunk)

@@ -1,9 +1,9 @@
 """What a model family needs from tenken: how to ask for boxes, and how to read its box coordinates.
 
 A family's :meth:`Family.to_pixels` is **the** place where a model's box convention becomes tenken's one
-coordinate truth (``xyxy`` float pixels of the original image, DESIGN.md principle 1), and
-:meth:`Family.from_pixels` / :meth:`Family.format_boxes` the one place it goes the other way (training
-targets, GRPO references). Nothing else in tenken converts model coordinates.
+coordinate truth (``xyxy`` float pixels of the original image; ``docs/architecture.md``, "The one coordinate
+convention"), and :meth:`Family.from_pixels` / :meth:`Family.format_boxes` the one place it goes the other
+way (region prompts, training targets, GRPO references). Nothing else in tenken converts model coordinates.
 
 Box frames (``box_format``):
 
@@ -62,8 +62,12 @@ class Family:
 
     def box_instruction(self, lang: Lang) -> str:
         """The sentence appended to a grounding/detection prompt that fixes the answer's format."""
-        scale = _SCALE_NOTE.get((self.box_format, lang), "") if self.state_scale else ""
-        return _JSON_HINT[lang].format(key=self.box_key, scale=scale)
+        return _JSON_HINT[lang].format(key=self.box_key, scale=self.scale_note(lang))
+
+    def scale_note(self, lang: Lang) -> str:
+        """The sentence stating the coordinate scale (starting with its own full stop), for families that say
+        it in the prompt (``state_scale``); empty otherwise."""
+        return _SCALE_NOTE.get((self.box_format, lang), "") if self.state_scale else ""
 
     def processed_size(self, image_size: ImageSize) -> ImageSize:
         """``(width, height)`` of the image as the model sees it (the original size unless overridden)."""
@@ -92,8 +96,8 @@ class Family:
     def from_pixels(
         self, boxes: np.ndarray, image_size: ImageSize, processed_size: ImageSize | None = None
     ) -> np.ndarray:
-        """``xyxy`` float pixels of the original image ``(N, 4)`` -> this family's frame (the inverse of
-        :meth:`to_pixels`, unrounded float64)."""
+        """``xyxy`` float pixels of the original image ``(N, 4)`` -> this family's frame (inverse of
+        :meth:`to_pixels`), for prompts that point at a region and for training targets."""
         b = as_boxes(boxes)
         if self.box_format == "rel1000":
             return pixels_to_normalized(b, image_size, 1000.0)
