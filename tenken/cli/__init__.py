@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from tenken import __version__
-from tenken.cli import align, config, eval, inspect, serve, vlm
+from tenken.cli import align, config, eval, inspect, serve, train, vlm
 from tenken.cli.data import data_app
 from tenken.cli.output import TenkenGroup
 
@@ -73,6 +73,7 @@ else:
 app.add_typer(data_app, name="data", rich_help_panel="Data")
 app.add_typer(serve.app, name="serve", rich_help_panel="Serving")
 app.command("serve-model", rich_help_panel="Serving")(serve.serve_model)
+app.add_typer(train.train_app, name="train", rich_help_panel="Training")
 
 
 def main() -> None:

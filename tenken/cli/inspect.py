@@ -34,6 +34,10 @@ Two folders, paired by GPS telemetry (or by file name without it):
 With a vision-language model as second detector and labeller:
   tenken inspect t.jpg r.jpg --out out/t --detector hybrid --model Qwen/Qwen2.5-VL-7B-Instruct --lang en
 \b
+Two flight videos (frames every second, or every 5 m flown with a DJI .SRT beside each video; writes
+OUT/video.json with one finding per object and its best frame, see docs/slicing.md):
+  tenken inspect --video today.mp4 --reference-video before.mp4 --out out/video --every-m 5
+\b
 Tune the change detector (see docs/changedet.md):
   tenken inspect t.jpg r.jpg --out out/t --param sensitivity=6
 """
@@ -90,6 +94,14 @@ def inspect_cmd(
             "use the identity homography.",
         ),
     ] = False,
+    video: Annotated[Path | None, typer.Option("--video", help="Today's flight video (video mode).")] = None,
+    reference_video: Annotated[
+        Path | None, typer.Option("--reference-video", help="The earlier video of the same route (with --video).")
+    ] = None,
+    every_s: Annotated[float, typer.Option("--every-s", min=0.01, help="Video: one frame every N seconds.")] = 1.0,
+    every_m: Annotated[
+        float | None, typer.Option("--every-m", min=0.01, help="Video: one frame every N metres flown (.SRT).")
+    ] = None,
     engine: Annotated[
         str, typer.Option("--engine", help="Batch: local, or ray (Ray Data actors; pip install 'tenken[ray]').")
     ] = "local",
@@ -103,15 +115,25 @@ def inspect_cmd(
     if lang.strip().lower() not in ("ja", "en"):
         raise InputError(f"--lang must be ja or en, got {lang!r}")
     lang = lang.strip().lower()
-    modes = [target is not None, pairs is not None, targets is not None or references_dir is not None]
+    modes = [
+        target is not None,
+        pairs is not None,
+        targets is not None or references_dir is not None,
+        video is not None or reference_video is not None,
+    ]
     if sum(modes) != 1:
         raise InputError(
-            "give exactly one of: TARGET REFERENCE..., --pairs MANIFEST, or --targets DIR --references DIR "
-            "(see tenken inspect --help)"
+            "give exactly one of: TARGET REFERENCE..., --pairs MANIFEST, --targets DIR --references DIR, or "
+            "--video TODAY --reference-video BEFORE (see tenken inspect --help)"
         )
+    if modes[3] and (video is None or reference_video is None):
+        raise InputError("--video and --reference-video go together")
     recipe = (detector, model, family, classes, lang, param, k, registered)
     # the ray engine builds one Inspector per actor from this picklable recipe (the driver loads no model)
     inspector = functools.partial(_inspector, *recipe) if engine == "ray" else _inspector(*recipe)
+    if video is not None and reference_video is not None:
+        _video(inspector, video, reference_video, out, every_s, every_m, k, json_out)
+        return
     if target is not None:
         if not references:
             raise InputError(f"{target}: give at least one REFERENCE photo after the target")
@@ -190,6 +212,58 @@ def inspector_options(param: list[str] | None, registered: bool, k: int | None =
     if registered:
         align["registered"] = True
     return {"change_params": ChangeParams.from_assignments(param), "align_options": align}
+
+
+def _video(
+    inspector: Any,
+    video: Path,
+    reference_video: Path,
+    out: Path,
+    every_s: float,
+    every_m: float | None,
+    k: int,
+    json_out: bool,
+) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from tenken.core.artifacts import write_json
+    from tenken.core.images import check_writable
+    from tenken.inspect.video import inspect_video
+
+    check_writable(out)
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=err_console, transient=json_out,
+    ) as bar:  # fmt: skip
+        task = bar.add_task(f"inspecting {video.name}", total=None)
+        result = inspect_video(
+            inspector, video, reference_video, every_s=every_s, every_m=every_m, k=min(k, 3),
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+        )  # fmt: skip
+    doc = result.to_dict()
+    write_json(out / "video.json", doc)
+
+    def human() -> None:
+        console.print(
+            f"[bold]{escape(str(video))}[/]: {len(result.frames)} frame(s) inspected, "
+            f"{len(result.findings)} finding(s)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        for f in result.findings:
+            box = ", ".join(f"{v:.0f}" for v in f.box)
+            console.print(
+                f"  {f.label}  frame {f.frame} ({f.time_s:.1f} s)  [{box}]  seen in {len(f.frames)} frame(s)",
+                highlight=False,
+                soft_wrap=True,
+                markup=False,
+            )
+        for w in result.warnings:
+            console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
+        console.print(f"wrote {out / 'video.json'}", highlight=False, soft_wrap=True, markup=False)
+
+    summary = {key: value for key, value in doc.items() if key != "reports"}  # per-frame reports: in video.json
+    emit({**summary, "out": str(out / "video.json")}, json_out, human)
 
 
 def _single(inspector: Any, target: Path, references: list[Path], out: Path, json_out: bool) -> None:

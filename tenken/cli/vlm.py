@@ -169,21 +169,76 @@ def ground_cmd(
     expression: Annotated[str, typer.Argument(help="What to find, e.g. 'カラーコーン' or 'all the cones'.")],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write an annotated PNG/JPEG here.")] = None,
     box_format: BoxFormatOpt = None,
+    sliced: Annotated[
+        bool, typer.Option("--slice", help="Large image: ground tile by tile (plus a whole-image view), merged.")
+    ] = False,
+    tile: Annotated[int | None, typer.Option("--tile", min=32, help="--slice tile side in pixels.")] = None,
+    overlap: Annotated[float | None, typer.Option("--overlap", min=0.0, max=0.9, help="--slice overlap.")] = None,
+    marks: Annotated[
+        bool, typer.Option("--marks", help="Pick among numbered proposals (--proposals or --reference).")
+    ] = False,
+    proposals: Annotated[
+        Path | None, typer.Option("--proposals", help="--marks: proposal boxes, JSON (e.g. a --json output).")
+    ] = None,
+    reference: Annotated[
+        Path | None, typer.Option("--reference", help="--marks: proposals = what changed since this photo.")
+    ] = None,
+    marks_out: Annotated[
+        Path | None, typer.Option("--marks-out", help="--marks: write the numbered image the model saw.")
+    ] = None,
 ) -> None:
     """Find every instance of an expression; boxes in image pixels (xyxy).
 
     Example: tenken ground site.jpg "カラーコーン" --model Qwen/Qwen2.5-VL-3B-Instruct --out cones.png
+
+    Small objects in a 4K/8K frame (tiles at native resolution, one batched request each):
+    tenken ground drone.jpg "ペットボトル" --slice --tile 1008 --overlap 0.2 -m Qwen/Qwen2.5-VL-7B-Instruct
+
+    The model picks numbered proposals, so boxes are exactly the proposer's (no coordinates generated):
+    tenken ground today.jpg "カラーコーン" --marks --reference before.jpg --marks-out marks.png -m ...
     """
+    from tenken.core.errors import InputError
     from tenken.core.images import check_output_path, save_image
-    from tenken.tasks.grounding import ground
     from tenken.viz.draw import draw_detections
 
-    if out is not None:
-        check_output_path(out)
+    if sliced and marks:
+        raise InputError("--slice and --marks are separate modes; choose one")
+    if marks and (proposals is None) == (reference is None):
+        raise InputError("--marks needs exactly one source of proposals: --proposals FILE or --reference IMAGE")
+    if not marks and (proposals or reference or marks_out):
+        raise InputError("--proposals, --reference and --marks-out belong to --marks")
+    if not sliced and (tile is not None or overlap is not None):
+        raise InputError("--tile and --overlap belong to --slice")
+    for path in (out, marks_out):
+        if path is not None:
+            check_output_path(path)
+    props = None
+    if marks and proposals is not None:
+        from tenken.tasks.mark_grounding import read_proposals
+
+        props = read_proposals(proposals)
     vlm, img, lang = _session(replace(args, box_format=box_format), image)
     warnings: list[str] = []
     with err_console.status("generating ..."):
-        dets = ground(vlm, img, expression, lang=lang, warnings_out=warnings)
+        if marks:
+            from tenken.tasks.mark_grounding import change_proposals, ground_by_marks
+            from tenken.vlm.marks import render_marks
+
+            if props is None:
+                props = change_proposals(img, reference)  # type: ignore[arg-type]
+            dets = ground_by_marks(vlm, img, expression, props, lang=lang, warnings_out=warnings)
+            if marks_out is not None and len(props):
+                save_image(render_marks(img, props).image, marks_out)
+        elif sliced:
+            from tenken.tasks.sliced import sliced_ground
+            from tenken.vlm.slicing import slice_options
+
+            opts = slice_options(vlm.family.name, tile=tile, overlap=overlap)
+            dets = sliced_ground(vlm, img, expression, lang=lang, options=opts, warnings_out=warnings)
+        else:
+            from tenken.tasks.grounding import ground
+
+            dets = ground(vlm, img, expression, lang=lang, warnings_out=warnings)
     if out is not None:
         save_image(draw_detections(img, dets), out)
 

@@ -20,6 +20,8 @@ Conventions:
   before the first user turn's text). ``<bbox>`` marks where a box goes in a turn's text, in the order of
   ``boxes``; a trainer fills each mark in the **model family's** box convention (Qwen2.5-VL resized pixels,
   Qwen3-VL 0–1000, ...) through the family adapter in :mod:`tenken.vlm`, the one place conventions are applied.
+  ``<bbox_format>`` marks where the family's box-format sentence goes (so a grounding prompt trained on is
+  the prompt asked at inference); see :mod:`tenken.vlm.convert`.
 - ``boxes``: pixel ``[x1, y1, x2, y2]`` (float) of the stored image ``images[image]`` after EXIF orientation,
   origin top-left (tenken's one convention), each with its ``label`` (the referring expression or class).
 - ``provenance``: how the sample was made and which filters let it through (recipe, teacher model ids, prompt
@@ -40,11 +42,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from tenken.core.artifacts import LoadReport, iter_jsonl, write_jsonl
-
-IMAGE_MARK = "<image>"
-"""Where an image goes in a message's text."""
-BOX_MARK = "<bbox>"
-"""Where a box goes in a message's text (filled in the model family's convention when a prompt is built)."""
+from tenken.vlm.convert import BOX_FORMAT_MARK, BOX_MARK, IMAGE_MARK  # the marks are defined where they are filled
 
 
 class Message(BaseModel):
@@ -157,3 +155,9 @@ def write_samples(path: str | os.PathLike, samples: Iterable[TrainingSample]) ->
 def sample_row(sample: TrainingSample) -> dict[str, Any]:
     """A sample as its JSON line (``None`` fields of the provenance dropped)."""
     return sample.model_dump(mode="json", exclude_none=True)
+
+
+__all__ = [
+    "BOX_FORMAT_MARK", "BOX_MARK", "IMAGE_MARK", "Box", "FilterDecision", "Message", "Provenance", "TrainingSample",
+    "iter_samples", "read_samples", "sample_row", "write_samples",
+]  # fmt: skip

@@ -54,3 +54,15 @@ def fill(template: dict[str, str], lang: Lang, **fields: str) -> str:
     if lang not in template:
         raise InputError(f"lang must be 'ja' or 'en', got {lang!r}")
     return template[lang].format(**fields)
+MARKS_GROUND = {
+    "ja": "画像の中の物体候補に番号の付いた枠を付けました{crops}。「{expression}」に当たる候補の番号をすべて選んで、"
+    'JSONで出力してください: {{"marks": [番号, ...]}}。該当するものがなければ {{"marks": []}} を出力してください。'
+    "座標は出力しないでください。",
+    "en": "Candidate objects in the image are outlined and numbered{crops}. Choose every number whose object is "
+    '{expression} and output JSON: {{"marks": [number, ...]}}. Output {{"marks": []}} if none is. Do not '
+    "output coordinates.",
+}
+MARKS_CROPS_NOTE = {
+    "ja": "（小さい候補は右側に拡大して同じ番号で並べています）",
+    "en": " (small candidates are also shown enlarged on the right with the same numbers)",
+}

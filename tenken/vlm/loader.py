@@ -7,12 +7,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
 
 from tenken.core.errors import InputError, ModelLoadError
-from tenken.vlm.families import BOX_FORMATS, canonical_family, detect_family, get_family
+from tenken.vlm.families import BOX_FORMATS, Family, canonical_family, detect_family, get_family
 from tenken.vlm.model import VLM
 
 _OPENAI_SPEC = re.compile(r"^openai:(?P<model>.+?)@(?P<url>https?://\S+)$")
@@ -84,10 +85,42 @@ def load_vlm(spec: str, family: str | None = None, **options: Any) -> VLM:
     _check_local_path(str(spec))
 
     backend_hf = TransformersBackend(str(spec), **_split(options, _HF_OPTIONS))
-    name = canonical_family(family) if family else detect_family(getattr(backend_hf.config, "model_type", None))
-    fam_opts = _processor_resize_options(backend_hf.image_processor) if name == "qwen2.5-vl" else {}
+    fam = checkpoint_family(backend_hf.config, backend_hf.image_processor, family, path=str(spec), **options)
+    return VLM(backend_hf, fam, str(spec))
+
+
+FAMILY_FILE = "tenken_family.json"
+"""Written into a checkpoint tenken trained: ``{"family", "box_format"}`` it was trained with."""
+
+
+def saved_family(path: str | Path | None) -> dict[str, Any]:
+    """``{"family", "box_format"}`` from a local checkpoint's :data:`FAMILY_FILE`, or ``{}``."""
+    if path is None or not (file := Path(path) / FAMILY_FILE).is_file():
+        return {}
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"{file}: unreadable ({exc})") from None
+    return {k: data[k] for k in ("family", "box_format") if isinstance(data, dict) and data.get(k)}
+
+
+def checkpoint_family(
+    config: Any, image_processor: Any, family: str | None = None, path: str | Path | None = None, **options: Any
+) -> Family:
+    """The family of an in-process checkpoint: named, else the one tenken trained it as (:data:`FAMILY_FILE`
+    in ``path``, with its ``box_format``), else detected from ``config.model_type``; for Qwen2.5-VL with the
+    processor's own ``factor``/``min_pixels``/``max_pixels`` (what its boxes are relative to).
+
+    Training uses it too, so targets are written in the frame inference reads them in.
+    """
+    saved = saved_family(path)
+    family = family or saved.get("family")
+    if options.get("box_format") is None and "box_format" in saved and family == saved.get("family"):
+        options = {**options, "box_format": saved["box_format"]}
+    name = canonical_family(family) if family else detect_family(getattr(config, "model_type", None))
+    fam_opts = _processor_resize_options(image_processor) if name == "qwen2.5-vl" else {}
     fam_opts.update(_split(options, _FAMILY_OPTIONS))
-    return VLM(backend_hf, get_family(name, **fam_opts), str(spec))
+    return get_family(name, **fam_opts)
 
 
 def _check_local_path(spec: str) -> None:

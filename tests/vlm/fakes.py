@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 
 from tenken.vlm.backends.base import BackendStats, VLMRequest
@@ -28,3 +29,47 @@ class ScriptedBackend:
 def scripted_vlm(answer: str | Callable[[VLMRequest], str], family: str = "qwen3-vl", **family_options) -> VLM:
     """A :class:`VLM` over a :class:`ScriptedBackend`."""
     return VLM(ScriptedBackend(answer), get_family(family, **family_options), "scripted")
+
+
+BLOB_RGB = (255, 0, 0)
+"""Colour of the objects a :func:`blob_answer` model can see."""
+
+
+def blob_answer(
+    family: str = "qwen3-vl", min_px: int = 16, label: str = "object", max_pixels: int | None = None
+) -> Callable[[VLMRequest], str]:
+    """A scripted "model" that sees pure-red blobs (:data:`BLOB_RGB`) in the image it is given, and only those
+    at least ``min_px`` pixels on both sides as it sees them: downscaled to ``max_pixels`` (its pixel budget)
+    when the image is larger. It answers their boxes in ``family``'s box frame of the given image, rounded to
+    integers as a model writes them. Measures slicing plumbing, not a model."""
+    import cv2
+    import numpy as np
+
+    from tenken.core.boxes import pixels_to_normalized, rescale_boxes
+
+    fam = get_family(family)
+
+    def answer(request: VLMRequest) -> str:
+        img = request.images[0]
+        h, w = img.shape[:2]
+        view = 1.0 if max_pixels is None or w * h <= max_pixels else (max_pixels / (w * h)) ** 0.5
+        if view < 1.0:
+            img = cv2.resize(img, (max(1, int(w * view)), max(1, int(h * view))), interpolation=cv2.INTER_AREA)
+        r, g, b = (img[..., i].astype(np.int16) for i in range(3))
+        mask = ((r - np.maximum(g, b)) > 128).astype(np.uint8)
+        n, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        boxes = [[x, y, x + bw, y + bh] for x, y, bw, bh, _ in stats[1:n].tolist() if bw >= min_px and bh >= min_px]
+        if not boxes:
+            return "[]"
+        vh, vw = img.shape[:2]
+        px = np.asarray(boxes, dtype=np.float64) * [w / vw, h / vh, w / vw, h / vh]  # back to the given image
+        if fam.box_format == "processed":
+            out = rescale_boxes(px, (w, h), fam.processed_size((w, h)))
+        elif fam.box_format == "rel1000":
+            out = pixels_to_normalized(px, (w, h), 1000.0)
+        else:
+            out = px
+        items = [{fam.box_key: [round(v) for v in box], "label": label} for box in out.tolist()]
+        return json.dumps(items)
+
+    return answer

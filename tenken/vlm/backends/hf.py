@@ -83,6 +83,29 @@ class TransformersBackend:
             raise ModelLoadError(_load_message(self.path, "config or processor", exc, trust_remote_code)) from exc
         self.model = self._load_model(transformers, trust_remote_code)
         self.model.eval()
+        self._prepare_tokenizer()
+
+    @classmethod
+    def from_loaded(
+        cls, model: Any, processor: Any, batch_size: int = 8, max_new_tokens: int = 512, do_sample: bool = False
+    ) -> TransformersBackend:
+        """A backend over a model and processor already in memory (e.g. scoring a validation set during
+        training), on the model's own device and dtype. Generation switches the model to eval mode; a caller
+        that trains on must switch it back (``model.train()``)."""
+        self = cls.__new__(cls)
+        self.path = str(getattr(model, "name_or_path", "") or "in-memory")
+        self.batch_size = max(1, int(batch_size))
+        self.max_new_tokens = int(max_new_tokens)
+        self.do_sample = do_sample
+        self.stats = BackendStats()
+        self._lock = threading.Lock()
+        param = next(model.parameters())
+        self.device, self.dtype = str(param.device), param.dtype
+        self.config, self.processor, self.model = model.config, processor, model
+        self._prepare_tokenizer()
+        return self
+
+    def _prepare_tokenizer(self) -> None:
         tokenizer = self.tokenizer
         if tokenizer is None:
             raise ModelLoadError(f"{self.path}: the processor has no tokenizer")

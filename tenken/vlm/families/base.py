@@ -2,7 +2,8 @@
 
 A family's :meth:`Family.to_pixels` is **the** place where a model's box convention becomes tenken's one
 coordinate truth (``xyxy`` float pixels of the original image; ``docs/architecture.md``, "The one coordinate
-convention"). Nothing else in tenken converts model coordinates.
+convention"), and :meth:`Family.from_pixels` / :meth:`Family.format_boxes` the one place it goes the other
+way (region prompts, training targets, GRPO references). Nothing else in tenken converts model coordinates.
 
 Box frames (``box_format``):
 
@@ -14,6 +15,7 @@ Box frames (``box_format``):
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Literal
 
@@ -104,3 +106,35 @@ class Family:
         if self.box_format == "processed":
             return rescale_boxes(b, image_size, processed_size or self.processed_size(image_size))
         return b.copy()
+
+    def box_decimals(self) -> int:
+        """Decimals the model writes a coordinate with: 3 in the 0–1 frame, else integers (0)."""
+        return 3 if self.box_format == "rel1" else 0
+
+    def box_values(
+        self, boxes: np.ndarray, image_size: ImageSize, processed_size: ImageSize | None = None
+    ) -> list[list[int | float]]:
+        """Pixel boxes ``(N, 4)`` as the numbers this family's model writes (its frame, rounded like its answers)."""
+        model = self.from_pixels(boxes, image_size, processed_size)
+        d = self.box_decimals()
+        return [[round(float(v), d) if d else round(float(v)) for v in row] for row in model]
+
+    def format_boxes(
+        self,
+        boxes: np.ndarray,
+        labels: list[str],
+        image_size: ImageSize,
+        processed_size: ImageSize | None = None,
+    ) -> str:
+        """The answer this family's model gives for ``boxes`` (``(N, 4)`` pixel xyxy of the original image):
+        the JSON list its :meth:`box_instruction` asks for, e.g. ``[{"bbox_2d": [12, 40, 88, 97], "label": "cone"}]``.
+
+        :func:`tenken.vlm.parse.parse_detections` reads it back to the same boxes (up to the rounding of
+        :meth:`box_decimals`); that round trip is tested.
+        """
+        values = self.box_values(boxes, image_size, processed_size)
+        if len(labels) != len(values):
+            raise InputError(f"{len(values)} box(es) but {len(labels)} label(s)")
+        return json.dumps(
+            [{self.box_key: v, "label": lab} for v, lab in zip(values, labels, strict=True)], ensure_ascii=False
+        )
