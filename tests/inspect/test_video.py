@@ -42,8 +42,8 @@ def _pan(world: np.ndarray) -> list[np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def videos(dev_data, tmp_path_factory):
-    photo = load_image(dev_data / "pairs" / "DSC_0411.JPG")
+def videos(assets, tmp_path_factory):
+    photo = load_image(assets / "pairs" / "DSC_0411.jpg")
     world = cv2.resize(photo, (900, round(900 * photo.shape[0] / photo.shape[1])), interpolation=cv2.INTER_AREA)
     world = np.ascontiguousarray(world[:240])
     today = world.copy()
