@@ -9,7 +9,6 @@ Heavy libraries are imported inside the commands so ``tenken --help`` stays fast
 
 from __future__ import annotations
 
-from types import ModuleType
 from typing import Annotated
 
 import typer
@@ -50,26 +49,12 @@ def _root(
     """tenken (点検): vision-language-model field inspection."""
 
 
-def _verbs_of(module: ModuleType) -> typer.Typer:
-    """The module's ``app``; for a module still on the older ``register(app)`` form, a sub-app its verbs are
-    registered on, so every group is merged the same way and the help panels keep their order (remove once
-    every module is converted)."""
-    if hasattr(module, "app"):
-        return module.app
-    sub = typer.Typer()
-    module.register(sub)
-    return sub
-
-
 # Top-level verbs: each module's unnamed Typer is merged into the root, in the order of the help panels.
 for _verbs in (inspect, align, vlm, config):
-    app.add_typer(_verbs_of(_verbs))
+    app.add_typer(_verbs.app)
 
 # Command groups: the root names them and gives their help panel (typer ignores a sub-app's own panel).
-if hasattr(eval, "app"):
-    app.add_typer(eval.app, name="eval", rich_help_panel="Evaluation")
-else:
-    app.add_typer(_verbs_of(eval))
+app.add_typer(eval.app, name="eval", rich_help_panel="Evaluation")
 app.add_typer(data_app, name="data", rich_help_panel="Data")
 app.add_typer(serve.app, name="serve", rich_help_panel="Serving")
 app.command("serve-model", rich_help_panel="Serving")(serve.serve_model)

@@ -13,136 +13,137 @@ if TYPE_CHECKING:
     from tenken.align.types import Alignment
 
 
-def register(app: typer.Typer) -> None:
-    """Add the ``align`` command to the root app."""
+app = typer.Typer()
+"""The ``align`` verb (merged into the root app by :mod:`tenken.cli`)."""
 
-    @app.command("align", rich_help_panel="Alignment")
-    def align_cmd(
-        target: Annotated[Path, typer.Argument(help="The new photo (its pixel frame is the output frame).")],
-        references: Annotated[
-            list[Path],
-            typer.Argument(help="One or more earlier photos of the same place; the best is chosen."),
-        ],
-        out: Annotated[
-            Path | None,
-            typer.Option(
-                "--out",
-                "-o",
-                help="Write warped_reference.png, valid_mask.png, composite.jpg, alignment.json.",
-            ),
-        ] = None,
-        k: Annotated[
-            int,
-            typer.Option(
-                "--k",
-                min=1,
-                help="With telemetry: match only the k best references by position, altitude and viewing direction.",
-            ),
-        ] = 5,
-        radius_m: Annotated[
-            float | None,
-            typer.Option(
-                "--radius-m", min=0.0, help="With GPS telemetry: ignore references farther than this (metres)."
-            ),
-        ] = None,
-        no_telemetry: Annotated[
-            bool, typer.Option("--no-telemetry", help="Ignore GPS telemetry: every reference is a candidate.")
-        ] = False,
-        log: Annotated[
-            Path | None,
-            typer.Option(
-                "--log",
-                help="Flight log: a per-photo table (CSV/JSON, e.g. an exiftool -csv export; rows override the "
-                "photos' own GPS/attitude, matched by file name) or the references' AirData/Litchi CSV (its "
-                "photo events are paired with the references in capture-time order).",
-            ),
-        ] = None,
-        explain: Annotated[
-            bool,
-            typer.Option(
-                "--explain",
-                help="Say for each reference why it was chosen or skipped: distance, altitude difference, "
-                "angle between viewing directions, retrieval score, alignment score.",
-            ),
-        ] = False,
-        views: Annotated[
-            str,
-            typer.Option("--views", help="Affine view synthesis for strong viewpoint change: auto, on, off."),
-        ] = "auto",
-        max_side: Annotated[
-            int,
-            typer.Option(
-                "--max-side", min=0, help="Longest side (px) of the copies SIFT runs on; 0 = full resolution (slow)."
-            ),
-        ] = 1024,
-        cache_dir: Annotated[
-            Path | None, typer.Option("--cache-dir", help="Keep reference features here between runs.")
-        ] = None,
-        lightglue: Annotated[
-            Path | None,
-            typer.Option("--lightglue", help="sift_lightglue.pth weights: match with LightGlue (kornia)."),
-        ] = None,
-        registered: Annotated[
-            bool,
-            typer.Option("--registered", help="Already registered (fixed camera): skip matching, just warp."),
-        ] = False,
-        json_out: JsonFlag = False,
-    ) -> None:
-        """Warp the best of REFERENCE(s) onto TARGET (homography, mask, composite).
 
-        Prints the chosen reference, the homography (reference -> target pixels) and quality figures; with
-        --out writes the warped reference, its valid-pixel mask and a side-by-side composite (target left).
-        Exit code 1 when no reference could be aligned with confidence.
+@app.command("align", rich_help_panel="Alignment")
+def align_cmd(
+    target: Annotated[Path, typer.Argument(help="The new photo (its pixel frame is the output frame).")],
+    references: Annotated[
+        list[Path],
+        typer.Argument(help="One or more earlier photos of the same place; the best is chosen."),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Write warped_reference.png, valid_mask.png, composite.jpg, alignment.json.",
+        ),
+    ] = None,
+    k: Annotated[
+        int,
+        typer.Option(
+            "--k",
+            min=1,
+            help="With telemetry: match only the k best references by position, altitude and viewing direction.",
+        ),
+    ] = 5,
+    radius_m: Annotated[
+        float | None,
+        typer.Option(
+            "--radius-m", min=0.0, help="With GPS telemetry: ignore references farther than this (metres)."
+        ),
+    ] = None,
+    no_telemetry: Annotated[
+        bool, typer.Option("--no-telemetry", help="Ignore GPS telemetry: every reference is a candidate.")
+    ] = False,
+    log: Annotated[
+        Path | None,
+        typer.Option(
+            "--log",
+            help="Flight log: a per-photo table (CSV/JSON, e.g. an exiftool -csv export; rows override the "
+            "photos' own GPS/attitude, matched by file name) or the references' AirData/Litchi CSV (its "
+            "photo events are paired with the references in capture-time order).",
+        ),
+    ] = None,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain",
+            help="Say for each reference why it was chosen or skipped: distance, altitude difference, "
+            "angle between viewing directions, retrieval score, alignment score.",
+        ),
+    ] = False,
+    views: Annotated[
+        str,
+        typer.Option("--views", help="Affine view synthesis for strong viewpoint change: auto, on, off."),
+    ] = "auto",
+    max_side: Annotated[
+        int,
+        typer.Option(
+            "--max-side", min=0, help="Longest side (px) of the copies SIFT runs on; 0 = full resolution (slow)."
+        ),
+    ] = 1024,
+    cache_dir: Annotated[
+        Path | None, typer.Option("--cache-dir", help="Keep reference features here between runs.")
+    ] = None,
+    lightglue: Annotated[
+        Path | None,
+        typer.Option("--lightglue", help="sift_lightglue.pth weights: match with LightGlue (kornia)."),
+    ] = None,
+    registered: Annotated[
+        bool,
+        typer.Option("--registered", help="Already registered (fixed camera): skip matching, just warp."),
+    ] = False,
+    json_out: JsonFlag = False,
+) -> None:
+    """Warp the best of REFERENCE(s) onto TARGET (homography, mask, composite).
 
-        With telemetry (EXIF GPS, drone XMP, or --log) only the --k best references are matched: the score adds
-        horizontal distance, altitude difference and the angle between viewing directions (gimbal yaw/pitch);
-        a reference looking too far away to overlap is skipped. --explain prints why, per reference (the JSON
-        always has it under "explain").
+    Prints the chosen reference, the homography (reference -> target pixels) and quality figures; with
+    --out writes the warped reference, its valid-pixel mask and a side-by-side composite (target left).
+    Exit code 1 when no reference could be aligned with confidence.
 
-        Examples:
-          tenken align site/2026-05/DJI_0042.JPG site/2025-11/*.JPG --out aligned/ --json
-          tenken align new.JPG old/*.JPG --k 3 --radius-m 30 --explain
-          tenken align new.JPG old/*.JPG --log old/exiftool.csv --explain
-        """
-        from tenken.align.match import FeatureCache
-        from tenken.align.pair import align_best
-        from tenken.core.errors import InputError
+    With telemetry (EXIF GPS, drone XMP, or --log) only the --k best references are matched: the score adds
+    horizontal distance, altitude difference and the angle between viewing directions (gimbal yaw/pitch);
+    a reference looking too far away to overlap is skipped. --explain prints why, per reference (the JSON
+    always has it under "explain").
 
-        view_mode = {"auto": "auto", "on": True, "off": False}.get(views.lower())
-        if view_mode is None:
-            raise InputError(f"--views must be auto, on or off, got {views!r}")
-        if out is not None and out.exists() and not out.is_dir():
-            raise InputError(f"--out {out}: is a file; --out names a folder for the outputs")
-        matcher = None
-        if lightglue is not None:
-            from tenken.align.lightglue import LightGlueMatcher
+    Examples:
+      tenken align site/2026-05/DJI_0042.JPG site/2025-11/*.JPG --out aligned/ --json
+      tenken align new.JPG old/*.JPG --k 3 --radius-m 30 --explain
+      tenken align new.JPG old/*.JPG --log old/exiftool.csv --explain
+    """
+    from tenken.align.match import FeatureCache
+    from tenken.align.pair import align_best
+    from tenken.core.errors import InputError
 
-            matcher = LightGlueMatcher(lightglue)
-        cache = FeatureCache(cache_dir) if cache_dir is not None else None
-        retrieval = _log_telemetry(log, target, references) if log is not None and not no_telemetry else {}
-        with err_console.status(f"aligning {len(references)} reference(s) to {target.name}..."):
-            result = align_best(
-                target,
-                [str(r) for r in references],
-                **retrieval,
-                k=k,
-                telemetry=None if no_telemetry else "auto",
-                radius_m=radius_m,
-                views=view_mode,
-                max_side=max_side,
-                cache=cache,
-                matcher=matcher,
-                registered=registered,
-            )
-        data = {"target": str(target), **result.to_dict()}
-        if out is not None and result.ok:
-            data["outputs"] = _write_outputs(out, target, result)
-        if out is not None:
-            _write_json(out, data)
+    view_mode = {"auto": "auto", "on": True, "off": False}.get(views.lower())
+    if view_mode is None:
+        raise InputError(f"--views must be auto, on or off, got {views!r}")
+    if out is not None and out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: is a file; --out names a folder for the outputs")
+    matcher = None
+    if lightglue is not None:
+        from tenken.align.lightglue import LightGlueMatcher
 
-        emit(data, json_out, lambda: _print_result(result, target, data, explain))
-        if not result.ok:
-            raise typer.Exit(1)
+        matcher = LightGlueMatcher(lightglue)
+    cache = FeatureCache(cache_dir) if cache_dir is not None else None
+    retrieval = _log_telemetry(log, target, references) if log is not None and not no_telemetry else {}
+    with err_console.status(f"aligning {len(references)} reference(s) to {target.name}..."):
+        result = align_best(
+            target,
+            [str(r) for r in references],
+            **retrieval,
+            k=k,
+            telemetry=None if no_telemetry else "auto",
+            radius_m=radius_m,
+            views=view_mode,
+            max_side=max_side,
+            cache=cache,
+            matcher=matcher,
+            registered=registered,
+        )
+    data = {"target": str(target), **result.to_dict()}
+    if out is not None and result.ok:
+        data["outputs"] = _write_outputs(out, target, result)
+    if out is not None:
+        _write_json(out, data)
+
+    emit(data, json_out, lambda: _print_result(result, target, data, explain))
+    if not result.ok:
+        raise typer.Exit(1)
 
 
 def _print_result(result: Alignment, target: Path, data: dict, explain: bool) -> None:
