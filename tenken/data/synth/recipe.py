@@ -97,6 +97,13 @@ class SynthContext:
     prompts: Sequence[Prompt] = ()
     roles: Sequence[str] = ()
 
+    def open_image(self, item: SynthItem) -> tuple[np.ndarray, list[str]]:
+        """The item's image, ``(H, W, 3)`` uint8 RGB after EXIF orientation, and its one-element list of
+        references for a sample's ``images`` (:meth:`image_ref`)."""
+        from tenken.core.images import load_image
+
+        return load_image(item.image), [self.image_ref(item.image)]
+
     def image_ref(self, path: str | os.PathLike) -> str:
         """``path`` as written in a sample: relative to the output folder (the JSONL's folder) when possible."""
         p = Path(path).resolve()

@@ -22,7 +22,6 @@ from typing import Literal
 from pydantic import Field
 
 from tenken.core.errors import TenkenError
-from tenken.core.images import load_image
 from tenken.data.format import IMAGE_MARK, FilterDecision
 from tenken.data.synth.prompts import CAPTION, QA_FROM_CAPTION, QA_STYLE_FREE, QA_STYLE_SHORT
 from tenken.data.synth.recipe import (
@@ -89,8 +88,7 @@ class CaptionQARecipe(Recipe):
         opts: CaptionQAOptions = ctx.options  # type: ignore[assignment]
         vlm = ctx.teachers.vlm
         assert vlm is not None
-        image = load_image(item.image)
-        ref = [ctx.image_ref(item.image)]
+        image, ref = ctx.open_image(item)
         out = Outcome()
         p_cap = CAPTION.fill(opts.lang)
         caption = vlm.ask(p_cap, image).strip()

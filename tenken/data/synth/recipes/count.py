@@ -20,7 +20,6 @@ import unicodedata
 from pydantic import Field
 
 from tenken.core.errors import TenkenError
-from tenken.core.images import load_image
 from tenken.data.format import IMAGE_MARK, FilterDecision
 from tenken.data.synth.prompts import COUNT_EXPRESSIONS
 from tenken.data.synth.recipe import (
@@ -87,8 +86,7 @@ class CountRecipe(Recipe):
         opts: CountOptions = ctx.options  # type: ignore[assignment]
         vlm, seg = ctx.teachers.vlm, ctx.teachers.segmenter
         assert vlm is not None and seg is not None
-        image = load_image(item.image)
-        ref = [ctx.image_ref(item.image)]
+        image, ref = ctx.open_image(item)
         out = Outcome()
         prompt = COUNT_EXPRESSIONS.fill(opts.lang)
         answer = vlm.ask(prompt, image)

@@ -20,7 +20,6 @@ import json
 from pydantic import Field
 
 from tenken.core.errors import TenkenError
-from tenken.core.images import load_image
 from tenken.data.format import BOX_MARK, IMAGE_MARK, FilterDecision
 from tenken.data.synth.prompts import REC_EXPRESSIONS
 from tenken.data.synth.recipe import (
@@ -62,8 +61,7 @@ class RecRecipe(Recipe):
         opts: RecOptions = ctx.options  # type: ignore[assignment]
         vlm, seg = ctx.teachers.vlm, ctx.teachers.segmenter
         assert vlm is not None
-        image = load_image(item.image)
-        ref = [ctx.image_ref(item.image)]
+        image, ref = ctx.open_image(item)
         out = Outcome()
         prompt = REC_EXPRESSIONS.fill(opts.lang, scale=vlm.scale_note(opts.lang))
         answer = vlm.ask(prompt, image)

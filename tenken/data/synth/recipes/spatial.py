@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pydantic import Field
 
 from tenken.core.errors import TenkenError
-from tenken.core.images import image_size, load_image
+from tenken.core.images import image_size
 from tenken.data.format import IMAGE_MARK, FilterDecision
 from tenken.data.synth.prompts import SPATIAL_OBJECTS, SPATIAL_QA, SPATIAL_TRIPLETS
 from tenken.data.synth.recipe import (
@@ -96,8 +96,7 @@ class SpatialRecipe(Recipe):
         opts: SpatialOptions = ctx.options  # type: ignore[assignment]
         vlm = ctx.teachers.vlm
         assert vlm is not None
-        image = load_image(item.image)
-        ref = [ctx.image_ref(item.image)]
+        image, ref = ctx.open_image(item)
         out = Outcome()
         p_obj = SPATIAL_OBJECTS.fill(opts.lang, fmt=vlm.box_instruction(opts.lang))
         answer = vlm.ask(p_obj, image)

@@ -21,7 +21,6 @@ from pydantic import Field
 
 from tenken.core.boxes import box_iou
 from tenken.core.errors import TenkenError
-from tenken.core.images import load_image
 from tenken.data.format import BOX_MARK, IMAGE_MARK, FilterDecision
 from tenken.data.synth.prompts import TOOL_DESCRIBE
 from tenken.data.synth.recipe import (
@@ -66,8 +65,7 @@ class ToolRecRecipe(Recipe):
         opts: ToolRecOptions = ctx.options  # type: ignore[assignment]
         vlm = ctx.teachers.vlm
         assert vlm is not None
-        image = load_image(item.image)
-        ref = [ctx.image_ref(item.image)]
+        image, ref = ctx.open_image(item)
         out = Outcome()
         dets = vlm.ground(image, opts.targets, opts.lang)
         sides = np.minimum(dets.xyxy[:, 2] - dets.xyxy[:, 0], dets.xyxy[:, 3] - dets.xyxy[:, 1])
