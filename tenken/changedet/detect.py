@@ -27,6 +27,7 @@ from tenken.changedet.normalize import (
     local_light,
     match_tones,
     median3,
+    relight_regions,
     same_light,
     shrink,
     to_lab,
@@ -91,6 +92,12 @@ def difference_map(target: np.ndarray, reference: np.ndarray, valid: np.ndarray,
     ref = match_tones(reference, target, valid)
     if params.robust_tones:
         ref = match_tones(reference, target, same_light(target, ref, valid))
+    if params.relight_regions and params.light_invariant:
+        explained = light_explained(
+            target, ref, *(to_lab(x, params.pre_blur)[:, :, 0] for x in (target, ref)),
+            params.light_radius, params.light_ratio_std, params.light_chroma,
+        )[0]
+        ref, _ = relight_regions(ref, target, valid, explained, 0.25, params.relight_min_fraction, params.relight_penumbra)
     sharp = Sharpness(1.0, "neither", 0.0)
     if params.equalise_blur:
         sharp = measure_sharpness(target, ref, valid, params.blur_tolerance)

@@ -134,3 +134,69 @@ def median3(a: np.ndarray) -> np.ndarray:
     p = np.pad(a, 1, mode="edge")
     stack = np.stack([p[i : i + a.shape[0], j : j + a.shape[1]] for i in range(3) for j in range(3)])
     return np.median(stack, axis=0).astype(np.float32)
+
+
+def relight_regions(
+    reference: np.ndarray,
+    target: np.ndarray,
+    valid: np.ndarray,
+    explained: np.ndarray,
+    tolerance: float,
+    min_fraction: float,
+    penumbra: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``reference`` with every large region lit differently from the rest (a cast shadow that moved, a wet
+    patch) relit per channel like the target there, and the mask of those regions.
+
+    A region is a connected set of valid pixels whose log grey-level ratio of target to reference departs from
+    its median over ``valid`` by more than ``tolerance`` (natural log; the complement of :func:`same_light`),
+    opened by 2 pixels, covering at least ``min_fraction`` of the valid area, and explained by light over at
+    least half of it (``explained``: :func:`tenken.changedet.cues.light_explained`; a new object has its own
+    texture, so the ratio over it is not uniform). Each region gets one gain per channel: the median ratio of
+    target to reference over its explained, unclipped pixels; the reference is multiplied by it and clipped at
+    255, so a surface that the target clipped is clipped in the relit reference too (a sunlit white wall next
+    to its shadowed self). The region mask is blurred by ``penumbra`` pixels (Gaussian sigma) so the gain
+    fades over the shadow's soft edge.
+
+    Args:
+        reference, target: ``(h, w, 3)`` uint8 RGB, same frame, reference tone-matched to the target.
+        valid, explained: ``(h, w)`` bool.
+
+    Returns:
+        ``(relit, regions)``: ``(h, w, 3)`` uint8 relit reference, ``(h, w)`` bool mask of the relit regions.
+    """
+    none = np.zeros_like(valid)
+    sub = valid[::2, ::2]
+    if not sub.any():
+        return reference, none
+    yt = cv2.cvtColor(target, cv2.COLOR_RGB2GRAY).astype(np.float32) + 4.0
+    yr = cv2.cvtColor(reference, cv2.COLOR_RGB2GRAY).astype(np.float32) + 4.0
+    ratio = cv2.log(yt / yr)
+    median = float(np.median(ratio[::2, ::2][sub]))
+    other = (valid & (np.abs(ratio - median) > tolerance)).view(np.uint8)
+    other = cv2.morphologyEx(other, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(other, connectivity=8)
+    big = [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= min_fraction * valid.sum()]
+    if not big:
+        return reference, none
+    lo = cv2.min(cv2.min(target[..., 0], target[..., 1]), target[..., 2])
+    hi = cv2.max(cv2.max(target[..., 0], target[..., 1]), target[..., 2])
+    usable = explained & (hi < 250) & (lo > 5) & (reference.min(axis=2) > 5) & (reference.max(axis=2) < 250)
+    gain = np.ones((*valid.shape, 3), np.float32)
+    regions = np.zeros_like(valid)
+    t32, r32 = target.astype(np.float32) + 1.0, reference.astype(np.float32) + 1.0
+    for i in big:
+        region = labels == i
+        if explained[region].mean() < 0.5:
+            continue
+        pick = region & usable
+        if pick.sum() < 32:
+            continue
+        gain[region] = np.median(t32[pick] / r32[pick], axis=0)
+        regions |= region
+    if not regions.any():
+        return reference, none
+    if penumbra > 0:
+        gain = cv2.GaussianBlur(gain, (0, 0), penumbra)
+    relit = np.clip(reference.astype(np.float32) * gain + 0.5, 0, 255).astype(np.uint8)
+    return relit, regions

@@ -37,6 +37,11 @@ class ChangeParams:
             over that window for the ratio to count as constant.
         light_chroma: largest difference of rg chromaticity ``(R, G) / (R + G + B)`` for the same surface under
             other light.
+        relight_regions: relight each large region lit differently from the rest of the pair (a cast shadow
+            that moved, a wet patch), found by its grey-level ratio and explained by light over most of it, by
+            one gain per channel, clipping at 255 (:func:`tenken.changedet.normalize.relight_regions`).
+        relight_min_fraction: smallest such region, as a fraction of the valid area.
+        relight_penumbra: Gaussian sigma, working pixels, the regions' gain fades over at their edges.
         clip_aware: pixels clipped (or crushed) in one image where the other is bright (or dark) too carry no
             evidence: the detail there was lost to the exposure, not changed.
         chroma_weight: weight of the Lab a/b (colour) difference relative to lightness L.
@@ -71,6 +76,9 @@ class ChangeParams:
     light_radius: int = 3
     light_ratio_std: float = 0.07
     light_chroma: float = 0.035
+    relight_regions: bool = True
+    relight_min_fraction: float = 0.01
+    relight_penumbra: float = 1.5
     clip_aware: bool = True
     chroma_weight: float = 1.5
     structure_weight: float = 0.5
@@ -102,6 +110,8 @@ class ChangeParams:
             "light_radius": 1 <= self.light_radius <= 16,
             "light_ratio_std": self.light_ratio_std >= 0,
             "light_chroma": self.light_chroma >= 0,
+            "relight_min_fraction": 0 < self.relight_min_fraction <= 1,
+            "relight_penumbra": 0 <= self.relight_penumbra <= 10,
             "chroma_weight": self.chroma_weight >= 0,
             "structure_weight": self.structure_weight >= 0,
             "sensitivity": self.sensitivity > 0,
