@@ -24,8 +24,8 @@ import numpy as np
 from tenken.changedet.conditions import PairConditions, clip_masks, exposure_shift
 from tenken.changedet.cues import clip_explained, colour_cue, light_explained, relit_residual, structure_cue
 from tenken.changedet.normalize import (
+    fit_tones,
     local_light,
-    match_tones,
     median3,
     relight_regions,
     same_light,
@@ -68,7 +68,8 @@ class DifferenceMap:
         diff: ``(h, w)`` float32 change evidence, Lab units (0 outside the valid area).
         clipped_fraction, crushed_fraction: share of valid pixels clipped / crushed in either image.
         sharpness: how the two images' sharpness compared and the blur applied to the sharper one.
-        light_change_fraction: share of valid pixels that differed but were explained by light (no evidence).
+        light_change_fraction: share of valid pixels that differed but were explained by light (no evidence),
+            relit regions included.
     """
 
     diff: np.ndarray
@@ -89,15 +90,22 @@ def difference_map(target: np.ndarray, reference: np.ndarray, valid: np.ndarray,
     n_valid = max(1, int(valid.sum()))
     clipped = float(((clip_t[0] | clip_r[0]) & valid).sum()) / n_valid
     crushed = float(((clip_t[1] | clip_r[1]) & valid).sum()) / n_valid
-    ref = match_tones(reference, target, valid)
+    ref = fit_tones(reference, target, valid)
     if params.robust_tones:
-        ref = match_tones(reference, target, same_light(target, ref, valid))
+        ref = fit_tones(reference, target, same_light(target, ref, valid))
+    relit = np.zeros_like(valid)
     if params.relight_regions and params.light_invariant:
         explained = light_explained(
-            target, ref, *(to_lab(x, params.pre_blur)[:, :, 0] for x in (target, ref)),
-            params.light_radius, params.light_ratio_std, params.light_chroma,
+            target,
+            ref,
+            *(to_lab(x, params.pre_blur)[:, :, 0] for x in (target, ref)),
+            params.light_radius,
+            params.light_ratio_std,
+            params.light_chroma,
         )[0]
-        ref, _ = relight_regions(ref, target, valid, explained, 0.25, params.relight_min_fraction, params.relight_penumbra)
+        ref, relit = relight_regions(
+            ref, target, valid, explained, 0.25, params.relight_min_fraction, params.relight_penumbra
+        )
     sharp = Sharpness(1.0, "neither", 0.0)
     if params.equalise_blur:
         sharp = measure_sharpness(target, ref, valid, params.blur_tolerance)
@@ -128,7 +136,7 @@ def difference_map(target: np.ndarray, reference: np.ndarray, valid: np.ndarray,
     light_fraction = 0.0
     if residual is not None:
         # explained pixels keep only what is left after relighting the reference by the local light ratio
-        light_fraction = float(((light | band) & differs).sum()) / n_valid
+        light_fraction = float((((light | band) & differs) | relit).sum()) / n_valid
         np.copyto(diff, np.minimum(diff, residual), where=light)
         diff[band] = 0
     if params.clip_aware:

@@ -62,6 +62,38 @@ def match_tones(reference: np.ndarray, target: np.ndarray, valid: np.ndarray) ->
     return out
 
 
+def fit_tones(reference: np.ndarray, target: np.ndarray, mask: np.ndarray, min_count: int = 8) -> np.ndarray:
+    """Map each channel of ``reference`` through the monotone curve fitted to the pixel pairs under ``mask``:
+    for each reference level, the median target level of the pixels at that level (pixels correspond: the pair
+    is aligned), made non-decreasing and interpolated over levels with fewer than ``min_count`` pixels.
+
+    Unlike :func:`match_tones` (histograms), levels that are rare under ``mask`` take their value from
+    neighbouring levels instead of from wherever the two cumulative histograms cross, so a mask that leaves
+    part of the frame out (a cast shadow) does not bend the curve for the pixels left out.
+    uint8 ``(H, W, 3)`` in, uint8 out; pairs taken on every other row and column.
+    """
+    sub = mask[::2, ::2]
+    if sub.sum() < 256:
+        return match_tones(reference, target, mask)
+    out = np.empty_like(reference)
+    levels = np.arange(256, dtype=np.float64)
+    for c in range(reference.shape[2]):
+        r = reference[::2, ::2, c][sub].astype(np.int64)
+        t = target[::2, ::2, c][sub].astype(np.int64)
+        joint = np.bincount(r * 256 + t, minlength=256 * 256).reshape(256, 256).cumsum(axis=1)
+        counts = joint[:, -1]
+        have = counts >= min_count
+        if have.sum() < 2:
+            out[:, :, c] = reference[:, :, c]
+            continue
+        # median target level per reference level: first level where the running count passes half
+        medians = (joint[have] < (counts[have, None] + 1) / 2).sum(axis=1).astype(np.float64)
+        medians = np.maximum.accumulate(medians)
+        lut = np.interp(levels, levels[have], medians)
+        out[:, :, c] = cv2.LUT(reference[:, :, c], np.clip(lut + 0.5, 0, 255).astype(np.uint8))
+    return out
+
+
 def same_light(target: np.ndarray, matched: np.ndarray, valid: np.ndarray, tolerance: float = 0.25) -> np.ndarray:
     """Valid pixels lit like most of the pair, ``(H, W)`` bool: where the log luminance ratio of ``target`` to
     ``matched`` (the reference after a first :func:`match_tones` over all of ``valid``) lies within

@@ -136,7 +136,9 @@ def test_object_under_a_cast_shadow_found_and_the_shadow_is_not(photo):
     assert result.detections.iou(truth).max() > 0.3 and covered(result.detections.xyxy, [300, 700, 380, 760]) > 0.9
     assert result.conditions.light_change_fraction > 0.05
     blind = analyse_pair(target, photo, params=ChangeParams(light_invariant=False, robust_tones=False))
-    assert len(blind.detections) == 0 or covered(blind.detections.xyxy, [300, 700, 380, 760]) < 0.5  # issue 10
+    # without the light test, the shadow's corner is a false box (the paired tone fit keeps the object found)
+    off_object = [box for box in blind.detections.xyxy if covered(box[None], [300, 700, 380, 760]) < 0.1]
+    assert len(off_object) >= 1 and len(result.detections) == 1
 
 
 def covered(boxes: np.ndarray, box: list[float]) -> float:

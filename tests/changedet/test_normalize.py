@@ -5,7 +5,17 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from tenken.changedet.normalize import local_light, match_tones, median3, shrink, to_lab, working_scale
+from tenken.changedet.cues import light_explained
+from tenken.changedet.normalize import (
+    fit_tones,
+    local_light,
+    match_tones,
+    median3,
+    relight_regions,
+    shrink,
+    to_lab,
+    working_scale,
+)
 
 
 def gradient_image(h: int = 120, w: int = 160) -> np.ndarray:
@@ -64,3 +74,52 @@ def test_median3_removes_a_single_outlier():
     grid = np.zeros((5, 5), np.float32)
     grid[2, 2] = 100
     assert median3(grid).max() == 0
+
+
+def textured_image(h: int = 240, w: int = 320, seed: int = 0) -> np.ndarray:
+    noise = np.random.default_rng(seed).uniform(0, 255, (h, w, 3)).astype(np.float32)
+    return np.clip(cv2.GaussianBlur(noise, (0, 0), 3) * 3 - 250 + 128, 20, 235).astype(np.uint8)
+
+
+def cast_shadow(image: np.ndarray, level: float = 0.45) -> tuple[np.ndarray, np.ndarray]:
+    """The image with a hard-edged shadow over its left 40 %, darkened to ``level`` and a little bluer."""
+    mask = np.zeros(image.shape[:2], bool)
+    mask[:, : int(0.4 * image.shape[1])] = True
+    out = image.astype(np.float32)
+    out[mask] *= level * np.array([0.97, 0.99, 1.03], np.float32)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8), mask
+
+
+def test_fit_tones_ignores_a_shadow_that_bends_histogram_matching():
+    ref = textured_image()
+    tgt = np.clip((ref.astype(np.float32) / 255) ** 1.3 * 255 + 0.5, 0, 255).astype(np.uint8)  # another curve
+    tgt, shadow = cast_shadow(tgt)
+    valid = np.ones(ref.shape[:2], bool)
+    lit = ~shadow
+    fitted = np.abs(fit_tones(ref, tgt, valid).astype(int) - tgt.astype(int))[lit].mean()
+    matched = np.abs(match_tones(ref, tgt, valid).astype(int) - tgt.astype(int))[lit].mean()
+    assert fitted < 2 and matched > 2 * fitted  # per-level medians ignore the 40 % minority; histograms do not
+
+
+def test_relight_regions_relights_a_moved_shadow_but_not_an_object():
+    ref = textured_image()
+    tgt, shadow = cast_shadow(ref)
+    tgt[100:130, 200:230] = (200, 40, 40)  # a new red object in the light
+    tgt[150:180, 40:70] = (40, 200, 40)  # and one in the shadow
+    valid = np.ones(ref.shape[:2], bool)
+    explained = light_explained(tgt, ref, to_lab(tgt, 1)[..., 0], to_lab(ref, 1)[..., 0], 3, 0.07, 0.035)[0]
+    relit, regions = relight_regions(ref, tgt, valid, explained, 0.25, 0.01, 1.0)
+    assert regions[:, :100].mean() > 0.9 and not regions[:, 160:].any()
+    inner = shadow.copy()
+    inner[:, 120:] = False
+    inner[145:185, 35:75] = False
+    assert np.abs(relit.astype(int) - tgt.astype(int))[inner].mean() < 3  # the shadow is relit away
+    assert np.abs(relit.astype(int) - tgt.astype(int))[150:180, 40:70].mean() > 60  # the object stays
+    assert np.array_equal(relit[:, 160:], ref[:, 160:])  # the lit part is untouched
+
+
+def test_relight_regions_leaves_a_pair_without_light_change_alone():
+    ref = textured_image()
+    valid = np.ones(ref.shape[:2], bool)
+    relit, regions = relight_regions(ref, ref.copy(), valid, valid, 0.25, 0.01, 1.0)
+    assert relit is ref and not regions.any()
