@@ -26,6 +26,9 @@ class ChangeParams:
             global tone match (lightness relit multiplicatively, colour by an offset).
         robust_tones: estimate the global tone curve only on pixels lit like most of the pair (a large cast
             shadow, wet patch or clipped sky would otherwise bend it and tint the rest).
+        contrast_ratio: when the target's grey-level contrast (standard deviation) is below this fraction of
+            the reference's (haze, overcast, a flat curve), the target's tones are mapped onto the reference's
+            instead of the other way round, so differences are not shrunk with it; 0 turns it off.
         equalise_blur: blur the sharper image of the pair down to the blurrier one's sharpness before
             comparing (defocus, motion blur), so edges of unchanged objects do not count as changes.
         blur_tolerance: sharpness ratios up to this count as equally sharp (no blur applied).
@@ -58,6 +61,8 @@ class ChangeParams:
             make tiny differences significant.
         min_size_px: smallest box side kept, pixels of the original target.
         min_area: smallest changed region kept, working pixels.
+        min_seeds: fewest pixels above the seed threshold a region needs (a lone noisy pixel grown into a
+            region is not a change).
         max_area_fraction: regions larger than this fraction of the valid area are a global change (light,
             season, a failed alignment) and dropped.
         merge_gap: changed regions closer than this many working pixels become one box.
@@ -70,6 +75,7 @@ class ChangeParams:
     shift_tolerance: int = 2
     local_light: bool = True
     robust_tones: bool = True
+    contrast_ratio: float = 0.0
     equalise_blur: bool = True
     blur_tolerance: float = 1.2
     light_invariant: bool = True
@@ -87,8 +93,9 @@ class ChangeParams:
     noise_cell: int = 128
     grow: float = 0.35
     min_delta_e: float = 18.0
-    min_size_px: float = 8.0
+    min_size_px: float = 4.0
     min_area: int = 12
+    min_seeds: int = 4
     max_area_fraction: float = 0.35
     merge_gap: int = 3
     border: int = 6
@@ -107,6 +114,7 @@ class ChangeParams:
             "pre_blur": 0 <= self.pre_blur <= 10,
             "shift_tolerance": 0 <= self.shift_tolerance <= 16,
             "blur_tolerance": self.blur_tolerance >= 1,
+            "contrast_ratio": 0 <= self.contrast_ratio <= 1,
             "light_radius": 1 <= self.light_radius <= 16,
             "light_ratio_std": self.light_ratio_std >= 0,
             "light_chroma": self.light_chroma >= 0,
@@ -121,6 +129,7 @@ class ChangeParams:
             "min_delta_e": self.min_delta_e >= 0,
             "min_size_px": self.min_size_px >= 0,
             "min_area": self.min_area >= 1,
+            "min_seeds": self.min_seeds >= 1,
             "max_area_fraction": 0 < self.max_area_fraction <= 1,
             "merge_gap": self.merge_gap >= 0,
             "border": self.border >= 0,

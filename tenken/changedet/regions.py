@@ -45,7 +45,7 @@ def find_regions(ratio: np.ndarray, valid: np.ndarray, params: ChangeParams) -> 
     Args:
         ratio: ``(h, w)`` float32 difference divided by the seed threshold (0 outside ``valid``).
         valid: ``(h, w)`` bool, the pixels that may belong to a region.
-        params: ``grow``, ``merge_gap``, ``min_area``, ``max_area_fraction`` are used.
+        params: ``grow``, ``merge_gap``, ``min_seeds``, ``min_area``, ``max_area_fraction`` are used.
     """
     diff, thr = ratio, 1.0
     empty = Regions(np.zeros((0, 4)), np.zeros(0, np.int64), np.zeros(0), np.zeros(0))
@@ -57,12 +57,18 @@ def find_regions(ratio: np.ndarray, valid: np.ndarray, params: ChangeParams) -> 
     if n <= 1:
         return empty
     seeds = diff > thr
+    n_seeds = np.bincount(labels[seeds], minlength=n)[1:]
     peak = np.zeros(n, np.float64)
     np.maximum.at(peak, labels[seeds], diff[seeds])  # only seed pixels can carry a region's peak above thr
     peak = peak[1:]
     total = np.bincount(labels.ravel(), weights=diff.ravel(), minlength=n)[1:]
     area = stats[1:, cv2.CC_STAT_AREA].astype(np.int64)
-    keep = (peak > thr) & (area >= params.min_area) & (area <= params.max_area_fraction * int(valid.sum()))
+    keep = (
+        (peak > thr)
+        & (n_seeds >= params.min_seeds)
+        & (area >= params.min_area)
+        & (area <= params.max_area_fraction * int(valid.sum()))
+    )
     if not keep.any():
         return empty
     s = stats[1:][keep]

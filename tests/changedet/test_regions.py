@@ -13,10 +13,24 @@ def test_hysteresis_grows_seeds_and_drops_weak_only_regions():
     ratio[10:20, 10:30] = 0.5  # weak region with a seed
     ratio[14, 14] = 2.0
     ratio[60:70, 60:70] = 0.8  # weak region without a seed
-    regions = find_regions(ratio, np.ones((100, 100), bool), ChangeParams(grow=0.35, merge_gap=0, min_area=4))
+    regions = find_regions(
+        ratio, np.ones((100, 100), bool), ChangeParams(grow=0.35, merge_gap=0, min_area=4, min_seeds=1)
+    )
     assert len(regions) == 1
     assert regions.boxes[0].tolist() == [10, 10, 30, 20]
     assert regions.peak[0] == 2.0 and 0.5 < regions.mean[0] < 0.6
+
+
+def test_a_region_needs_min_seeds_pixels_above_the_threshold():
+    ratio = np.zeros((100, 100), np.float32)
+    ratio[10:20, 10:30] = 0.5
+    ratio[14, 14:17] = 2.0  # three seed pixels: a noisy peak
+    ratio[60:70, 60:70] = 0.5
+    ratio[64:66, 64:66] = 2.0  # four
+    valid = np.ones((100, 100), bool)
+    regions = find_regions(ratio, valid, ChangeParams(merge_gap=0, min_seeds=4))
+    assert regions.boxes.tolist() == [[60, 60, 70, 70]]
+    assert len(find_regions(ratio, valid, ChangeParams(merge_gap=0, min_seeds=3))) == 2
 
 
 def test_area_limits_and_merging():
