@@ -24,7 +24,6 @@ import numpy as np
 from tenken.changedet.conditions import PairConditions, clip_masks, exposure_shift
 from tenken.changedet.cues import clip_explained, colour_cue, light_explained, relit_residual, structure_cue
 from tenken.changedet.normalize import (
-    contrast,
     fit_tones,
     local_light,
     median3,
@@ -91,11 +90,6 @@ def difference_map(target: np.ndarray, reference: np.ndarray, valid: np.ndarray,
     n_valid = max(1, int(valid.sum()))
     clipped = float(((clip_t[0] | clip_r[0]) & valid).sum()) / n_valid
     crushed = float(((clip_t[1] | clip_r[1]) & valid).sum()) / n_valid
-    if params.contrast_ratio > 0 and contrast(target, valid) < params.contrast_ratio * contrast(reference, valid):
-        # compare in the tones of the livelier image: mapping it down onto a hazy or flat one would shrink
-        # every difference, an object's too, towards the absolute floor (the cues are symmetric)
-        target, reference = reference, target
-        clip_t, clip_r = clip_r, clip_t
     ref = fit_tones(reference, target, valid)
     if params.robust_tones:
         ref = fit_tones(reference, target, same_light(target, ref, valid))

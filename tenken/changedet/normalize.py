@@ -62,15 +62,6 @@ def match_tones(reference: np.ndarray, target: np.ndarray, valid: np.ndarray) ->
     return out
 
 
-def contrast(image: np.ndarray, valid: np.ndarray) -> float:
-    """Standard deviation of the grey level (0-255) of ``(H, W, 3)`` uint8 RGB over ``valid`` (every other
-    row and column): how far apart the tones of a shot are (haze, overcast and flat curves lower it)."""
-    sub = valid[::2, ::2]
-    if not sub.any():
-        return 0.0
-    return float(cv2.cvtColor(image[::2, ::2], cv2.COLOR_RGB2GRAY)[sub].std())
-
-
 def fit_tones(reference: np.ndarray, target: np.ndarray, mask: np.ndarray, min_count: int = 8) -> np.ndarray:
     """Map each channel of ``reference`` through the monotone curve fitted to the pixel pairs under ``mask``:
     for each reference level, the median target level of the pixels at that level (pixels correspond: the pair

@@ -26,9 +26,6 @@ class ChangeParams:
             global tone match (lightness relit multiplicatively, colour by an offset).
         robust_tones: estimate the global tone curve only on pixels lit like most of the pair (a large cast
             shadow, wet patch or clipped sky would otherwise bend it and tint the rest).
-        contrast_ratio: when the target's grey-level contrast (standard deviation) is below this fraction of
-            the reference's (haze, overcast, a flat curve), the target's tones are mapped onto the reference's
-            instead of the other way round, so differences are not shrunk with it; 0 turns it off.
         equalise_blur: blur the sharper image of the pair down to the blurrier one's sharpness before
             comparing (defocus, motion blur), so edges of unchanged objects do not count as changes.
         blur_tolerance: sharpness ratios up to this count as equally sharp (no blur applied).
@@ -75,7 +72,6 @@ class ChangeParams:
     shift_tolerance: int = 2
     local_light: bool = True
     robust_tones: bool = True
-    contrast_ratio: float = 0.0
     equalise_blur: bool = True
     blur_tolerance: float = 1.2
     light_invariant: bool = True
@@ -114,7 +110,6 @@ class ChangeParams:
             "pre_blur": 0 <= self.pre_blur <= 10,
             "shift_tolerance": 0 <= self.shift_tolerance <= 16,
             "blur_tolerance": self.blur_tolerance >= 1,
-            "contrast_ratio": 0 <= self.contrast_ratio <= 1,
             "light_radius": 1 <= self.light_radius <= 16,
             "light_ratio_std": self.light_ratio_std >= 0,
             "light_chroma": self.light_chroma >= 0,
