@@ -7,8 +7,9 @@
 The pairs and conditions are those of ``benchmarks/inspection.py`` (same generator, seeds and scoring), but
 the reference is warped by the pair's *true* homography instead of being aligned, so the table isolates the
 detector. Each variant turns one part off (``--param`` names of :class:`tenken.changedet.ChangeParams`):
-``equalise_blur``, ``light_invariant``, ``robust_tones``, ``clip_aware``, and all four at once (the detector
-as it was before issue 10, apart from the multiplicative local relighting). Prints macro F1 / clean-correct
+``equalise_blur``, ``light_invariant``, ``robust_tones``, ``relight_regions``, ``clip_aware``, and all of them
+at once (the detector as it was before issue 10, apart from the multiplicative local relighting, the paired
+tone fit and the region filters). Prints macro F1 / clean-correct
 share / recall per condition and pooled, and writes ``benchmarks/results/changedet_ablation.json``.
 """
 
@@ -29,11 +30,11 @@ from benchmarks.inspection import CONDITIONS, condition_pairs, load_sources, sco
 from tenken.changedet import ChangeParams, analyse_pair
 from tenken.synth.pairs import SyntheticPair, generate_pairs
 
-PARTS = ("equalise_blur", "light_invariant", "robust_tones", "clip_aware")
+PARTS = ("equalise_blur", "light_invariant", "robust_tones", "relight_regions", "clip_aware")
 VARIANTS: dict[str, list[str]] = {
     "full": [],
     **{f"no_{part}": [f"{part}=false"] for part in PARTS},
-    "none_of_the_four": [f"{part}=false" for part in PARTS],
+    "none_of_them": [f"{part}=false" for part in PARTS],
 }
 
 

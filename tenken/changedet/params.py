@@ -77,7 +77,7 @@ class ChangeParams:
     light_invariant: bool = True
     light_radius: int = 3
     light_ratio_std: float = 0.07
-    light_chroma: float = 0.035
+    light_chroma: float = 0.025
     relight_regions: bool = True
     relight_min_fraction: float = 0.01
     relight_penumbra: float = 1.5
