@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -89,7 +90,17 @@ def main() -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
-        json.dumps({"seed": args.seed, "n_base_pairs": args.n, "variants": VARIANTS, "table": table}, indent=2) + "\n"
+        json.dumps(
+            {
+                "command": shlex.join(["python", "benchmarks/changedet_ablation.py", *sys.argv[1:]]),
+                "seed": args.seed,
+                "n_base_pairs": args.n,
+                "variants": VARIANTS,
+                "table": table,
+            },
+            indent=2,
+        )
+        + "\n"
     )
     print(f"wrote {out}")
 

@@ -44,6 +44,7 @@ import json
 import os
 import platform
 import resource
+import shlex
 import statistics
 import sys
 import tempfile
@@ -296,6 +297,7 @@ def main() -> None:
     params = ChangeParams.from_assignments(args.param)
     sources = load_sources(args.exclude_unmarked)
     results: dict = {
+        "command": shlex.join(["python", "benchmarks/inspection.py", *sys.argv[1:]]),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared with other jobs)",
         "pipeline": "tenken.inspect.pipeline.Inspector('classical') (align_best + ChangeDetector)",
         "params": params.to_dict(),
