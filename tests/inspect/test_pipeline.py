@@ -14,7 +14,7 @@ from tenken.core.errors import ImageLoadError, InputError
 from tenken.inspect.pipeline import Inspector
 from tenken.inspect.report import report_json_schema
 from tests.inspect.synthetic import iou, make_pair, other_place
-from tests.vlm.fakes import scripted_vlm
+from tests.vlm.fakes import mark_picker, scripted_vlm
 
 
 @pytest.fixture(scope="module")
@@ -179,12 +179,10 @@ def test_merge_keeps_the_best_box_and_a_suppressed_class_label():
 
 
 def test_hybrid_mark_mode_returns_exactly_the_classical_hits(pair):
-    from tests.tasks.test_anomaly_marks import picker
-
     target, reference, box = pair
     options = {"registered": True}
     classical = Inspector(align_options=options).run(target, reference).detections
-    vlm = scripted_vlm(picker(classical, [box]))
+    vlm = scripted_vlm(mark_picker(classical, [box]))
     ins = Inspector(detector="hybrid", vlm=vlm, marks=True, labeller=False, align_options=options)
     report = ins.inspect(target, reference)
     jsonschema.validate(report.to_dict(), report_json_schema())

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
 from tenken.align.types import Alignment
@@ -13,8 +11,7 @@ from tenken.core.boxes import box_iou
 from tenken.core.contracts import AlignedPair, CandidateDetector, WarnsOnDetect
 from tenken.core.detections import Detections
 from tenken.tasks.anomaly_marks import MarkCandidateDetector, marked_pair
-from tenken.vlm.marks import MAX_MARKS
-from tests.vlm.fakes import BLOB_RGB, scripted_vlm
+from tests.vlm.fakes import BLOB_RGB, mark_picker, scripted_vlm
 
 CLASSES = load_anomaly_classes()
 OBJECTS = [[40, 50, 80, 90], [200, 100, 212, 112], [300, 200, 360, 250]]  # the 12 px one gets a crop
@@ -43,21 +40,6 @@ class FixedProposer:
         return Detections(self.boxes, np.linspace(0.9, 0.5, n), ["change"] * n, ["classical"] * n, (400, 300))
 
 
-def picker(proposals: Detections, truth: list[list[float]], extra: list = ()):
-    """A scripted model that picks the right numbers: the marks (1-based, proposal order, restarting at 1 in
-    every marked image of MAX_MARKS) whose proposal overlaps a true object at IoU >= 0.5."""
-    right = (box_iou(proposals.xyxy, np.array(truth, dtype=float)) >= 0.5).any(axis=1) if len(truth) else []
-    numbers = [int(i) for i in np.flatnonzero(right)]
-    calls = iter(range(10**6))
-
-    def answer(request) -> str:
-        part = next(calls)
-        mine = [i - part * MAX_MARKS + 1 for i in numbers if i // MAX_MARKS == part]
-        return json.dumps({"marks": [{"mark": k, "label": "ペットボトル"} for k in mine] + list(extra)})
-
-    return answer
-
-
 def test_marked_pair_shows_the_same_numbers_on_target_and_reference():
     pair = _pair()
     proposals = FixedProposer(OBJECTS).detect(pair)
@@ -74,7 +56,7 @@ def test_scripted_picker_reaches_the_proposers_recall_with_the_same_boxes():
     pair = _pair()
     boxes = [[10, 10, 30, 30], OBJECTS[2], [100, 200, 150, 260], OBJECTS[0], OBJECTS[1]]
     proposer = FixedProposer(boxes)
-    vlm = scripted_vlm(picker(proposer.detect(pair), OBJECTS, extra=[42, "abc"]), family="qwen2.5-vl")
+    vlm = scripted_vlm(mark_picker(proposer.detect(pair), OBJECTS, extra=[42, "abc"]), family="qwen2.5-vl")
     det = MarkCandidateDetector(vlm, CLASSES, proposer, lang="ja")
     assert isinstance(det, CandidateDetector) and isinstance(det, WarnsOnDetect)
     out = det.detect(pair)
@@ -109,7 +91,7 @@ def test_no_proposals_sends_nothing_and_many_are_split_into_several_marked_image
     grid = [[x, y, x + 8, y + 8] for y in range(0, 290, 20) for x in range(0, 390, 20)][:150]
     proposer = FixedProposer(grid)
     truth = [grid[3], grid[120]]
-    vlm = scripted_vlm(picker(proposer.detect(pair), truth))
+    vlm = scripted_vlm(mark_picker(proposer.detect(pair), truth))
     out = MarkCandidateDetector(vlm, CLASSES, proposer).detect(pair)
     assert len(vlm.backend.seen) == 2  # 99 + 51 marks, one batch
     np.testing.assert_array_equal(out.xyxy, np.array(truth, dtype=float))
@@ -130,7 +112,7 @@ def test_with_the_classical_proposer_on_a_real_pair(tmp_path):
     proposals = ChangeDetector().detect(pair)
     hits = (box_iou(proposals.xyxy, np.array([box])) >= 0.5).any(axis=1)
     assert hits.any()  # the proposer finds the pasted plant
-    det = MarkCandidateDetector(scripted_vlm(picker(proposals, [box])), CLASSES, ChangeDetector())
+    det = MarkCandidateDetector(scripted_vlm(mark_picker(proposals, [box])), CLASSES, ChangeDetector())
     out = det.detect(pair)
     np.testing.assert_array_equal(out.xyxy, proposals.xyxy[hits])
     assert det.last_conditions is not None  # the proposer's pair conditions reach the report
