@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 
 from tenken.cli.output import JsonFlag, console, emit, err_console
+from tenken.cli.vlm import OverlapOpt, TileOpt, TilePixelsOpt, check_slice_options
 
 _HELP = """Find what is new or changed in TARGET compared with earlier REFERENCE photo(s) of the same place.
 
@@ -107,13 +108,9 @@ def inspect_cmd(
         bool,
         typer.Option("--slice", help="vlm/hybrid: the VLM looks tile by tile (large frames, small objects)."),
     ] = False,
-    tile: Annotated[int | None, typer.Option("--tile", min=32, help="--slice: tile side in pixels.")] = None,
-    overlap: Annotated[
-        float | None, typer.Option("--overlap", min=0.0, max=0.9, help="--slice: overlap of neighbouring tiles.")
-    ] = None,
-    tile_pixels: Annotated[
-        int | None, typer.Option("--tile-pixels", min=1024, help="--slice: most pixels sent per tile (downscaled).")
-    ] = None,
+    tile: TileOpt = None,
+    overlap: OverlapOpt = None,
+    tile_pixels: TilePixelsOpt = None,
     marks: Annotated[
         bool, typer.Option("--marks", help="hybrid: the VLM picks the change detector's candidates by number.")
     ] = False,
@@ -151,8 +148,7 @@ def inspect_cmd(
         )
     if modes[3] and (video is None or reference_video is None):
         raise InputError("--video and --reference-video go together")
-    if not sliced and (tile is not None or overlap is not None or tile_pixels is not None):
-        raise InputError("--tile, --overlap and --tile-pixels belong to --slice")
+    check_slice_options(sliced, tile, overlap, tile_pixels)
     slicing = {"tile": tile, "overlap": overlap, "pixel_budget": tile_pixels} if sliced else None
     recipe = (detector, model, family, classes, lang, param, k, registered, slicing, marks)
     # the ray engine builds one Inspector per actor from this picklable recipe (the driver loads no model)

@@ -50,6 +50,15 @@ DtypeOpt = Annotated[
 BoxFormatOpt = Annotated[
     str | None, typer.Option("--box-format", help="Override the family's box frame: processed, rel1000, rel1, pixels.")
 ]
+TileOpt = Annotated[
+    int | None, typer.Option("--tile", min=32, help="--slice: tile side in pixels (default per model family).")
+]
+OverlapOpt = Annotated[
+    float | None, typer.Option("--overlap", min=0.0, max=0.9, help="--slice: overlap of neighbouring tiles.")
+]
+TilePixelsOpt = Annotated[
+    int | None, typer.Option("--tile-pixels", min=1024, help="--slice: most pixels sent per tile (downscaled).")
+]
 
 
 @dataclass
@@ -172,8 +181,9 @@ def ground_cmd(
     sliced: Annotated[
         bool, typer.Option("--slice", help="Large image: ground tile by tile (plus a whole-image view), merged.")
     ] = False,
-    tile: Annotated[int | None, typer.Option("--tile", min=32, help="--slice tile side in pixels.")] = None,
-    overlap: Annotated[float | None, typer.Option("--overlap", min=0.0, max=0.9, help="--slice overlap.")] = None,
+    tile: TileOpt = None,
+    overlap: OverlapOpt = None,
+    tile_pixels: TilePixelsOpt = None,
     marks: Annotated[
         bool, typer.Option("--marks", help="Pick among numbered proposals (--proposals or --reference).")
     ] = False,
@@ -207,8 +217,7 @@ def ground_cmd(
         raise InputError("--marks needs exactly one source of proposals: --proposals FILE or --reference IMAGE")
     if not marks and (proposals or reference or marks_out):
         raise InputError("--proposals, --reference and --marks-out belong to --marks")
-    if not sliced and (tile is not None or overlap is not None):
-        raise InputError("--tile and --overlap belong to --slice")
+    check_slice_options(sliced, tile, overlap, tile_pixels)
     for path in (out, marks_out):
         if path is not None:
             check_output_path(path)
@@ -233,7 +242,7 @@ def ground_cmd(
             from tenken.tasks.sliced import sliced_ground
             from tenken.vlm.slicing import slice_options
 
-            opts = slice_options(vlm.family.name, tile=tile, overlap=overlap)
+            opts = slice_options(vlm.family.name, tile=tile, overlap=overlap, pixel_budget=tile_pixels)
             dets = sliced_ground(vlm, img, expression, lang=lang, options=opts, warnings_out=warnings)
         else:
             from tenken.tasks.grounding import ground
@@ -274,18 +283,37 @@ def count_cmd(
     json_out: bool,
     image: Annotated[Path, typer.Argument(help="Image file.")],
     expression: Annotated[str, typer.Argument(help="What to count, e.g. 'ヘルメット' or 'helmets'.")],
+    sliced: Annotated[
+        bool,
+        typer.Option("--slice", help="Large image: ground tile by tile, merge the boxes, count them once each."),
+    ] = False,
+    tile: TileOpt = None,
+    overlap: OverlapOpt = None,
+    tile_pixels: TilePixelsOpt = None,
 ) -> None:
     """Count the instances of an expression in an image.
 
     Example: tenken count crew.jpg "ヘルメットをかぶった人" --model Qwen/Qwen2.5-VL-3B-Instruct --json
+
+    Small objects in a 4K/8K frame: the boxes found tile by tile, merged, then counted (an object in the overlap
+    of two tiles counts once):
+    tenken count drone.jpg "ペットボトル" --slice --tile 1008 --overlap 0.2 -m Qwen/Qwen2.5-VL-7B-Instruct
     """
     from tenken.tasks.counting import count
 
+    check_slice_options(sliced, tile, overlap, tile_pixels)
     vlm, img, lang = _session(args, image)
     with err_console.status("generating ..."):
-        n = count(vlm, img, expression, lang=lang, **_tokens(args))
+        if sliced:
+            from tenken.tasks.sliced import sliced_count
+            from tenken.vlm.slicing import slice_options
+
+            opts = slice_options(vlm.family.name, tile=tile, overlap=overlap, pixel_budget=tile_pixels)
+            n = sliced_count(vlm, img, expression, lang=lang, options=opts, **_tokens(args))
+        else:
+            n = count(vlm, img, expression, lang=lang, **_tokens(args))
     emit(
-        {"image": str(image), "expression": expression, "count": n, "model": vlm.describe()},
+        {"image": str(image), "expression": expression, "count": n, "sliced": sliced, "model": vlm.describe()},
         json_out,
         lambda: console.print(n),
     )
@@ -317,6 +345,14 @@ def classify_cmd(
         json_out,
         lambda: console.print(f"{task} ({name})", highlight=False, markup=False),
     )
+
+
+def check_slice_options(sliced: bool, tile: int | None, overlap: float | None, tile_pixels: int | None) -> None:
+    """``--tile``/``--overlap``/``--tile-pixels`` without ``--slice`` is an :class:`InputError`."""
+    from tenken.core.errors import InputError
+
+    if not sliced and (tile is not None or overlap is not None or tile_pixels is not None):
+        raise InputError("--tile, --overlap and --tile-pixels belong to --slice")
 
 
 def _tokens(args: ModelArgs) -> dict[str, int]:
