@@ -150,24 +150,71 @@ def _vlm_command(name: str) -> Callable[[Callable[..., None]], Callable[..., Non
 def ask_cmd(
     args: ModelArgs,
     json_out: bool,
-    image: Annotated[Path, typer.Argument(help="Image file.")],
-    question: Annotated[str, typer.Argument(help="The question, in Japanese or English.")],
+    image: Annotated[
+        str, typer.Argument(help="Image file (with --video: the question).", metavar="IMAGE|QUESTION")
+    ],
+    question: Annotated[str | None, typer.Argument(help="The question, in Japanese or English.")] = None,
     short: Annotated[bool, typer.Option("--short", help="Ask for a word or short phrase.")] = False,
+    video: Annotated[
+        Path | None,
+        typer.Option("--video", help="Ask about a video clip: frames sampled evenly, sent as a list of images."),
+    ] = None,
+    frames: Annotated[int, typer.Option("--frames", min=1, help="--video: frames sampled (evenly).")] = 32,
 ) -> None:
-    """Ask a question about an image (VQA).
+    """Ask a question about an image (VQA), or about a short video clip.
 
     Example: tenken ask site.jpg "床に何が落ちていますか？" --model Qwen/Qwen2.5-VL-3B-Instruct
+
+    A video clip: up to --frames frames (default 32, as PLM) are decoded with OpenCV, evenly over the clip,
+    each downscaled to 448x448 pixels at most, and sent in order as a list of images with their times (every
+    family and backend, in process or over a server, takes image lists; the models' native video input is not
+    used). The JSON output lists the frame times.
+
+    Example: tenken ask --video inspection.mp4 "ケーブルは途中で切れていますか？" -m Qwen/Qwen2.5-VL-7B-Instruct
     """
+    if video is not None:
+        _ask_video(args, json_out, video, image if question is None else None, short, frames)
+        return
+    from tenken.core.errors import InputError
     from tenken.tasks.vqa import ask
 
-    vlm, img, lang = _session(args, image)
+    if question is None:
+        raise InputError("give IMAGE and QUESTION (or --video CLIP and QUESTION)")
+    vlm, img, lang = _session(args, Path(image))
     with err_console.status("generating ..."):
         answer = ask(vlm, img, question, lang=lang, short=short)
     emit(
-        {"image": str(image), "question": question, "answer": answer, "model": vlm.describe()},
+        {"image": image, "question": question, "answer": answer, "model": vlm.describe()},
         json_out,
         lambda: console.print(answer, highlight=False, markup=False),
     )
+
+
+def _ask_video(args: ModelArgs, json_out: bool, video: Path, question: str | None, short: bool, frames: int) -> None:
+    from tenken.core.errors import InputError
+    from tenken.tasks.vqa import ask_video
+    from tenken.vlm.loader import load_vlm
+    from tenken.vlm.video import open_video
+
+    if question is None:
+        raise InputError("with --video give only the QUESTION (the clip is the --video file)")
+    lang = args.lang.strip().lower()
+    if lang not in ("ja", "en"):
+        raise InputError(f"--lang must be ja or en, got {args.lang!r}")
+    open_video(video)[0].release()  # an unreadable clip fails before the model loads
+    opts: dict[str, Any] = {"max_new_tokens": args.max_new_tokens}
+    if not args.model.startswith("openai:"):
+        opts.update(trust_remote_code=args.trust_remote_code, device=args.device, dtype=args.dtype)
+    with err_console.status(f"loading {args.model} ..."):
+        vlm = load_vlm(args.model, family=args.family, **opts)
+    with err_console.status(f"generating over {frames} frame(s) of {video.name} ..."):
+        answer, times = ask_video(vlm, video, question, lang=lang, short=short, max_frames=frames)  # type: ignore[arg-type]
+    emit(
+        {"video": str(video), "question": question, "answer": answer, "frame_times_s": times,
+         "model": vlm.describe()},
+        json_out,
+        lambda: console.print(answer, highlight=False, markup=False),
+    )  # fmt: skip
 
 
 @_vlm_command("ground")

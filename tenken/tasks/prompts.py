@@ -13,6 +13,10 @@ VQA_SHORT = {
     "ja": "{question}\n単語または短いフレーズで答えてください。",
     "en": "{question}\nAnswer the question using a single word or phrase.",
 }
+VIDEO_FRAMES = {
+    "ja": "次の{n}枚の画像は1本の動画から等間隔に取り出したフレームです（時刻順、{times}秒）。\n{question}",
+    "en": "The {n} images are frames sampled evenly from one video, in time order (at {times} s).\n{question}",
+}
 GROUND = {
     "ja": "画像の中の「{expression}」をすべて見つけて、それぞれのバウンディングボックスを出力してください。"
     "該当するものが複数あれば、すべてを別々に出力してください。{fmt}",
