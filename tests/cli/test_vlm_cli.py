@@ -150,8 +150,8 @@ def test_ask_video_over_an_openai_server_sends_the_frames_as_images(tmp_path):
     clip = write_clip(tmp_path / "clip.avi", n=60)
     backend = ScriptedBackend("no")
     with running_server(create_app(backend, "scripted")) as url:
-        r = CliRunner().invoke(app, ["ask", "--video", str(clip), "is the cable cut?", "--frames", "5", "--lang", "en",
-                                     "--model", f"openai:scripted@{url}", "--family", "qwen2.5-vl", "--json"])  # fmt: skip
+        args = ["ask", "--video", str(clip), "is the cable cut?", "--frames", "5", "--lang", "en"]
+        r = CliRunner().invoke(app, [*args, "--model", f"openai:scripted@{url}", "--family", "qwen2.5-vl", "--json"])
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     assert out["answer"] == "no" and len(out["frame_times_s"]) == 5 and out["frame_times_s"][-1] == 5.9

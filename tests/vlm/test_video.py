@@ -33,7 +33,7 @@ def test_frames_are_spread_evenly_first_and_last_included(tmp_path):
 
 
 def test_short_clip_gives_every_frame_and_large_frames_are_downscaled(tmp_path):
-    frames, times = uniform_frames(write_clip(tmp_path / "c.avi", n=5, size=(640, 480)), max_pixels=100 * 100)
+    frames, _ = uniform_frames(write_clip(tmp_path / "c.avi", n=5, size=(640, 480)), max_pixels=100 * 100)
     assert len(frames) == 5 and frames[0].shape[0] * frames[0].shape[1] <= 100 * 100
     assert frames[0].shape[1] / frames[0].shape[0] == pytest.approx(640 / 480, rel=0.05)
 
