@@ -107,7 +107,7 @@ def corpus(families: list) -> list[str]:
     return out
 
 
-def build_qwen25(out: Path, tokenizer) -> Path:
+def build_qwen25(out: Path, tokenizer, text_layers: int = 4) -> Path:
     """A tiny Qwen2.5-VL: 6-px patches, merge 2 (factor 12), images resized to 48x48 (so the model's box frame
     differs from the 32-px image's), 4 vision blocks of width 96, 3 text layers of width 128.
 
@@ -132,8 +132,9 @@ def build_qwen25(out: Path, tokenizer) -> Path:
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIALS}
     config = Qwen2_5_VLConfig(
         text_config={
-            "vocab_size": len(tokenizer), "hidden_size": 128, "intermediate_size": 256, "num_hidden_layers": 3,
-            "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 1024,
+            "vocab_size": len(tokenizer), "hidden_size": 128, "intermediate_size": 256,
+            "num_hidden_layers": text_layers, "num_attention_heads": 4, "num_key_value_heads": 2,
+            "max_position_embeddings": 1024,
             "rope_parameters": {"rope_type": "default", "mrope_section": [4, 6, 6], "rope_theta": 3.0},
             "bos_token_id": ids["<|endoftext|>"], "eos_token_id": ids["<|im_end|>"],
             "pad_token_id": ids["<|endoftext|>"],
@@ -159,7 +160,7 @@ def build_qwen25(out: Path, tokenizer) -> Path:
     return out
 
 
-def build_llava_parts(root: Path, tokenizer) -> tuple[Path, Path]:
+def build_llava_parts(root: Path, tokenizer, text_layers: int = 4) -> tuple[Path, Path]:
     """A tiny SigLIP vision tower (4 layers, width 96, 8-px patches on 32x32) and a tiny Qwen3 causal LM
     (3 layers, width 128), saved separately: the inputs of ``tenken train assemble``.
 
@@ -181,9 +182,10 @@ def build_llava_parts(root: Path, tokenizer) -> tuple[Path, Path]:
     tokenizer.chat_template = CHATML_TEMPLATE
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIALS}
     lcfg = Qwen3Config(
-        vocab_size=len(tokenizer), hidden_size=128, intermediate_size=256, num_hidden_layers=3, num_attention_heads=4,
-        num_key_value_heads=2, head_dim=32, max_position_embeddings=512, bos_token_id=ids["<|endoftext|>"],
-        eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"], tie_word_embeddings=False,
+        vocab_size=len(tokenizer), hidden_size=128, intermediate_size=256, num_hidden_layers=text_layers,
+        num_attention_heads=4, num_key_value_heads=2, head_dim=32, max_position_embeddings=512,
+        bos_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"], pad_token_id=ids["<|endoftext|>"],
+        tie_word_embeddings=False,
     )  # fmt: skip
     Qwen3ForCausalLM(lcfg).save_pretrained(root / "qwen3-lm")
     tokenizer.save_pretrained(root / "qwen3-lm")
@@ -212,6 +214,7 @@ def main() -> None:
     ap.add_argument("--max-steps", type=int, default=2800, help="steps of the cosine schedule")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--text-layers", type=int, default=4, help="layers of the tiny text model")
     ap.add_argument("--warmup-steps", type=int, default=50)
     ap.add_argument(
         "--stages",
@@ -261,9 +264,9 @@ def main() -> None:
             parts = root / ("parts" if "sft" in kinds else "parts-blind")
             base = root / ("base" if "sft" in kinds else "base-blind")
             if name == "qwen2.5-vl":
-                build_qwen25(base, tok)
+                build_qwen25(base, tok, args.text_layers)
             else:
-                vision, lm = build_llava_parts(parts, tok)
+                vision, lm = build_llava_parts(parts, tok, args.text_layers)
                 tenken("train", "assemble", "--vision", str(vision), "--llm", str(lm), "--out", str(base), log=log)
         if "sft" in kinds:  # untrained answers are noise of max length: 40 samples show acc ~ 0 in little time
             row["before"] = eval_rec(base, data["test"][1]["en"], root / "eval-before", log, min(40, args.n_test))
