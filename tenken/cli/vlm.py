@@ -165,10 +165,11 @@ def ask_cmd(
 
     Example: tenken ask site.jpg "床に何が落ちていますか？" --model Qwen/Qwen2.5-VL-3B-Instruct
 
-    A video clip: up to --frames frames (default 32, as PLM) are decoded with OpenCV, evenly over the clip,
-    each downscaled to 448x448 pixels at most, and sent in order as a list of images with their times (every
-    family and backend, in process or over a server, takes image lists; the models' native video input is not
-    used). The JSON output lists the frame times.
+    A video clip: --frames frames (default 32, as PLM) decoded evenly over the clip, each at most 448x448 px.
+
+    They go in order as a list of images with their times (every family and backend takes image lists).
+
+    The models' native video input is not used. The JSON output lists the frame times.
 
     Example: tenken ask --video inspection.mp4 "ケーブルは途中で切れていますか？" -m Qwen/Qwen2.5-VL-7B-Instruct
     """
