@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 
 from tenken.cli.output import JsonFlag, console, emit, err_console
+from tenken.cli.vlm import OverlapOpt, TileOpt, TilePixelsOpt, check_slice_options
 
 _HELP = """Find what is new or changed in TARGET compared with earlier REFERENCE photo(s) of the same place.
 
@@ -33,6 +34,15 @@ Two folders, paired by GPS telemetry (or by file name without it):
 \b
 With a vision-language model as second detector and labeller:
   tenken inspect t.jpg r.jpg --out out/t --detector hybrid --model Qwen/Qwen2.5-VL-7B-Instruct --lang en
+\b
+Large frames (4K-8K) where the anomaly is a few tens of pixels: the VLM looks tile by tile (the same tiles of
+the target and the aligned reference, one batched request each, plus the whole pair), boxes merged; tile side,
+overlap and pixels per tile default per model family (docs/slicing.md):
+  tenken inspect t.jpg r.jpg -o out/t --detector hybrid --slice --tile 1008 --overlap 0.2 -m Qwen/Qwen2.5-VL-7B-Instruct
+\b
+Mark mode: the change detector's candidates are numbered on both photos, the VLM answers with numbers, and
+the boxes are exactly the change detector's (unknown numbers become warnings):
+  tenken inspect t.jpg r.jpg --out out/t --detector hybrid --marks -m Qwen/Qwen2.5-VL-7B-Instruct
 \b
 Two flight videos (frames every second, or every 5 m flown with a DJI .SRT beside each video; writes
 OUT/video.json with one finding per object and its best frame, see docs/slicing.md):
@@ -94,6 +104,16 @@ def inspect_cmd(
             "use the identity homography.",
         ),
     ] = False,
+    sliced: Annotated[
+        bool,
+        typer.Option("--slice", help="vlm/hybrid: the VLM looks tile by tile (large frames, small objects)."),
+    ] = False,
+    tile: TileOpt = None,
+    overlap: OverlapOpt = None,
+    tile_pixels: TilePixelsOpt = None,
+    marks: Annotated[
+        bool, typer.Option("--marks", help="hybrid: the VLM picks the change detector's candidates by number.")
+    ] = False,
     video: Annotated[Path | None, typer.Option("--video", help="Today's flight video (video mode).")] = None,
     reference_video: Annotated[
         Path | None, typer.Option("--reference-video", help="The earlier video of the same route (with --video).")
@@ -128,7 +148,9 @@ def inspect_cmd(
         )
     if modes[3] and (video is None or reference_video is None):
         raise InputError("--video and --reference-video go together")
-    recipe = (detector, model, family, classes, lang, param, k, registered)
+    check_slice_options(sliced, tile, overlap, tile_pixels)
+    slicing = {"tile": tile, "overlap": overlap, "pixel_budget": tile_pixels} if sliced else None
+    recipe = (detector, model, family, classes, lang, param, k, registered, slicing, marks)
     # the ray engine builds one Inspector per actor from this picklable recipe (the driver loads no model)
     inspector = functools.partial(_inspector, *recipe) if engine == "ray" else _inspector(*recipe)
     if video is not None and reference_video is not None:
@@ -176,12 +198,19 @@ def _inspector(
     param: list[str] | None,
     k: int,
     registered: bool = False,
+    slicing: dict[str, Any] | None = None,
+    marks: bool = False,
 ) -> Any:
+    """The Inspector of the CLI options; ``slicing`` holds the ``--slice`` overrides (None: no slicing)."""
     from tenken.core.errors import InputError
     from tenken.inspect.pipeline import Inspector
 
     if detector not in ("classical", "vlm", "hybrid"):
         raise InputError(f"--detector must be classical, vlm or hybrid, got {detector!r}")
+    if slicing is not None and detector == "classical":
+        raise InputError("--slice is for --detector vlm or hybrid (the VLM looks tile by tile)")
+    if marks and detector != "hybrid":
+        raise InputError("--marks is a mode of --detector hybrid (the change detector proposes, the VLM picks)")
     vlm = None
     if detector in ("vlm", "hybrid"):
         if not model:
@@ -190,11 +219,18 @@ def _inspector(
 
         with err_console.status(f"loading {model} ..."):
             vlm = load_vlm(model, family=family)
+    options = None
+    if slicing is not None:
+        from tenken.vlm.slicing import slice_options
+
+        options = slice_options(vlm.family.name if vlm is not None else None, **slicing)
     return Inspector(
         detector=detector,
         classes=classes,
         lang=lang,  # type: ignore[arg-type]
         vlm=vlm,
+        slicing=options,
+        marks=marks,
         **inspector_options(param, registered, k),
     )
 

@@ -50,6 +50,15 @@ DtypeOpt = Annotated[
 BoxFormatOpt = Annotated[
     str | None, typer.Option("--box-format", help="Override the family's box frame: processed, rel1000, rel1, pixels.")
 ]
+TileOpt = Annotated[
+    int | None, typer.Option("--tile", min=32, help="--slice: tile side in pixels (default per model family).")
+]
+OverlapOpt = Annotated[
+    float | None, typer.Option("--overlap", min=0.0, max=0.9, help="--slice: overlap of neighbouring tiles.")
+]
+TilePixelsOpt = Annotated[
+    int | None, typer.Option("--tile-pixels", min=1024, help="--slice: most pixels sent per tile (downscaled).")
+]
 
 
 @dataclass
@@ -141,24 +150,72 @@ def _vlm_command(name: str) -> Callable[[Callable[..., None]], Callable[..., Non
 def ask_cmd(
     args: ModelArgs,
     json_out: bool,
-    image: Annotated[Path, typer.Argument(help="Image file.")],
-    question: Annotated[str, typer.Argument(help="The question, in Japanese or English.")],
+    image: Annotated[
+        str, typer.Argument(help="Image file (with --video: the question).", metavar="IMAGE|QUESTION")
+    ],
+    question: Annotated[str | None, typer.Argument(help="The question, in Japanese or English.")] = None,
     short: Annotated[bool, typer.Option("--short", help="Ask for a word or short phrase.")] = False,
+    video: Annotated[
+        Path | None,
+        typer.Option("--video", help="Ask about a video clip: frames sampled evenly, sent as a list of images."),
+    ] = None,
+    frames: Annotated[int, typer.Option("--frames", min=1, help="--video: frames sampled (evenly).")] = 32,
 ) -> None:
-    """Ask a question about an image (VQA).
+    """Ask a question about an image (VQA), or about a short video clip.
 
     Example: tenken ask site.jpg "床に何が落ちていますか？" --model Qwen/Qwen2.5-VL-3B-Instruct
+
+    A video clip: --frames frames (default 32, as PLM) decoded evenly over the clip, each at most 448x448 px.
+
+    They go in order as a list of images with their times (every family and backend takes image lists).
+
+    The models' native video input is not used. The JSON output lists the frame times.
+
+    Example: tenken ask --video inspection.mp4 "ケーブルは途中で切れていますか？" -m Qwen/Qwen2.5-VL-7B-Instruct
     """
+    if video is not None:
+        _ask_video(args, json_out, video, image if question is None else None, short, frames)
+        return
+    from tenken.core.errors import InputError
     from tenken.tasks.vqa import ask
 
-    vlm, img, lang = _session(args, image)
+    if question is None:
+        raise InputError("give IMAGE and QUESTION (or --video CLIP and QUESTION)")
+    vlm, img, lang = _session(args, Path(image))
     with err_console.status("generating ..."):
         answer = ask(vlm, img, question, lang=lang, short=short)
     emit(
-        {"image": str(image), "question": question, "answer": answer, "model": vlm.describe()},
+        {"image": image, "question": question, "answer": answer, "model": vlm.describe()},
         json_out,
         lambda: console.print(answer, highlight=False, markup=False),
     )
+
+
+def _ask_video(args: ModelArgs, json_out: bool, video: Path, question: str | None, short: bool, frames: int) -> None:
+    from tenken.core.errors import InputError
+    from tenken.tasks.vqa import ask_video
+    from tenken.vlm.loader import load_vlm
+    from tenken.vlm.video import open_video
+
+    if question is None:
+        raise InputError("with --video give only the QUESTION (the clip is the --video file)")
+    lang = args.lang.strip().lower()
+    if lang not in ("ja", "en"):
+        raise InputError(f"--lang must be ja or en, got {args.lang!r}")
+    open_video(video)[0].release()  # an unreadable clip fails before the model loads
+    opts: dict[str, Any] = {"max_new_tokens": args.max_new_tokens}
+    if not args.model.startswith("openai:"):
+        opts.update(trust_remote_code=args.trust_remote_code, device=args.device, dtype=args.dtype)
+    with err_console.status(f"loading {args.model} ..."):
+        vlm = load_vlm(args.model, family=args.family, **opts)
+    with err_console.status(f"generating over {frames} frame(s) of {video.name} ..."):
+        answer, times = ask_video(vlm, video, question, lang=lang, short=short, max_frames=frames)  # type: ignore[arg-type]
+    emit(
+        {"video": str(video), "question": question, "answer": answer, "frame_times_s": times,
+         "model": vlm.describe()},
+        json_out,
+        lambda: console.print(answer, highlight=False, markup=False),
+    )  # fmt: skip
 
 
 @_vlm_command("ground")
@@ -172,8 +229,9 @@ def ground_cmd(
     sliced: Annotated[
         bool, typer.Option("--slice", help="Large image: ground tile by tile (plus a whole-image view), merged.")
     ] = False,
-    tile: Annotated[int | None, typer.Option("--tile", min=32, help="--slice tile side in pixels.")] = None,
-    overlap: Annotated[float | None, typer.Option("--overlap", min=0.0, max=0.9, help="--slice overlap.")] = None,
+    tile: TileOpt = None,
+    overlap: OverlapOpt = None,
+    tile_pixels: TilePixelsOpt = None,
     marks: Annotated[
         bool, typer.Option("--marks", help="Pick among numbered proposals (--proposals or --reference).")
     ] = False,
@@ -207,8 +265,7 @@ def ground_cmd(
         raise InputError("--marks needs exactly one source of proposals: --proposals FILE or --reference IMAGE")
     if not marks and (proposals or reference or marks_out):
         raise InputError("--proposals, --reference and --marks-out belong to --marks")
-    if not sliced and (tile is not None or overlap is not None):
-        raise InputError("--tile and --overlap belong to --slice")
+    check_slice_options(sliced, tile, overlap, tile_pixels)
     for path in (out, marks_out):
         if path is not None:
             check_output_path(path)
@@ -233,7 +290,7 @@ def ground_cmd(
             from tenken.tasks.sliced import sliced_ground
             from tenken.vlm.slicing import slice_options
 
-            opts = slice_options(vlm.family.name, tile=tile, overlap=overlap)
+            opts = slice_options(vlm.family.name, tile=tile, overlap=overlap, pixel_budget=tile_pixels)
             dets = sliced_ground(vlm, img, expression, lang=lang, options=opts, warnings_out=warnings)
         else:
             from tenken.tasks.grounding import ground
@@ -274,18 +331,37 @@ def count_cmd(
     json_out: bool,
     image: Annotated[Path, typer.Argument(help="Image file.")],
     expression: Annotated[str, typer.Argument(help="What to count, e.g. 'ヘルメット' or 'helmets'.")],
+    sliced: Annotated[
+        bool,
+        typer.Option("--slice", help="Large image: ground tile by tile, merge the boxes, count them once each."),
+    ] = False,
+    tile: TileOpt = None,
+    overlap: OverlapOpt = None,
+    tile_pixels: TilePixelsOpt = None,
 ) -> None:
     """Count the instances of an expression in an image.
 
     Example: tenken count crew.jpg "ヘルメットをかぶった人" --model Qwen/Qwen2.5-VL-3B-Instruct --json
+
+    Small objects in a 4K/8K frame: the boxes found tile by tile, merged, then counted (an object in the overlap
+    of two tiles counts once):
+    tenken count drone.jpg "ペットボトル" --slice --tile 1008 --overlap 0.2 -m Qwen/Qwen2.5-VL-7B-Instruct
     """
     from tenken.tasks.counting import count
 
+    check_slice_options(sliced, tile, overlap, tile_pixels)
     vlm, img, lang = _session(args, image)
     with err_console.status("generating ..."):
-        n = count(vlm, img, expression, lang=lang, **_tokens(args))
+        if sliced:
+            from tenken.tasks.sliced import sliced_count
+            from tenken.vlm.slicing import slice_options
+
+            opts = slice_options(vlm.family.name, tile=tile, overlap=overlap, pixel_budget=tile_pixels)
+            n = sliced_count(vlm, img, expression, lang=lang, options=opts, **_tokens(args))
+        else:
+            n = count(vlm, img, expression, lang=lang, **_tokens(args))
     emit(
-        {"image": str(image), "expression": expression, "count": n, "model": vlm.describe()},
+        {"image": str(image), "expression": expression, "count": n, "sliced": sliced, "model": vlm.describe()},
         json_out,
         lambda: console.print(n),
     )
@@ -317,6 +393,14 @@ def classify_cmd(
         json_out,
         lambda: console.print(f"{task} ({name})", highlight=False, markup=False),
     )
+
+
+def check_slice_options(sliced: bool, tile: int | None, overlap: float | None, tile_pixels: int | None) -> None:
+    """``--tile``/``--overlap``/``--tile-pixels`` without ``--slice`` is an :class:`InputError`."""
+    from tenken.core.errors import InputError
+
+    if not sliced and (tile is not None or overlap is not None or tile_pixels is not None):
+        raise InputError("--tile, --overlap and --tile-pixels belong to --slice")
 
 
 def _tokens(args: ModelArgs) -> dict[str, int]:

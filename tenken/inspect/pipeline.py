@@ -5,7 +5,9 @@
     >>> [(d.label_ja, d.box) for d in report.detections]          # boxes: xyxy target pixels
 
 Detectors and labellers are the protocols of :mod:`tenken.core.contracts`; ``detector="classical"`` (the
-change detector, no weights), ``"vlm"`` and ``"hybrid"`` (both, merged by NMS) are built in.
+change detector, no weights), ``"vlm"`` and ``"hybrid"`` (both, merged by NMS; or, with ``marks=True``, the
+VLM choosing among the classical candidates by number) are built in; ``slicing=`` makes the VLM detector look
+tile by tile on large images.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -29,6 +31,9 @@ from tenken.core.detections import Detections
 from tenken.core.errors import InputError, TenkenError
 from tenken.core.images import ImageInput, image_size, load_image
 from tenken.inspect.report import Report, telemetry_section
+
+if TYPE_CHECKING:
+    from tenken.vlm.slicing import SliceOptions
 
 DetectorSpec = Literal["classical", "vlm", "hybrid"] | CandidateDetector | Sequence[CandidateDetector]
 
@@ -68,9 +73,16 @@ class Inspector:
         cache: reference feature cache shared by every call (default: a new in-memory one), so a reference
             used by many targets of a batch is described once.
         nms_iou: IoU above which merged candidates of several detectors suppress each other.
+        slicing: the VLM detector of ``"vlm"``/``"hybrid"`` looks tile by tile (see
+            :class:`~tenken.tasks.anomaly.VLMCandidateDetector`): True for the model family's defaults
+            (:func:`tenken.vlm.slicing.slice_options`), or a :class:`~tenken.vlm.slicing.SliceOptions`.
+        marks: ``"hybrid"`` only: instead of merging the classical and VLM candidates, the classical
+            candidates become numbered marks and the VLM picks the new ones by number
+            (:class:`~tenken.tasks.anomaly_marks.MarkCandidateDetector`); boxes are exactly the classical ones.
 
     Raises:
-        InputError: an unknown detector name, or vlm/hybrid without a ``vlm``.
+        InputError: an unknown detector name, vlm/hybrid without a ``vlm``, slicing or marks with a detector
+            they do not apply to, or both together.
     """
 
     def __init__(
@@ -84,6 +96,8 @@ class Inspector:
         align_options: dict[str, Any] | None = None,
         cache: FeatureCache | None = None,
         nms_iou: float = 0.5,
+        slicing: SliceOptions | bool | None = None,
+        marks: bool = False,
     ) -> None:
         if lang not in ("ja", "en"):
             raise InputError(f"lang must be 'ja' or 'en', got {lang!r}")
@@ -97,6 +111,8 @@ class Inspector:
 
             vlm = load_vlm(vlm)
         self.vlm = vlm
+        self.slicing = self._slicing(detector, slicing, marks)
+        self.marks = bool(marks)
         self.detectors = self._detectors(detector, change_params)
         if labeller is None and isinstance(detector, str) and detector in ("vlm", "hybrid"):
             from tenken.tasks.anomaly import VLMLabeller
@@ -104,21 +120,41 @@ class Inspector:
             labeller = VLMLabeller(self.vlm)
         self.labeller: Labeller | None = labeller or None
 
+    def _slicing(self, detector: DetectorSpec, slicing: SliceOptions | bool | None, marks: bool) -> SliceOptions | None:
+        """The slicing of the VLM detector (None: whole pair), checked against the detector and mark mode."""
+        if marks and detector != "hybrid":
+            raise InputError(f"marks is a mode of detector='hybrid' (numbered classical candidates), not {detector!r}")
+        if slicing is None or slicing is False:
+            return None
+        if detector not in ("vlm", "hybrid"):
+            raise InputError(f"slicing applies to the vlm and hybrid detectors, not {detector!r}")
+        if marks:
+            raise InputError("slicing and marks are separate modes of the hybrid detector; choose one")
+        if slicing is True:
+            from tenken.vlm.slicing import slice_options
+
+            return slice_options(self.vlm.family.name if self.vlm is not None else None)
+        return slicing
+
     def _detectors(self, detector: DetectorSpec, change_params: Any) -> list[CandidateDetector]:
         if isinstance(detector, str):
             if detector not in ("classical", "vlm", "hybrid"):
                 raise InputError(f"detector must be classical, vlm or hybrid (or a detector object), got {detector!r}")
+            if detector in ("vlm", "hybrid") and self.vlm is None:
+                raise InputError(f"detector={detector!r} needs a vision-language model (vlm=... / --model)")
             out: list[CandidateDetector] = []
             if detector in ("classical", "hybrid"):
                 from tenken.changedet import ChangeDetector
 
                 out.append(ChangeDetector(change_params))
+            if self.marks:
+                from tenken.tasks.anomaly_marks import MarkCandidateDetector
+
+                return [MarkCandidateDetector(self.vlm, self.classes, out[0], self.lang)]
             if detector in ("vlm", "hybrid"):
-                if self.vlm is None:
-                    raise InputError(f"detector={detector!r} needs a vision-language model (vlm=... / --model)")
                 from tenken.tasks.anomaly import VLMCandidateDetector
 
-                out.append(VLMCandidateDetector(self.vlm, self.classes, self.lang))
+                out.append(VLMCandidateDetector(self.vlm, self.classes, self.lang, slicing=self.slicing))
             return out
         items = [detector] if isinstance(detector, CandidateDetector) else list(detector)
         for d in items:
@@ -201,8 +237,9 @@ class Inspector:
 
     def _uses_vlm(self) -> bool:
         from tenken.tasks.anomaly import VLMCandidateDetector, VLMLabeller
+        from tenken.tasks.anomaly_marks import MarkCandidateDetector
 
-        vlm_detector = any(isinstance(d, VLMCandidateDetector) for d in self.detectors)
+        vlm_detector = any(isinstance(d, (VLMCandidateDetector, MarkCandidateDetector)) for d in self.detectors)
         return vlm_detector or isinstance(self.labeller, VLMLabeller)
 
     def _pass1(

@@ -37,6 +37,7 @@ from tenken.core.detections import Detections
 from tenken.core.errors import InputError
 from tenken.inspect.pipeline import Inspector
 from tenken.inspect.report import Report
+from tenken.vlm.video import open_video
 
 
 @dataclass(frozen=True)
@@ -122,21 +123,6 @@ def find_track(video: str | os.PathLike) -> Path | None:
     return None
 
 
-def _open(video: str | os.PathLike) -> tuple[cv2.VideoCapture, float, int]:
-    p = Path(video)
-    if not p.is_file():
-        raise InputError(f"{p}: video not found")
-    cap = cv2.VideoCapture(str(p))
-    if not cap.isOpened():
-        raise InputError(f"{p}: cannot open as a video (OpenCV could not decode it)")
-    fps = float(cap.get(cv2.CAP_PROP_FPS)) or 0.0
-    n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-    if fps <= 0 or not math.isfinite(fps):
-        cap.release()
-        raise InputError(f"{p}: the video reports no frame rate")
-    return cap, fps, n
-
-
 def _positions(track: FlightTrack) -> tuple[np.ndarray, np.ndarray]:
     """Track times ``(N,)`` seconds and ECEF positions ``(N, 3)`` metres (altitude: relative when known)."""
     times = np.array([pt.time_s for pt in track.points], dtype=np.float64)
@@ -194,7 +180,7 @@ def sample_frames(
             raise InputError(f"{video}: sampling by distance needs a flight track (a .SRT beside the video or a log)")
     elif every_s is None or every_s <= 0:
         raise InputError(f"every_s must be positive, got {every_s}")
-    cap, fps, n = _open(video)
+    cap, fps, n = open_video(video)
     try:
         if every_m is not None:
             wanted = _distance_picks(track, fps, n, every_m)  # type: ignore[arg-type]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from tenken.configs import UNKNOWN, AnomalyClasses, Lang
-from tenken.core.boxes import clip_boxes
+from tenken.core.boxes import ImageSize, clip_boxes
 from tenken.core.contracts import AlignedPair, Labels
 from tenken.core.detections import Detections
 from tenken.core.images import image_size
@@ -19,6 +19,7 @@ from tenken.viz.draw import side_by_side
 from tenken.vlm.backends.base import BackendError, VLMRequest
 from tenken.vlm.model import VLM
 from tenken.vlm.parse import answer_text, parse_detections
+from tenken.vlm.slicing import SliceOptions, collect, make_tiles, merge_sliced
 
 
 def class_list(classes: AnomalyClasses, lang: Lang) -> str:
@@ -35,19 +36,33 @@ class VLMCandidateDetector:
         classes: the anomaly classes named in the instruction.
         lang: prompt language.
         max_new_tokens: cap on the answer length.
+        slicing: None sends one composite of the whole pair. A :class:`~tenken.vlm.slicing.SliceOptions`
+            (e.g. ``slice_options(vlm.family.name)``) cuts the target into overlapping tiles and the aligned
+            reference into the *same* tiles, sends one composite per tile (tile of the target left, the same
+            tile of the reference right; each half within ``pixel_budget``, so a composite is about twice it)
+            plus the whole-pair composite when ``whole_image``, all in one batched ``generate``; boxes are
+            mapped back to target pixels and merged by :func:`~tenken.vlm.slicing.merge_sliced`.
 
     Boxes the model puts in the right half (the reference) are dropped; the others are clipped to the target
-    and, since the target keeps its pixel coordinates on the composite, are target pixels as they stand.
-    Pass-1 labels are normalised to class ids (``"unknown"`` when the model's label names none).
+    (tile) and, since the target keeps its pixel coordinates on the composite, are target (tile) pixels as they
+    stand. Pass-1 labels are normalised to class ids (``"unknown"`` when the model's label names none).
     """
 
     name = "vlm"
 
-    def __init__(self, vlm: VLM, classes: AnomalyClasses, lang: Lang = "ja", max_new_tokens: int | None = None):
+    def __init__(
+        self,
+        vlm: VLM,
+        classes: AnomalyClasses,
+        lang: Lang = "ja",
+        max_new_tokens: int | None = None,
+        slicing: SliceOptions | None = None,
+    ):
         self.vlm = vlm
         self.classes = classes
         self.lang = lang
         self.max_new_tokens = max_new_tokens
+        self.slicing = slicing
         self.last_warnings: list[str] = []
 
     def prompt(self) -> str:
@@ -60,33 +75,59 @@ class VLMCandidateDetector:
         )
 
     def detect(self, pair: AlignedPair) -> Detections:
-        """Candidates in target pixels, ``sources == "vlm"``; parse problems go to :attr:`last_warnings`
-        (a new list each call: :class:`tenken.core.contracts.WarnsOnDetect`)."""
+        """Candidates in target pixels, ``sources == "vlm"``; parse problems (and, sliced, failed tile
+        requests) go to :attr:`last_warnings` (a new list each call: :class:`tenken.core.contracts.WarnsOnDetect`).
+
+        Sliced, the result also carries ``extra["tile"]`` (the tile each kept box came from, -1 for the whole
+        pair) and ``extra["cut"]``.
+        """
         self.last_warnings = []
-        composite = side_by_side(pair.target, pair.reference)
-        comp_size = image_size(composite)
-        target_size = image_size(pair.target)
-        answer = self.vlm.generate([VLMRequest(self.prompt(), [composite], max_new_tokens=self.max_new_tokens)])[0]
+        if self.slicing is None:
+            composite = side_by_side(pair.target, pair.reference)
+            answer = self.vlm.generate([VLMRequest(self.prompt(), [composite], max_new_tokens=self.max_new_tokens)])
+            return self._left_boxes(answer[0], image_size(composite), image_size(pair.target), self.last_warnings)
+        tiles = make_tiles(image_size(pair.target), self.slicing)
+        composites = [side_by_side(t.crop(pair.target), t.crop(pair.reference)) for t in tiles]
+        requests = [VLMRequest(self.prompt(), [c], max_new_tokens=self.max_new_tokens) for c in composites]
+        try:
+            answers: list[str | None] = list(self.vlm.generate(requests))
+        except BackendError as exc:  # keep the tiles that did answer
+            answers = list(exc.results)
+            self.last_warnings.append(f"sliced pass 1: {exc}")
+        per_tile = []
+        for tile, composite, answer in zip(tiles, composites, answers, strict=True):
+            if answer is None:
+                continue
+            notes: list[str] = []
+            per_tile.append((tile, self._left_boxes(answer, image_size(composite), tile.sent_size, notes)))
+            self.last_warnings.extend(f"tile {tile.index}: {n}" for n in notes)
+        if not per_tile:
+            return Detections.empty(image_size(pair.target))
+        return merge_sliced(collect(per_tile, self.slicing.edge_px), self.slicing)
+
+    def _left_boxes(self, answer: str, comp_size: ImageSize, left_size: ImageSize, notes: list[str]) -> Detections:
+        """The answer's boxes on a composite of ``comp_size`` that lie in its left image (``left_size``), in
+        pixels of that left image, labels normalised to class ids."""
         dets = parse_detections(
             answer,
             self.vlm.family,
             comp_size,
             self.vlm.processed_size(comp_size),
             source=self.name,
-            warnings_out=self.last_warnings,
+            warnings_out=notes,
         )
         if len(dets) == 0:
-            return Detections.empty(target_size)
+            return Detections.empty(left_size)
         centre_x = (dets.xyxy[:, 0] + dets.xyxy[:, 2]) / 2
-        left = dets[centre_x < target_size[0]]
-        boxes = clip_boxes(left.xyxy, target_size)
+        left = dets[centre_x < left_size[0]]
+        boxes = clip_boxes(left.xyxy, left_size)
         keep = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
         return Detections(
             boxes[keep],
             left.scores[keep],
             [self.classes.normalize(lab) for lab, k in zip(left.labels, keep, strict=True) if k],
             [self.name] * int(keep.sum()),
-            target_size,
+            left_size,
         )
 
 

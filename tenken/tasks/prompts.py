@@ -13,6 +13,10 @@ VQA_SHORT = {
     "ja": "{question}\n単語または短いフレーズで答えてください。",
     "en": "{question}\nAnswer the question using a single word or phrase.",
 }
+VIDEO_FRAMES = {
+    "ja": "次の{n}枚の画像は1本の動画から等間隔に取り出したフレームです（時刻順、{times}秒）。\n{question}",
+    "en": "The {n} images are frames sampled evenly from one video, in time order (at {times} s).\n{question}",
+}
 GROUND = {
     "ja": "画像の中の「{expression}」をすべて見つけて、それぞれのバウンディングボックスを出力してください。"
     "該当するものが複数あれば、すべてを別々に出力してください。{fmt}",
@@ -40,6 +44,21 @@ ANOMALY_PASS1 = {
     "en": "The two images show the same place (left: now, right: before). Find objects present in the left "
     "image but missing in the right image: {classes}. Give positions in the left image only, in left-image "
     "coordinates. Output [] if there are none. {fmt}",
+}
+ANOMALY_MARKS = {
+    "ja": "左右の2枚の画像は同じ場所を写しています（左が現在、右が以前）。変化の候補に番号の付いた枠を付け、右の画像の"
+    "同じ位置にも同じ番号を付けました{crops}。左の画像にあって右の画像にない物体（対象: {classes}）が写っている候補の"
+    '番号をすべて選んで、JSONで出力してください: {{"marks": [{{"mark": 番号, "label": "名前"}}, ...]}}。'
+    '該当するものがなければ {{"marks": []}} を出力してください。座標は出力しないでください。',
+    "en": "The two images show the same place (left: now, right: before). Candidate changes are outlined and "
+    "numbered, with the same numbers at the same places in the right image{crops}. Choose every number whose "
+    "object is present in the left image but missing in the right image ({classes}) and output JSON: "
+    '{{"marks": [{{"mark": number, "label": "name"}}, ...]}}. Output {{"marks": []}} if none is. Do not output '
+    "coordinates.",
+}
+ANOMALY_MARKS_CROPS_NOTE = {
+    "ja": "（小さい候補は一番右に、現在の画像から拡大して同じ番号で並べています）",
+    "en": " (small candidates are also shown enlarged from the left image, on the far right, with the same numbers)",
 }
 ANOMALY_PASS2 = {
     "ja": "この画像の中央にある物体は何ですか。次の中から1つだけ選んで、その名前だけを答えてください: {classes}。"

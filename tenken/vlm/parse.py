@@ -185,6 +185,10 @@ def extract_boxes(text: str) -> list[tuple[list[float], str, float]]:
     return items[:MAX_ITEMS]
 
 
+_EMPTY_LIST = re.compile(r"^\s*(?:```[a-zA-Z]*\s*)?\[\s*\]\s*(?:```)?\s*$")
+"""An answer that is an empty JSON list, possibly in a code fence: the model saying "none" as prompted."""
+
+
 def parse_detections(
     text: str,
     family: Family | str,
@@ -212,7 +216,7 @@ def parse_detections(
     fam = get_family(family) if isinstance(family, str) else family
     items = extract_boxes(text)
     if not items:
-        if isinstance(text, str) and text.strip():
+        if isinstance(text, str) and text.strip() and not _EMPTY_LIST.match(text):  # "[]" is the asked-for "none"
             _warn(f"no boxes found in the model answer: {text.strip()[:200]!r}", warnings_out)
         return Detections.empty(image_size)
     raw = np.array([b for b, _, _ in items], dtype=np.float64)

@@ -42,6 +42,15 @@ def test_slice_finds_a_small_object_in_full_image_pixels(scene_path):
     assert det["tile"] >= 0 and backend.stats.requests > 10
 
 
+def test_count_slice_counts_the_merged_boxes(scene_path):
+    backend = ScriptedBackend(blob_answer("qwen3-vl", min_px=16, max_pixels=128 * 128))
+    c = _run(["count", str(scene_path), "object", "--slice", "--tile", "128", "--overlap", "0.25",
+              "--tile-pixels", str(128 * 128)], backend)  # fmt: skip
+    assert c["count"] == 1 and c["sliced"] is True  # found in its tile at native resolution
+    r = runner.invoke(app, ["count", str(scene_path), "x", "--model", "nowhere", "--overlap", "0.3"])
+    assert r.exit_code == 2 and "belong to --slice" in r.output
+
+
 def test_marks_answers_map_to_the_proposal_boxes(scene_path, tmp_path):
     props = tmp_path / "proposals.json"
     props.write_text(json.dumps([{"box": [500, 50, 520, 70], "label": "change"}, {"box": [10, 10, 200, 100]}]))

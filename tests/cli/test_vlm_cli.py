@@ -140,3 +140,23 @@ def test_a_verb_is_a_plain_function_taking_the_shared_options(image_path, capsys
         ground_cmd(args, True, image=image_path, expression="cone")
     g = json.loads(capsys.readouterr().out)
     assert g["detections"][0]["box"] == [0.0, 0.0, 32.0, 24.0] and g["expression"] == "cone"
+
+
+def test_ask_video_over_an_openai_server_sends_the_frames_as_images(tmp_path):
+    from tenken.serve.openai_server import create_app, running_server
+    from tests.vlm.fakes import ScriptedBackend
+    from tests.vlm.test_video import write_clip
+
+    clip = write_clip(tmp_path / "clip.avi", n=60)
+    backend = ScriptedBackend("no")
+    with running_server(create_app(backend, "scripted")) as url:
+        args = ["ask", "--video", str(clip), "is the cable cut?", "--frames", "5", "--lang", "en"]
+        r = CliRunner().invoke(app, [*args, "--model", f"openai:scripted@{url}", "--family", "qwen2.5-vl", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["answer"] == "no" and len(out["frame_times_s"]) == 5 and out["frame_times_s"][-1] == 5.9
+    assert len(backend.seen[-1].images) == 5  # as image parts of one message
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"junk")
+    r = CliRunner().invoke(app, ["ask", "--video", str(bad), "q", "--model", str(tmp_path / "no-model")])
+    assert r.exit_code == 2 and "bad.mp4" in r.output and "no-model" not in r.output  # fails before loading

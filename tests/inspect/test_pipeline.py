@@ -14,7 +14,7 @@ from tenken.core.errors import ImageLoadError, InputError
 from tenken.inspect.pipeline import Inspector
 from tenken.inspect.report import report_json_schema
 from tests.inspect.synthetic import iou, make_pair, other_place
-from tests.vlm.fakes import scripted_vlm
+from tests.vlm.fakes import mark_picker, scripted_vlm
 
 
 @pytest.fixture(scope="module")
@@ -176,3 +176,34 @@ def test_merge_keeps_the_best_box_and_a_suppressed_class_label():
     assert out.xyxy.tolist() == [[10, 10, 50, 50], [100, 100, 120, 120], [300, 300, 340, 340]]
     assert out.labels == ["traffic_cone", "change", "helmet"]
     assert out.sources == ["classical", "classical", "vlm"]
+
+
+def test_hybrid_mark_mode_returns_exactly_the_classical_hits(pair):
+    target, reference, box = pair
+    options = {"registered": True}
+    classical = Inspector(align_options=options).run(target, reference).detections
+    vlm = scripted_vlm(mark_picker(classical, [box]))
+    ins = Inspector(detector="hybrid", vlm=vlm, marks=True, labeller=False, align_options=options)
+    report = ins.inspect(target, reference)
+    jsonschema.validate(report.to_dict(), report_json_schema())
+    assert report.detectors == ["hybrid-marks"] and "hybrid-marks" in report.conditions
+    hits = [list(b) for b in classical.xyxy if iou(list(b), box) >= 0.5]
+    assert hits and [d.box for d in report.detections] == hits  # the proposer's boxes, not the model's
+    assert {d.source for d in report.detections} == {"hybrid-marks"} and report.model is not None
+
+
+def test_slicing_and_marks_options_are_checked():
+    from tenken.vlm.slicing import FAMILY_SLICE_DEFAULTS, SliceOptions
+
+    vlm = scripted_vlm("[]", family="qwen2.5-vl")
+    ins = Inspector(detector="hybrid", vlm=vlm, slicing=True)
+    assert ins.detector_names == ["classical", "vlm"]
+    assert ins.detectors[1].slicing == FAMILY_SLICE_DEFAULTS["qwen2.5-vl"]  # the family's defaults
+    custom = SliceOptions(tile=512)
+    assert Inspector(detector="vlm", vlm=vlm, slicing=custom).detectors[0].slicing is custom
+    with pytest.raises(InputError, match="slicing applies to the vlm and hybrid"):
+        Inspector(detector="classical", slicing=True)
+    with pytest.raises(InputError, match="marks is a mode of detector='hybrid'"):
+        Inspector(detector="vlm", vlm=vlm, marks=True)
+    with pytest.raises(InputError, match="choose one"):
+        Inspector(detector="hybrid", vlm=vlm, marks=True, slicing=True)

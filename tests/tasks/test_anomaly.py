@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from tenken.align.types import Alignment
 from tenken.configs import load_anomaly_classes
 from tenken.core.contracts import AlignedPair, CandidateDetector, Labeller, WarnsOnDetect
 from tenken.core.detections import Detections
 from tenken.tasks.anomaly import VLMCandidateDetector, VLMLabeller, crop_with_margin
-from tests.vlm.fakes import scripted_vlm
+from tenken.vlm.slicing import SliceOptions, make_tiles
+from tests.vlm.fakes import BLOB_RGB, blob_answer, scripted_vlm
 
 CLASSES = load_anomaly_classes()
 
@@ -109,3 +111,59 @@ def test_tiny_model_runs_both_passes(tiny_llava):
     boxes = Detections([[5, 5, 20, 20]], labels=["x"], sources=["classical"], image_size=(64, 48))
     out = VLMLabeller(tiny_llava).label(pair.target, boxes, CLASSES, "en")
     assert out.detections.labels[0] in {*CLASSES.ids, "unknown"}
+
+
+def _big_pair() -> tuple[AlignedPair, list[list[int]]]:
+    """A 3000x2000 pair: small new objects (24-40 px) and a large one in the target, none in the reference;
+    the reference has a gradient so its tiles are told apart."""
+    objects = [[100, 120, 124, 150], [1000, 1010, 1030, 1040], [2500, 300, 2540, 330], [1500, 1500, 1900, 1900]]
+    target = np.full((2000, 3000, 3), 90, dtype=np.uint8)
+    for x1, y1, x2, y2 in objects:
+        target[y1:y2, x1:x2] = BLOB_RGB
+    reference = np.broadcast_to((np.arange(3000) % 200).astype(np.uint8)[None, :, None], (2000, 3000, 3)).copy()
+    return AlignedPair(target, reference, np.ones((2000, 3000), bool), Alignment(ok=True)), objects
+
+
+@pytest.mark.parametrize("family", ["qwen2.5-vl", "qwen3-vl"])
+def test_sliced_detector_finds_small_new_objects_in_target_pixels(family):
+    pair, objects = _big_pair()
+    budget = 1008 * 1008
+    options = SliceOptions(tile=1008, overlap=0.2, pixel_budget=budget)
+    # a model that sees only blobs >= 16 px in what it is shown, downscaled to its own pixel budget (2 tiles)
+    vlm = scripted_vlm(blob_answer(family, min_px=16, label="ペットボトル", max_pixels=2 * budget), family=family)
+    whole = VLMCandidateDetector(vlm, CLASSES, lang="en").detect(pair)
+    assert len(whole) == 1  # the whole pair shrunk to the budget: only the large object is seen
+    vlm.backend.seen.clear()
+    det = VLMCandidateDetector(vlm, CLASSES, lang="en", slicing=options)
+    out = det.detect(pair)
+    tiles = make_tiles((3000, 2000), options)
+    assert len(vlm.backend.seen) == len(tiles)  # one request per tile (+ the whole pair), one batch
+    for tile, request in zip(tiles, vlm.backend.seen, strict=True):  # left: target tile, right: the same tile
+        sw, sh = tile.sent_size
+        assert request.images[0].shape == (sh, 2 * sw + 8, 3)
+        np.testing.assert_array_equal(request.images[0][:, sw + 8 :], tile.crop(pair.reference))
+    order = np.argsort(out.xyxy[:, 0] + out.xyxy[:, 1])
+    assert len(out) == 4 and out.image_size == (3000, 2000) and set(out.sources) == {"vlm"}
+    tol = 1.0 if family == "qwen2.5-vl" else 1.5  # 0-1000 integers of a ~2000 px wide composite: 2 px a step
+    assert np.abs(out.xyxy[order] - np.array(objects, dtype=float)).max() <= tol
+    assert set(out.labels) == {"plastic_bottle"} and det.last_warnings == []
+
+
+def test_sliced_detector_keeps_answered_tiles_when_some_requests_fail():
+    from tenken.vlm.backends.base import BackendError
+
+    pair, _ = _big_pair()
+    options = SliceOptions(tile=1008, overlap=0.2, pixel_budget=1008 * 1008, whole_image=False)
+    vlm = scripted_vlm(blob_answer("qwen2.5-vl", min_px=16), family="qwen2.5-vl")
+    answer = vlm.backend.answer
+
+    def generate(requests):
+        results = [answer(r) for r in requests]
+        results[0] = None  # the top-left tile (object at 100,120) failed
+        raise BackendError("1 of 6 requests failed", results, {0: "timeout"})
+
+    vlm.backend.generate = generate
+    det = VLMCandidateDetector(vlm, CLASSES, slicing=options)
+    out = det.detect(pair)
+    assert len(out) == 3 and out.xyxy[:, 0].min() > 900
+    assert any("1 of 6 requests failed" in w for w in det.last_warnings)

@@ -73,3 +73,26 @@ def blob_answer(
         return json.dumps(items)
 
     return answer
+
+
+def mark_picker(proposals, truth, extra: Sequence = ()) -> Callable[[VLMRequest], str]:
+    """A scripted "model" for mark mode that picks the right numbers: the marks (1-based, in proposal order,
+    restarting at 1 in each marked image of :data:`~tenken.vlm.marks.MAX_MARKS`, one call per marked image)
+    whose proposal (a :class:`~tenken.core.detections.Detections`) overlaps a ``truth`` box (``(M, 4)`` xyxy)
+    at IoU >= 0.5; ``extra`` entries are appended to every answer (e.g. out-of-range numbers)."""
+    import numpy as np
+
+    from tenken.core.boxes import box_iou
+    from tenken.vlm.marks import MAX_MARKS
+
+    truth = np.asarray(truth, dtype=np.float64).reshape(-1, 4)
+    right = (box_iou(proposals.xyxy, truth) >= 0.5).any(axis=1) if len(truth) and len(proposals) else []
+    numbers = [int(i) for i in np.flatnonzero(right)]
+    calls = iter(range(10**9))
+
+    def answer(request: VLMRequest) -> str:
+        part = next(calls)
+        mine = [i - part * MAX_MARKS + 1 for i in numbers if i // MAX_MARKS == part]
+        return json.dumps({"marks": [{"mark": k, "label": "ペットボトル"} for k in mine] + list(extra)})
+
+    return answer

@@ -123,7 +123,12 @@ def test_boxes_fully_outside_are_dropped_with_warning():
 
 
 def test_empty_list_answer_is_no_boxes_without_error():
-    assert len(parse_detections("[]", "qwen3-vl", (10, 10), warnings_out=[])) == 0
+    for answer in ("[]", " [ ] ", "```json\n[]\n```"):  # the prompted "none": no boxes and no warning
+        notes: list[str] = []
+        assert len(parse_detections(answer, "qwen3-vl", (10, 10), warnings_out=notes)) == 0 and notes == []
+    notes = []
+    parse_detections("nothing here", "qwen3-vl", (10, 10), warnings_out=notes)
+    assert notes  # prose without boxes is still reported
 
 
 @settings(max_examples=300, deadline=None)
