@@ -20,9 +20,13 @@ Severities and where they come from:
   balance wanders over outdoors.
 - ``shadow``: one to three hard-edged cast shadows (polygons, penumbra 0.5–3 px; a sun of 0.5 deg seen from
   a few metres) covering 10–45 % of the frame, darkening to 0.3–0.65 of the sunlit value and slightly bluer
-  (lit by skylight only: diffuse skylight is roughly 10–30 % of clear-sky global irradiance, and camera
-  exposure latitude lifts shadows to about 0.3–0.6 in the JPEG). A shadow in one image and not the other is
-  a shadow that moved with the sun.
+  (lit by skylight only: diffuse skylight is roughly 10–30 % of clear-sky global irradiance, Erbs, Klein and
+  Duffie 1982, "Estimation of the diffuse radiation fraction for hourly, daily and monthly-average global
+  radiation", Solar Energy 28(4); a linear ratio of 0.07–0.39 is 0.3–0.65 after the sRGB ~2.2 encoding, so
+  the drawn range spans clear-sky shade to light haze). Penumbra: the sun's 0.53 deg disc blurs a shadow
+  edge over ~0.9 % of the occluder's distance, 1–3 cm for a rail or pipe 1–3 m above the surface, i.e.
+  1–3 px at the ~1 cm/px of close drone inspection. A shadow in one image and not the other is a shadow
+  that moved with the sun.
 - ``overcast``: sun vs overcast: contrast compressed towards the mean by 0.55–0.85 (no direct light, no
   shading) with a slight blue cast (overcast skies ~6500–7500 K).
 - ``defocus``: a disc (pill-box) point-spread function of radius 1.5–5 px, the blur of a missed autofocus
