@@ -167,6 +167,9 @@ def clip_explained(
     k = _kernel(radius + 1)
     hi_t, lo_t = (cv2.dilate(m.view(np.uint8), k).view(bool) for m in target_clip)
     hi_r, lo_r = (cv2.dilate(m.view(np.uint8), k).view(bool) for m in reference_clip)
-    return (hi_t & (reference_l >= 60)) | (hi_r & (target_l >= 60)) | (lo_t & (reference_l <= 25)) | (
-        lo_r & (target_l <= 25)
+    return (
+        (hi_t & (reference_l >= 60))
+        | (hi_r & (target_l >= 60))
+        | (lo_t & (reference_l <= 25))
+        | (lo_r & (target_l <= 25))
     )

@@ -95,17 +95,13 @@ def difference_map(target: np.ndarray, reference: np.ndarray, valid: np.ndarray,
         ref = fit_tones(reference, target, same_light(target, ref, valid))
     relit = np.zeros_like(valid)
     if params.relight_regions and params.light_invariant:
-        explained = light_explained(
-            target,
-            ref,
-            *(to_lab(x, params.pre_blur)[:, :, 0] for x in (target, ref)),
-            params.light_radius,
-            params.light_ratio_std,
-            params.light_chroma,
-        )[0]
-        ref, relit = relight_regions(
-            ref, target, valid, explained, 0.25, params.relight_min_fraction, params.relight_penumbra
-        )
+        p, matched = params, ref
+
+        def explain() -> np.ndarray:
+            lightness = (to_lab(x, p.pre_blur)[:, :, 0] for x in (target, matched))
+            return light_explained(target, matched, *lightness, p.light_radius, p.light_ratio_std, p.light_chroma)[0]
+
+        ref, relit = relight_regions(ref, target, valid, explain, 0.25, p.relight_min_fraction, p.relight_penumbra)
     sharp = Sharpness(1.0, "neither", 0.0)
     if params.equalise_blur:
         sharp = measure_sharpness(target, ref, valid, params.blur_tolerance)

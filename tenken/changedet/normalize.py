@@ -9,6 +9,8 @@ leaving anything smaller than about a quarter of the image alone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
@@ -172,7 +174,7 @@ def relight_regions(
     reference: np.ndarray,
     target: np.ndarray,
     valid: np.ndarray,
-    explained: np.ndarray,
+    explain: Callable[[], np.ndarray],
     tolerance: float,
     min_fraction: float,
     penumbra: float,
@@ -183,8 +185,9 @@ def relight_regions(
     A region is a connected set of valid pixels whose log grey-level ratio of target to reference departs from
     its median over ``valid`` by more than ``tolerance`` (natural log; the complement of :func:`same_light`),
     opened by 2 pixels, covering at least ``min_fraction`` of the valid area, and explained by light over at
-    least half of it (``explained``: :func:`tenken.changedet.cues.light_explained`; a new object has its own
-    texture, so the ratio over it is not uniform). Each region gets one gain per channel: the median ratio of
+    least half of it (``explain()``, e.g. :func:`tenken.changedet.cues.light_explained`, called only when a
+    large enough region exists, since it costs more than the rest; a new object has its own texture, so the
+    ratio over it is not uniform). Each region gets one gain per channel: the median ratio of
     target to reference over its explained, unclipped pixels; the reference is multiplied by it and clipped at
     255, so a surface that the target clipped is clipped in the relit reference too (a sunlit white wall next
     to its shadowed self). The region mask is blurred by ``penumbra`` pixels (Gaussian sigma) so the gain
@@ -192,7 +195,8 @@ def relight_regions(
 
     Args:
         reference, target: ``(h, w, 3)`` uint8 RGB, same frame, reference tone-matched to the target.
-        valid, explained: ``(h, w)`` bool.
+        valid: ``(h, w)`` bool, the pixels compared.
+        explain: returns the ``(h, w)`` bool mask of pixels whose difference light explains.
 
     Returns:
         ``(relit, regions)``: ``(h, w, 3)`` uint8 relit reference, ``(h, w)`` bool mask of the relit regions.
@@ -211,6 +215,7 @@ def relight_regions(
     big = [i for i in range(1, n) if stats[i, cv2.CC_STAT_AREA] >= min_fraction * valid.sum()]
     if not big:
         return reference, none
+    explained = explain()
     lo = cv2.min(cv2.min(target[..., 0], target[..., 1]), target[..., 2])
     hi = cv2.max(cv2.max(target[..., 0], target[..., 1]), target[..., 2])
     usable = explained & (hi < 250) & (lo > 5) & (reference.min(axis=2) > 5) & (reference.max(axis=2) < 250)
