@@ -17,6 +17,7 @@ import numpy as np
 
 from tenken.configs import Lang
 from tenken.core.artifacts import write_jsonl
+from tenken.core.errors import InputError
 from tenken.core.images import save_image
 from tenken.data.format import (
     BOX_FORMAT_MARK,
@@ -55,16 +56,31 @@ class ColourScene:
 
 
 def make_scene(
-    rng: np.random.Generator, side: int = 32, distractors: tuple[int, int] = (1, 3), size: tuple[int, int] = (6, 12)
+    rng: np.random.Generator,
+    side: int = 32,
+    distractors: tuple[int, int] = (1, 3),
+    size: tuple[int, int] = (6, 12),
+    target: str | None = None,
 ) -> ColourScene:
     """A grey noisy background with one target square and ``distractors`` squares of other colours.
 
-    Squares (side drawn from ``size`` pixels) do not overlap, so the target is unambiguous.
+    Squares (side drawn from ``size`` pixels) do not overlap, so the target is unambiguous. ``target`` fixes
+    the target's colour (a key of :data:`COLOURS`; the distractors are drawn from the others); None draws it
+    with the distractors' colours, so the model must read the colour word to know which square is meant.
+
+    Raises:
+        InputError: ``target`` is not a colour of :data:`COLOURS`.
     """
     img = rng.normal(128, 12, (side, side, 3)).clip(0, 255).astype(np.uint8)
-    names = list(COLOURS)
     n = int(rng.integers(distractors[0], distractors[1] + 1)) + 1
-    colours = [names[i] for i in rng.choice(len(names), size=min(n, len(names)), replace=False)]
+    if target is None:
+        names = list(COLOURS)
+        colours = [names[i] for i in rng.choice(len(names), size=min(n, len(names)), replace=False)]
+    elif target not in COLOURS:
+        raise InputError(f"target colour {target!r} is not one of {', '.join(COLOURS)}")
+    else:
+        others = [c for c in COLOURS if c != target]
+        colours = [target] + [others[i] for i in rng.choice(len(others), size=min(n - 1, len(others)), replace=False)]
     placed: list[tuple[int, int, int, int]] = []
     for colour in colours:
         for _ in range(50):
@@ -88,11 +104,13 @@ def write_colour_grounding(
     size: tuple[int, int] = (6, 12),
     langs: tuple[Lang, ...] = ("en", "ja"),
     blind: bool = False,
+    target: str | None = None,
 ) -> tuple[Path, dict[str, Path]]:
     """Write ``n`` scenes to ``out_dir``: ``images/*.png``, ``train.jsonl`` (training format) and one
     ``rec-{lang}.jsonl`` per language (REC benchmark format; ``tenken eval run rec --lang`` prompts in one
     language). ``blind`` replaces every image by noise (boxes unchanged): the baseline a model that ignores
-    the image reaches. Languages alternate over ``langs``.
+    the image reaches. Languages alternate over ``langs``. ``target`` fixes the target's colour (see
+    :func:`make_scene`): every prompt then names that colour, and only the image tells where it is.
 
     Returns:
         ``(train.jsonl, {lang: rec-{lang}.jsonl})``.
@@ -103,7 +121,7 @@ def write_colour_grounding(
     samples: list[TrainingSample] = []
     rec: dict[str, list[dict]] = {lang: [] for lang in langs}
     for i in range(n):
-        scene = make_scene(rng, side, distractors, size)
+        scene = make_scene(rng, side, distractors, size, target)
         lang = langs[i % len(langs)]
         image = rng.integers(0, 256, scene.image.shape, dtype=np.uint8) if blind else scene.image
         name = f"images/{i:06d}.png"
